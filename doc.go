@@ -1,0 +1,2 @@
+// Package lablink holds the allocator's typed configuration (see Config).
+package lablink
