@@ -1,0 +1,52 @@
+package lablink
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrInvalidHostname is the condition behind every error of NormalizeHost.
+var ErrInvalidHostname = errors.New("invalid host name")
+
+// NormalizeHost applies the upstream sanitization of a DNS name and checks
+// what is left: leading and trailing dots are stripped, the name is
+// lowercased, and every label must be an RFC 1123 host label (letters,
+// digits and inner hyphens, 1 to 63 characters). An empty label inside the
+// name ("a..b") is an error, as is a name longer than 253 characters. An
+// empty result is returned as "" without error; callers decide whether a
+// name is required.
+func NormalizeHost(name string) (string, error) {
+	host := strings.ToLower(strings.Trim(name, "."))
+	if host == "" {
+		return "", nil
+	}
+	if len(host) > 253 {
+		return "", fmt.Errorf("%w: %d characters, at most 253", ErrInvalidHostname, len(host))
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if err := checkLabel(label); err != nil {
+			return "", fmt.Errorf("%w %q: %v", ErrInvalidHostname, name, err)
+		}
+	}
+	return host, nil
+}
+
+// checkLabel reports whether label (already lowercased) is an RFC 1123
+// host label.
+func checkLabel(label string) error {
+	switch {
+	case label == "":
+		return errors.New("empty label")
+	case len(label) > 63:
+		return fmt.Errorf("label %q is longer than 63 characters", label)
+	case label[0] == '-' || label[len(label)-1] == '-':
+		return fmt.Errorf("label %q starts or ends with a hyphen", label)
+	}
+	for _, c := range label {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return fmt.Errorf("label %q holds %q; only letters, digits and hyphens are allowed", label, c)
+		}
+	}
+	return nil
+}
