@@ -1,0 +1,221 @@
+package lablink
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Conditions a FieldError wraps; test for them with errors.Is.
+var (
+	// ErrUnknownKey: the file has a key Config does not know. Upstream
+	// rejects these too ("Unknown key"); a typo must never silently fall
+	// back to a default.
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrWrongType: a value is not of the key's type, such as a number
+	// where a string belongs. Values are never coerced.
+	ErrWrongType = errors.New("wrong type")
+	// ErrDuplicateKey: a key appears twice in one mapping.
+	ErrDuplicateKey = errors.New("duplicate key")
+	// ErrInvalidValue: a value of the right type breaks a rule of Validate.
+	ErrInvalidValue = errors.New("invalid value")
+)
+
+// FieldError is a problem with one field of the config, named by its YAML
+// path ("machine.machine_type"). Line is the 1-based line in the file when
+// known (loading errors) and 0 otherwise (Validate). File is the file name
+// given to LoadConfig, or "".
+type FieldError struct {
+	File string
+	Line int
+	Path string
+	Err  error
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(":")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%d:", e.Line)
+	}
+	if b.Len() > 0 {
+		b.WriteString(" ")
+	}
+	b.WriteString(e.Path)
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// LoadConfig reads and parses the config file at path (see ParseConfig).
+// Errors name the file, line and YAML path.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	return parseConfig(data, path)
+}
+
+// ParseConfig parses config.yaml content strictly: keys missing from the
+// file keep the defaults of DefaultConfig, and a null value (`repository:`
+// with nothing after it) keeps the default too. Unknown keys, duplicate
+// keys and values of the wrong type are errors; every such problem is
+// reported at once (errors.Join of *FieldError). ParseConfig does not call
+// Validate.
+func ParseConfig(data []byte) (Config, error) {
+	return parseConfig(data, "")
+}
+
+func parseConfig(data []byte, file string) (Config, error) {
+	cfg := DefaultConfig()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return cfg, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		if file != "" {
+			return Config{}, fmt.Errorf("parse config %s: %w", file, err)
+		}
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	d := decoder{file: file}
+	d.value(&doc, reflect.ValueOf(&cfg).Elem(), "")
+	if err := errors.Join(d.errs...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decoder walks a yaml.Node tree against a struct, collecting one
+// FieldError per problem instead of stopping at the first, which is what
+// yaml.v3's own KnownFields decoding does.
+type decoder struct {
+	file string
+	errs []error
+}
+
+func (d *decoder) fail(n *yaml.Node, path string, err error) {
+	d.errs = append(d.errs, &FieldError{File: d.file, Line: n.Line, Path: path, Err: err})
+}
+
+func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 1 {
+			d.value(n.Content[0], v, path)
+		}
+		return
+	case yaml.AliasNode:
+		d.value(n.Alias, v, path)
+		return
+	}
+	if n.ShortTag() == "!!null" {
+		return // keep the default
+	}
+	name := path
+	if name == "" {
+		name = "(top level)"
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			d.fail(n, name, fmt.Errorf("%w: want a mapping, got %s", ErrWrongType, describe(n)))
+			return
+		}
+		d.mapping(n, v, path)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+			d.fail(n, name, fmt.Errorf("%w: want a string, got %s (quote it if it is meant as text)", ErrWrongType, describe(n)))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Int:
+		var i int
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+			d.fail(n, name, fmt.Errorf("%w: want an integer, got %s", ErrWrongType, describe(n)))
+			return
+		}
+		v.SetInt(int64(i))
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+			d.fail(n, name, fmt.Errorf("%w: want true or false, got %s", ErrWrongType, describe(n)))
+			return
+		}
+		v.SetBool(b)
+	default:
+		// Config holds only the kinds above; a new kind must be added here.
+		d.fail(n, name, fmt.Errorf("field of kind %s is not supported", v.Kind()))
+	}
+}
+
+func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
+	fields := fieldsByKey(v.Type())
+	seen := make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := k.Value
+		child := key
+		if path != "" {
+			child = path + "." + key
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.fail(k, path, fmt.Errorf("%w: keys must be plain strings", ErrWrongType))
+			continue
+		}
+		if line, dup := seen[key]; dup {
+			d.fail(k, child, fmt.Errorf("%w: first defined on line %d", ErrDuplicateKey, line))
+			continue
+		}
+		seen[key] = k.Line
+		idx, ok := fields[key]
+		if !ok {
+			d.fail(k, child, ErrUnknownKey)
+			continue
+		}
+		d.value(val, v.Field(idx), child)
+	}
+}
+
+// fieldsByKey maps YAML keys to struct field indexes.
+func fieldsByKey(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if key != "" && key != "-" {
+			m[key] = i
+		}
+	}
+	return m
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return fmt.Sprintf("string %q", n.Value)
+	case "!!int":
+		return "integer " + n.Value
+	case "!!float":
+		return "number " + n.Value
+	case "!!bool":
+		return "boolean " + n.Value
+	}
+	return fmt.Sprintf("%s %q", n.ShortTag(), n.Value)
+}

@@ -1,0 +1,195 @@
+package lablink
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// Allowed values of the enumerated keys.
+var (
+	SSLProviders   = []string{"none", "letsencrypt", "cloudflare", "acm", "self_signed"}
+	DNSPatterns    = []string{"", "auto", "app-only", "custom"}
+	OnErrorActions = []string{"continue", "fail"}
+	EIPStrategies  = []string{"dynamic", "persistent"}
+)
+
+// format is a strict pattern for a value that may reach the client VM's
+// boot script. The patterns admit no quote, backslash, '$', backtick,
+// white space or control character; badChar names such a character first
+// so the error says what is wrong rather than only that the pattern failed.
+type format struct {
+	re   *regexp.Regexp
+	want string
+	max  int
+}
+
+var (
+	instanceTypeFormat = format{regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`), "an EC2 instance type such as g4dn.xlarge", 64}
+	// A container image reference: registry/path[:tag][@sha256:digest].
+	imageFormat      = format{regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`), "a container image such as ghcr.io/org/image:tag", 255}
+	amiFormat        = format{regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`), "an AMI id such as ami-00c257e12d6828491", 21}
+	repositoryFormat = format{regexp.MustCompile(`^(https://|http://|ssh://|git@)[A-Za-z0-9._~:/@%+=-]+$`), "a git URL such as https://github.com/org/repo.git", 512}
+	softwareFormat   = format{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`), "a name of letters, digits, '.', '_' and '-'", 64}
+	extensionFormat  = format{regexp.MustCompile(`^[A-Za-z0-9]+$`), "a file extension of letters and digits, without the dot", 16}
+	regionFormat     = format{regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`), "an AWS region such as us-west-2", 32}
+	imageTagFormat   = format{regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`), "a container image tag", 128}
+	bucketFormat     = format{regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`), "an S3 bucket name", 63}
+	logGroupFormat   = format{regexp.MustCompile(`^[A-Za-z0-9_/.#-]+$`), "a CloudWatch log group name", 512}
+	envFormat        = format{regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), "an environment name of lowercase letters, digits and inner hyphens", 32}
+)
+
+func (f format) check(s string) error {
+	if c, ok := badChar(s); ok {
+		return fmt.Errorf("%q holds %s; want %s", s, c, f.want)
+	}
+	if len(s) > f.max {
+		return fmt.Errorf("%d characters, at most %d; want %s", len(s), f.max, f.want)
+	}
+	if !f.re.MatchString(s) {
+		return fmt.Errorf("%q is not %s", s, f.want)
+	}
+	return nil
+}
+
+// badChar finds the first character that must never reach a shell script.
+func badChar(s string) (string, bool) {
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\'':
+			return "a quote", true
+		case r == '\\':
+			return "a backslash", true
+		case r == '$':
+			return "a '$'", true
+		case r == '`':
+			return "a backtick", true
+		case unicode.IsSpace(r):
+			return "white space", true
+		case unicode.IsControl(r) || r == unicode.ReplacementChar:
+			return fmt.Sprintf("control character %U", r), true
+		case r > unicode.MaxASCII:
+			return fmt.Sprintf("non-ASCII character %q", r), true
+		}
+	}
+	return "", false
+}
+
+// ValidateLogGroup checks a CloudWatch log group name (upstream env
+// CLOUD_INIT_LOG_GROUP) before it reaches the boot script. "" is valid and
+// means no log group.
+func ValidateLogGroup(name string) error {
+	if name == "" {
+		return nil
+	}
+	return logGroupFormat.check(name)
+}
+
+// ValidateEnvironment checks a normalized environment name (see
+// allocurl.NormalizeEnvironment), which becomes the resource suffix of
+// every client VM and, with dns.pattern "auto", a DNS label.
+func ValidateEnvironment(env string) error {
+	return envFormat.check(env)
+}
+
+// Validate reports every problem of c at once (errors.Join of *FieldError,
+// each wrapping ErrInvalidValue and naming its YAML path), or nil. Every
+// value that reaches the client VM's boot script must match a strict
+// format that admits no quote, backslash, '$', backtick, white space or
+// control character, so no value can break the tfvars file or be
+// interpreted by the shell.
+func (c Config) Validate() error {
+	var v validator
+	v.port("db.port", c.DB.Port)
+	v.nonEmpty("db.dbname", c.DB.DBName)
+	v.nonEmpty("db.host", c.DB.Host)
+
+	v.nonEmpty("app.admin_user", c.App.AdminUser)
+	v.format("app.region", c.App.Region, regionFormat)
+
+	v.format("machine.machine_type", c.Machine.MachineType, instanceTypeFormat)
+	v.format("machine.image", c.Machine.Image, imageFormat)
+	v.format("machine.ami_id", c.Machine.AMIID, amiFormat)
+	if c.Machine.Repository != "" {
+		v.format("machine.repository", c.Machine.Repository, repositoryFormat)
+	}
+	v.format("machine.software", c.Machine.Software, softwareFormat)
+	v.format("machine.extension", c.Machine.Extension, extensionFormat)
+
+	v.oneOf("dns.pattern", c.DNS.Pattern, DNSPatterns)
+	domain := v.host("dns.domain", c.DNS.Domain)
+	v.host("dns.app_name", c.DNS.AppName)
+	v.host("dns.custom_subdomain", c.DNS.CustomSubdomain)
+	if c.DNS.Enabled && domain == "" {
+		v.add("dns.domain", errors.New("dns.enabled is true, so a domain is required"))
+	}
+
+	v.oneOf("eip.strategy", c.EIP.Strategy, EIPStrategies)
+	v.oneOf("ssl.provider", c.SSL.Provider, SSLProviders)
+	v.format("allocator.image_tag", c.Allocator.ImageTag, imageTagFormat)
+	v.format("bucket_name", c.BucketName, bucketFormat)
+
+	s := c.StartupScript
+	v.oneOf("startup_script.on_error", s.OnError, OnErrorActions)
+	if s.MaxAttempts < 1 {
+		v.add("startup_script.max_attempts", fmt.Errorf("%d; want at least 1", s.MaxAttempts))
+	}
+	if s.BaseDelaySeconds < 0 {
+		v.add("startup_script.base_delay_seconds", fmt.Errorf("%d; want 0 or more", s.BaseDelaySeconds))
+	}
+	if s.Enabled && s.Path == "" {
+		v.add("startup_script.path", errors.New("startup_script.enabled is true, so a path is required"))
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(path string, err error) {
+	v.errs = append(v.errs, &FieldError{Path: path, Err: fmt.Errorf("%w: %w", ErrInvalidValue, err)})
+}
+
+func (v *validator) format(path, s string, f format) {
+	if s == "" {
+		v.add(path, fmt.Errorf("empty; want %s", f.want))
+		return
+	}
+	if err := f.check(s); err != nil {
+		v.add(path, err)
+	}
+}
+
+func (v *validator) nonEmpty(path, s string) {
+	if strings.TrimSpace(s) == "" {
+		v.add(path, errors.New("empty"))
+	}
+}
+
+func (v *validator) oneOf(path, s string, allowed []string) {
+	if !slices.Contains(allowed, s) {
+		quoted := make([]string, len(allowed))
+		for i, a := range allowed {
+			quoted[i] = fmt.Sprintf("%q", a)
+		}
+		v.add(path, fmt.Errorf("%q; want one of %s", s, strings.Join(quoted, ", ")))
+	}
+}
+
+func (v *validator) port(path string, p int) {
+	if p < 1 || p > 65535 {
+		v.add(path, fmt.Errorf("%d; want 1 to 65535", p))
+	}
+}
+
+// host checks a DNS name or label the way allocurl will use it and returns
+// the normalized name.
+func (v *validator) host(path, s string) string {
+	h, err := NormalizeHost(s)
+	if err != nil {
+		v.add(path, err)
+	}
+	return h
+}
