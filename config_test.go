@@ -282,7 +282,9 @@ func TestValidateAcceptsGoodValues(t *testing.T) {
 		func(c *lablink.Config) { c.Machine.Repository = "git@github.com:talmolab/sleap.git" },
 		func(c *lablink.Config) { c.Machine.Repository = "https://github.com/talmolab/sleap-tutorial-data.git" },
 		func(c *lablink.Config) { c.App.Region = "us-gov-west-1" },
-		func(c *lablink.Config) { c.DNS = lablink.DNS{Enabled: true, Domain: ".lablink.sleap.ai", CustomSubdomain: ".dev", Pattern: "custom"} },
+		func(c *lablink.Config) {
+			c.DNS = lablink.DNS{Enabled: true, Domain: ".lablink.sleap.ai", CustomSubdomain: ".dev", Pattern: "custom"}
+		},
 		func(c *lablink.Config) { c.StartupScript.SuccessCheck = "curl -fsS \"$URL\" | grep `ok` ${x}\n" },
 		func(c *lablink.Config) { c.StartupScript.Enabled = true; c.StartupScript.Path = "s.sh" },
 		func(c *lablink.Config) { c.StartupScript.BaseDelaySeconds = 0 },
