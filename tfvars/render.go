@@ -1,0 +1,320 @@
+package tfvars
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// Format is the syntax of a variable-definitions file.
+type Format int
+
+const (
+	// HCL is the native syntax of .tfvars files.
+	HCL Format = iota
+	// JSON is the syntax of .tfvars.json files.
+	JSON
+)
+
+func (f Format) String() string {
+	switch f {
+	case HCL:
+		return "HCL"
+	case JSON:
+		return "JSON"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// FormatOf returns the format OpenTofu assumes for a -var-file name: JSON
+// when it ends in ".json" (case-sensitive, as in OpenTofu), HCL otherwise.
+func FormatOf(filename string) Format {
+	if strings.HasSuffix(filename, ".json") {
+		return JSON
+	}
+	return HCL
+}
+
+// Options tunes Render. The zero value, and a nil *Options, mean the
+// defaults.
+type Options struct {
+	// Format is the output syntax. Default HCL.
+	Format Format
+	// Order lists names to render first, in this order; the other names
+	// follow sorted by name. Names in Order without a value are skipped, and
+	// a repeated name is rendered once. Default: all names sorted.
+	Order []string
+	// Header is comment text written at the top of HCL output, each line
+	// prefixed with "# " (an empty line gets "#"). It is ignored for JSON,
+	// which has no comments. It must be valid UTF-8 without control
+	// characters other than newline and tab. Default: no header.
+	Header string
+}
+
+// Render writes values as a variable-definitions file. The output is
+// deterministic: the same values and options give the same bytes.
+//
+// HCL output is produced by hclwrite, which escapes quotes, backslashes,
+// control characters and the template introducers "${" and "%{", and then
+// formatted canonically. JSON output is one object mapping each name to the
+// cty JSON encoding of its value, indented by two spaces, with a trailing
+// newline. Sets are written as lists and maps as objects; convert them back
+// with the schema (Check, Verify) rather than expecting the same cty type
+// from Parse.
+//
+// A value that cannot be written faithfully is an error: unknown values,
+// marked values (for example sensitive marks), strings or keys that are not
+// valid UTF-8, infinite numbers, capsule types, cty.NilVal, and names that
+// are not HCL identifiers. All such problems are reported at once, sorted by
+// name, each a *VariableError wrapping ErrUnrenderable.
+func Render(values map[string]cty.Value, opts *Options) ([]byte, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	var errs []*VariableError
+	for name, val := range values {
+		if err := renderable(name, val); err != nil {
+			errs = append(errs, &VariableError{Name: name, Err: fmt.Errorf("%w: %s", ErrUnrenderable, err)})
+		}
+	}
+	if err := joinSorted(errs); err != nil {
+		return nil, fmt.Errorf("render tfvars: %w", err)
+	}
+	names := orderNames(values, opts.Order)
+	switch opts.Format {
+	case HCL:
+		return renderHCL(values, names, opts.Header)
+	case JSON:
+		return renderJSON(values, names)
+	}
+	return nil, fmt.Errorf("render tfvars: unknown format %v", opts.Format)
+}
+
+func orderNames(values map[string]cty.Value, order []string) []string {
+	names := make([]string, 0, len(values))
+	seen := make(map[string]bool, len(values))
+	for _, n := range order {
+		if _, ok := values[n]; ok && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	rest := make([]string, 0, len(values)-len(names))
+	for n := range values {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(names, rest...)
+}
+
+func renderHCL(values map[string]cty.Value, names []string, header string) ([]byte, error) {
+	var buf bytes.Buffer
+	if header != "" {
+		if err := writeHeader(&buf, header); err != nil {
+			return nil, fmt.Errorf("render tfvars: header: %w", err)
+		}
+	}
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	for _, n := range names {
+		body.SetAttributeValue(n, values[n])
+	}
+	// Format aligns the "=" of consecutive attributes; it only changes
+	// spacing between tokens, never the bytes of a string literal.
+	buf.Write(hclwrite.Format(f.Bytes()))
+	return buf.Bytes(), nil
+}
+
+func writeHeader(buf *bytes.Buffer, header string) error {
+	if !utf8.ValidString(header) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(header, "\n"), "\n") {
+		for _, r := range line {
+			if r < 0x20 && r != '\t' || r == 0x7f {
+				return fmt.Errorf("control character %U", r)
+			}
+		}
+		if line == "" {
+			buf.WriteString("#\n")
+			continue
+		}
+		buf.WriteString("# " + line + "\n")
+	}
+	buf.WriteString("\n")
+	return nil
+}
+
+func renderJSON(values map[string]cty.Value, names []string) ([]byte, error) {
+	var raw bytes.Buffer
+	raw.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			raw.WriteByte(',')
+		}
+		key, err := json.Marshal(n)
+		if err != nil {
+			return nil, fmt.Errorf("render tfvars: %w", &VariableError{Name: n, Err: err})
+		}
+		val := values[n]
+		enc, err := ctyjson.Marshal(val, val.Type())
+		if err != nil {
+			return nil, fmt.Errorf("render tfvars: %w", &VariableError{Name: n, Err: fmt.Errorf("%w: %v", ErrUnrenderable, err)})
+		}
+		raw.Write(key)
+		raw.WriteByte(':')
+		raw.Write(enc)
+	}
+	raw.WriteByte('}')
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw.Bytes(), "", "  "); err != nil {
+		return nil, fmt.Errorf("render tfvars: %w", err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// renderable returns why val cannot be written faithfully, nil if it can.
+func renderable(name string, val cty.Value) error {
+	if !hclsyntax.ValidIdentifier(name) {
+		return errors.New("name is not a valid identifier")
+	}
+	if val == cty.NilVal {
+		return errors.New("no value (cty.NilVal)")
+	}
+	var problem error
+	err := cty.Walk(val, func(p cty.Path, v cty.Value) (bool, error) {
+		at := func(format string, args ...any) error {
+			msg := fmt.Sprintf(format, args...)
+			if len(p) > 0 {
+				msg = "at " + formatPath(p) + ": " + msg
+			}
+			return errors.New(msg)
+		}
+		switch {
+		case v.IsMarked():
+			problem = at("value is marked (%s)", markNames(v))
+		case !v.IsKnown():
+			problem = at("value is unknown")
+		case v.IsNull():
+			return false, nil
+		case v.Type() == cty.String && !utf8.ValidString(v.AsString()):
+			problem = at("string is not valid UTF-8")
+		case v.Type() == cty.Number && v.AsBigFloat().IsInf():
+			problem = at("number is infinite")
+		case v.Type().IsCapsuleType():
+			problem = at("capsule type %s", v.Type().FriendlyName())
+		case v.Type().IsMapType() || v.Type().IsObjectType():
+			for it := v.ElementIterator(); it.Next(); {
+				k, _ := it.Element()
+				if !utf8.ValidString(k.AsString()) {
+					problem = at("key is not valid UTF-8")
+					break
+				}
+			}
+		}
+		if problem != nil {
+			return false, problem
+		}
+		return true, nil
+	})
+	return err
+}
+
+func markNames(v cty.Value) string {
+	var names []string
+	for m := range v.Marks() {
+		names = append(names, fmt.Sprint(m))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// compactLiteral writes v on one line in HCL literal syntax, for messages.
+// Unlike hclwrite it never panics: unknown and marked values are described
+// instead.
+func compactLiteral(v cty.Value) string {
+	var b strings.Builder
+	writeCompact(&b, v)
+	return b.String()
+}
+
+func writeCompact(b *strings.Builder, v cty.Value) {
+	switch {
+	case v == cty.NilVal:
+		b.WriteString("(no value)")
+	case v.IsMarked():
+		b.WriteString("(marked)")
+	case !v.IsKnown():
+		b.WriteString("(unknown)")
+	case v.IsNull():
+		b.WriteString("null")
+	case v.Type() == cty.String:
+		b.WriteString(quote(v.AsString()))
+	case v.Type() == cty.Number:
+		b.WriteString(v.AsBigFloat().Text('f', -1))
+	case v.Type() == cty.Bool:
+		fmt.Fprint(b, v.True())
+	case v.Type().IsListType() || v.Type().IsSetType() || v.Type().IsTupleType():
+		b.WriteByte('[')
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			_, e := it.Element()
+			writeCompact(b, e)
+		}
+		b.WriteByte(']')
+	case v.Type().IsMapType() || v.Type().IsObjectType():
+		if v.LengthInt() == 0 {
+			b.WriteString("{}")
+			return
+		}
+		b.WriteString("{ ")
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			k, e := it.Element()
+			if ks := k.AsString(); hclsyntax.ValidIdentifier(ks) {
+				b.WriteString(ks)
+			} else {
+				b.WriteString(quote(ks))
+			}
+			b.WriteString(" = ")
+			writeCompact(b, e)
+		}
+		b.WriteString(" }")
+	default:
+		b.WriteString("(" + v.Type().FriendlyName() + ")")
+	}
+}
+
+// quote writes s as an HCL quoted string using hclwrite's escaping.
+func quote(s string) string {
+	if !utf8.ValidString(s) {
+		return fmt.Sprintf("(invalid UTF-8 %q)", s)
+	}
+	return string(hclwrite.TokensForValue(cty.StringVal(s)).Bytes())
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}

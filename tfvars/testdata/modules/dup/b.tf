@@ -1,0 +1,5 @@
+# region is declared again.
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}

@@ -1,0 +1,8 @@
+variable "ok" {
+  type = string
+}
+
+variable "broken" {
+  type = string
+  default = "unterminated
+}
