@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -67,7 +69,9 @@ type Options struct {
 // control characters and the template introducers "${" and "%{", and then
 // formatted canonically. JSON output is one object mapping each name to the
 // cty JSON encoding of its value, indented by two spaces, with a trailing
-// newline. Sets are written as lists and maps as objects; convert them back
+// newline; as encoding/json does, "<", ">" and "&" are written as \u
+// escapes, and so are non-printable runes, as in the HCL output. In both
+// formats, sets are written as lists and maps as objects; convert them back
 // with the schema (Check, Verify) rather than expecting the same cty type
 // from Parse.
 //
@@ -182,7 +186,38 @@ func renderJSON(values map[string]cty.Value, names []string) ([]byte, error) {
 		return nil, fmt.Errorf("render tfvars: %w", err)
 	}
 	out.WriteByte('\n')
-	return out.Bytes(), nil
+	return escapeInvisible(out.Bytes()), nil
+}
+
+// escapeInvisible replaces every non-printable rune that encoding/json left
+// raw (DEL, zero-width and bidirectional controls, BOM, ...) with a \u
+// escape, so that a person reading the file sees what it holds, as in the
+// HCL output. Raw non-ASCII can only occur inside JSON strings, where an
+// escape means the same rune.
+func escapeInvisible(b []byte) []byte {
+	clean := true
+	for _, r := range string(b) {
+		if r >= 0x7f && !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for _, r := range string(b) {
+		switch {
+		case r < 0x7f || unicode.IsPrint(r):
+			out = utf8.AppendRune(out, r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
 }
 
 // renderable returns why val cannot be written faithfully, nil if it can.

@@ -1,0 +1,295 @@
+package tfvars
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     string
+		format  Format
+		want    map[string]cty.Value
+		wantErr string // substring
+	}{
+		{
+			name:   "literals keep their literal types",
+			src:    "a = \"x\"\nb = 1.5\nc = true\nd = [\"p\", 2]\ne = { k = \"v\" }\nf = null\n",
+			format: HCL,
+			want: map[string]cty.Value{
+				"a": cty.StringVal("x"),
+				"b": cty.NumberFloatVal(1.5),
+				"c": cty.True,
+				"d": cty.TupleVal([]cty.Value{cty.StringVal("p"), cty.NumberIntVal(2)}),
+				"e": cty.ObjectVal(map[string]cty.Value{"k": cty.StringVal("v")}),
+				"f": cty.NullVal(cty.DynamicPseudoType),
+			},
+		},
+		{
+			// What upstream's f-string file ran into: a reference is refused...
+			name:    "interpolation is an error in HCL",
+			src:     `a = "${x}"`,
+			format:  HCL,
+			wantErr: "Variables not allowed",
+		},
+		{
+			// ...but a directive without references is evaluated. Render
+			// never writes one: hclwrite escapes "%{" as "%%{".
+			name:   "template directive evaluates in HCL",
+			src:    `a = "%{if true}x%{endif}"`,
+			format: HCL,
+			want:   map[string]cty.Value{"a": cty.StringVal("x")},
+		},
+		{
+			name:   "escaped introducers are literal in HCL",
+			src:    `a = "$${x} %%{y}"`,
+			format: HCL,
+			want:   map[string]cty.Value{"a": cty.StringVal("${x} %{y}")},
+		},
+		{
+			name:   "heredoc",
+			src:    "a = <<EOT\nline\nEOT\n",
+			format: HCL,
+			want:   map[string]cty.Value{"a": cty.StringVal("line\n")},
+		},
+		{
+			name:    "function call is an error",
+			src:     `a = upper("x")`,
+			format:  HCL,
+			wantErr: "Function calls not allowed",
+		},
+		{
+			name:    "block is an error",
+			src:     "variable \"a\" {\n  default = 1\n}\n",
+			format:  HCL,
+			wantErr: "Blocks are not allowed here",
+		},
+		{
+			name:    "syntax error has a position",
+			src:     "a = \"unterminated\n",
+			format:  HCL,
+			wantErr: "<tfvars>:1,",
+		},
+		{
+			name:    "duplicate attribute",
+			src:     "a = 1\na = 2\n",
+			format:  HCL,
+			wantErr: "Attribute redefined",
+		},
+		{
+			name:   "JSON strings are literal",
+			src:    `{"a": "${x}", "b": "%{if true}x%{endif}", "c": [1, "two"], "d": {"k": null}}`,
+			format: JSON,
+			want: map[string]cty.Value{
+				"a": cty.StringVal("${x}"),
+				"b": cty.StringVal("%{if true}x%{endif}"),
+				"c": cty.TupleVal([]cty.Value{cty.NumberIntVal(1), cty.StringVal("two")}),
+				"d": cty.ObjectVal(map[string]cty.Value{"k": cty.NullVal(cty.DynamicPseudoType)}),
+			},
+		},
+		{
+			name:    "JSON must be an object",
+			src:     `["a"]`,
+			format:  JSON,
+			wantErr: "<tfvars>:1,1",
+		},
+		{
+			name:    "JSON duplicate key",
+			src:     `{"a": 1, "a": 2}`,
+			format:  JSON,
+			wantErr: "Duplicate attribute definition",
+		},
+		{
+			name:   "empty HCL",
+			src:    "# nothing\n",
+			format: HCL,
+			want:   map[string]cty.Value{},
+		},
+		{
+			name:    "unknown format",
+			src:     "",
+			format:  Format(9),
+			wantErr: "unknown format Format(9)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse([]byte(tt.src), tt.format)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, ctyCmp); diff != "" {
+				t.Errorf("Parse mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseReportsAllEvaluationErrors(t *testing.T) {
+	_, err := Parse([]byte("b = \"${y}\"\na = \"${x}\"\nc = 1\n"), HCL)
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	msg := err.Error()
+	i, j := strings.Index(msg, "<tfvars>:1,"), strings.Index(msg, "<tfvars>:2,")
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("want both errors in file order, got:\n%s", msg)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	src := []byte("name = \"lab\"\ncount = 5\nratio = 0.1\nzones = [\"a\"]\nflag = \"true\"\nextra = 1\n")
+	tests := []struct {
+		name string
+		want map[string]cty.Value
+		msg  string // "" for success
+	}{
+		{
+			name: "exact after conversion",
+			want: map[string]cty.Value{
+				"name":  cty.StringVal("lab"),
+				"count": cty.NumberFloatVal(5.0), // numbers compare by value
+				"ratio": cty.NumberFloatVal(0.1),
+				"zones": cty.ListVal([]cty.Value{cty.StringVal("a")}),
+				"flag":  cty.True, // "true" converts to bool
+				"extra": cty.NumberIntVal(1),
+			},
+		},
+		{
+			name: "all mismatches at once",
+			want: map[string]cty.Value{
+				"name":    cty.StringVal("lab2"),
+				"count":   cty.NumberIntVal(5),
+				"ratio":   cty.NumberFloatVal(0.2),
+				"zones":   cty.SetVal([]cty.Value{cty.StringVal("b")}),
+				"flag":    cty.False,
+				"missing": cty.StringVal("m"),
+			},
+			msg: strings.Join([]string{
+				`verify tfvars: extra = 1 is not wanted`,
+				`flag = "true" but want false`,
+				`missing is missing but want "m"`,
+				`name = "lab" but want "lab2"`,
+				`ratio = 0.1 but want 0.2`,
+				`zones = ["a"] but want ["b"]`,
+			}, "\n"),
+		},
+		{
+			name: "unconvertible",
+			want: map[string]cty.Value{
+				"name": cty.NumberIntVal(1), "count": cty.NumberIntVal(5), "ratio": cty.NumberFloatVal(0.1),
+				"zones": cty.ListVal([]cty.Value{cty.StringVal("a")}), "flag": cty.True, "extra": cty.NumberIntVal(1),
+			},
+			msg: `verify tfvars: name = "lab" but want 1`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Verify(src, HCL, tt.want)
+			if tt.msg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Verify succeeded")
+			}
+			if diff := cmp.Diff(tt.msg, err.Error()); diff != "" {
+				t.Errorf("message mismatch (-want +got):\n%s", diff)
+			}
+			var me *MismatchError
+			if !errors.As(err, &me) {
+				t.Errorf("no *MismatchError in %v", err)
+			}
+		})
+	}
+
+	if err := Verify([]byte(`a = "${x}"`), HCL, nil); err == nil || !strings.HasPrefix(err.Error(), "verify tfvars: parse tfvars:") {
+		t.Errorf("Verify of an invalid file = %v", err)
+	}
+}
+
+func TestVerifyBound(t *testing.T) {
+	got, err := Parse([]byte("machine_type = \"x\"\ngpu_support = true\nregion = \"us-west-2\"\nport = 80\n"), HCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := []Expectation{
+		{Variable: "machine_type", Source: "machine.machine_type", Value: cty.StringVal("y")},
+		{Variable: "gpu_support", Source: "gpu", Value: cty.True},
+		{Variable: "region", Source: "app.region", Value: cty.StringVal("us-west-2")},
+		{Variable: "port", Source: "url port", Value: cty.NumberFloatVal(80)},
+		{Variable: "repository", Source: "machine.repository", Value: cty.StringVal("")},
+		{Variable: "image_name", Source: "machine.image", Value: cty.StringVal("img")},
+	}
+	err = VerifyBound(got, exp)
+	if err == nil {
+		t.Fatal("VerifyBound succeeded")
+	}
+	want := strings.Join([]string{
+		`machine_type = "x" but machine.machine_type = "y"`,
+		`repository is missing but machine.repository = ""`,
+		`image_name is missing but machine.image = "img"`,
+	}, "\n")
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("message mismatch (-want +got):\n%s", diff)
+	}
+	var me *MismatchError
+	if !errors.As(err, &me) {
+		t.Fatal("no *MismatchError")
+	}
+	wantFirst := &MismatchError{Variable: "machine_type", Source: "machine.machine_type", Got: cty.StringVal("x"), Want: cty.StringVal("y")}
+	if diff := cmp.Diff(wantFirst, me, ctyCmp); diff != "" {
+		t.Errorf("first mismatch (-want +got):\n%s", diff)
+	}
+	if err := VerifyBound(got, exp[1:4]); err != nil {
+		t.Errorf("VerifyBound of matching expectations: %v", err)
+	}
+}
+
+func TestDrift(t *testing.T) {
+	s := mustLoad(t, "client")
+	exp := []Expectation{
+		{Variable: "machine_type", Source: "machine.machine_type", Value: cty.StringVal("g4dn.xlarge")},
+		{Variable: "image_name", Source: "machine.image", Value: cty.StringVal("ghcr.io/talmolab/lablink-client-base-image:latest")},
+		{Variable: "startup_max_attempts", Source: "startup_script.max_attempts", Value: cty.NumberFloatVal(3)},
+		{Variable: "startup_base_delay_seconds", Source: "startup_script.base_delay_seconds", Value: cty.StringVal("30")},
+		{Variable: "gpu_support", Source: "gpu", Value: cty.False},
+		{Variable: "region", Source: "app.region", Value: cty.StringVal("us-west-2")},
+		{Variable: "allocator_port", Source: "allocurl", Value: cty.StringVal("eighty")},
+		{Variable: "not_declared", Source: "x", Value: cty.True},
+	}
+	got := s.Drift(exp)
+	want := []string{
+		`variable "allocator_port" defaults to 80 but allocurl defaults to "eighty"`,
+		`variable "gpu_support" defaults to true but gpu defaults to false`,
+		`variable "machine_type" defaults to "t2.medium" but machine.machine_type defaults to "g4dn.xlarge"`,
+		`variable "region" has no default but app.region defaults to "us-west-2"`,
+	}
+	var gotStrings []string
+	for _, d := range got {
+		gotStrings = append(gotStrings, d.String())
+	}
+	if diff := cmp.Diff(want, gotStrings); diff != "" {
+		t.Errorf("Drift mismatch (-want +got):\n%s", diff)
+	}
+	wantMachine := Drift{Variable: "machine_type", Source: "machine.machine_type", Default: cty.StringVal("t2.medium"), HasDefault: true, Want: cty.StringVal("g4dn.xlarge")}
+	if diff := cmp.Diff(wantMachine, got[2], ctyCmp); diff != "" {
+		t.Errorf("Drift[2] (-want +got):\n%s", diff)
+	}
+	if d := s.Drift(exp[1:4]); d != nil {
+		t.Errorf("Drift of agreeing defaults = %v, want nil", d)
+	}
+}
