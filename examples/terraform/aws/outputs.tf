@@ -1,0 +1,25 @@
+output "instance_ids" {
+  description = "EC2 instance IDs of the client VMs, in count order."
+  value       = aws_instance.lablink_vm[*].id
+}
+
+output "public_ips" {
+  description = "Public IP addresses of the client VMs, in count order."
+  value       = aws_instance.lablink_vm[*].public_ip
+}
+
+output "private_ips" {
+  description = "Private IP addresses of the client VMs, in count order."
+  value       = aws_instance.lablink_vm[*].private_ip
+}
+
+output "vm_count" {
+  description = "Number of client VMs."
+  value       = length(aws_instance.lablink_vm)
+}
+
+output "private_key_pem" {
+  description = "SSH private key of the client VMs, PEM encoded."
+  value       = tls_private_key.lablink_client.private_key_pem
+  sensitive   = true
+}
