@@ -123,7 +123,9 @@ func Scheme(ssl lablink.SSL) string {
 //     CustomSubdomain; "app-only" prefixes AppName; "auto" prefixes AppName
 //     in environment "prod" and "{env}.{AppName}" elsewhere. Each part has
 //     its leading and trailing dots stripped and empty parts are skipped,
-//     then each part and the joined name must pass lablink.NormalizeHost.
+//     then each part and the joined name must pass lablink.NormalizeHost,
+//     and the last label must not be a number (RFC 1123 §2.1), since
+//     WHATWG URL parsers read "010.0.0.1" as the IPv4 address 8.0.0.1.
 //  3. in.AllocatorIP.
 //
 // Following SPEC §2 literally, DNS enabled with an empty Domain falls back
@@ -197,6 +199,10 @@ func dnsHost(dns lablink.DNS, env string) (string, error) {
 	if domain == "" {
 		return "", nil
 	}
+	// The domain supplies the last label of every pattern.
+	if err := checkNotNumeric(domain); err != nil {
+		return "", &InputError{Input: "dns.domain", Value: dns.Domain, Err: err}
+	}
 	var parts []part
 	switch dns.Pattern {
 	case "":
@@ -251,4 +257,23 @@ func dnsHost(dns lablink.DNS, env string) (string, error) {
 		}
 	}
 	return host, nil
+}
+
+// checkNotNumeric rejects a host name (already normalized) whose last
+// label is a number, decimal or 0x-hex. RFC 1123 §2.1 keeps the top label
+// alphabetic so that names never look like addresses, and URL parsers
+// that follow the WHATWG rules read such a name as an IPv4 address:
+// "010.0.0.1" becomes 8.0.0.1 there. A real IPv4 literal never reaches
+// this check.
+func checkNotNumeric(host string) error {
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	numeric := strings.Trim(last, "0123456789") == ""
+	if hex, ok := strings.CutPrefix(last, "0x"); ok {
+		numeric = strings.Trim(hex, "0123456789abcdef") == ""
+	}
+	if numeric {
+		return fmt.Errorf("%w %q: last label %q is a number, which reads as an IPv4 address",
+			lablink.ErrInvalidHostname, host, last)
+	}
+	return nil
 }

@@ -121,6 +121,9 @@ var deriveCases = []deriveCase{
 	{name: "dns/app name bad label", ssl: letsencrypt, dns: with(dnsOn("app-only", "example.com"), func(d *lablink.DNS) { d.AppName = "lab link" }), wantIs: []error{lablink.ErrInvalidHostname}, wantInput: "dns.app_name"},
 	{name: "dns/env bad label", ssl: letsencrypt, dns: dnsOn("auto", "example.com"), env: "dev_1", wantIs: []error{lablink.ErrInvalidHostname}, wantInput: "ENVIRONMENT"},
 	{name: "dns/env unused outside auto", ssl: letsencrypt, dns: dnsOn("app-only", "example.com"), env: "dev_1", want: "https://lablink.example.com"},
+	{name: "dns/numeric first label", ssl: letsencrypt, dns: dnsOn("", "123.example.com"), want: "https://123.example.com"},
+	{name: "dns/numeric last label", ssl: letsencrypt, dns: dnsOn("", "example.123"), wantIs: []error{lablink.ErrInvalidHostname}, wantInput: "dns.domain"},
+	{name: "dns/IP as domain", ssl: letsencrypt, dns: custom("dev", "1.2.3.4"), wantIs: []error{lablink.ErrInvalidHostname}, wantInput: "dns.domain"},
 	{
 		name: "dns/joined name too long", ssl: letsencrypt,
 		dns:    dnsOn("app-only", strings.TrimSuffix(strings.Repeat(strings.Repeat("a", 62)+".", 4), ".")), // 251 characters
@@ -185,6 +188,9 @@ var deriveCases = []deriveCase{
 	{name: "fqdn/bad label", ssl: letsencrypt, dns: noDNS, fqdn: "https://exa_mple.org", wantIs: []error{ErrInvalidFQDN, lablink.ErrInvalidHostname}, wantInput: "ALLOCATOR_FQDN"},
 	{name: "fqdn/a..b", ssl: letsencrypt, dns: noDNS, fqdn: "https://a..b", wantIs: []error{ErrInvalidFQDN, lablink.ErrInvalidHostname}, wantInput: "ALLOCATOR_FQDN"},
 	{name: "fqdn/space in host", ssl: letsencrypt, dns: noDNS, fqdn: "https://x .org", wantIs: []error{ErrInvalidFQDN, lablink.ErrInvalidHostname}, wantInput: "ALLOCATOR_FQDN"},
+	{name: "fqdn/numeric non-IPv4 host", ssl: letsencrypt, dns: noDNS, fqdn: "https://010.0.0.1", wantIs: []error{ErrInvalidFQDN, lablink.ErrInvalidHostname}, wantInput: "ALLOCATOR_FQDN"},
+	{name: "fqdn/hex last label", ssl: letsencrypt, dns: noDNS, fqdn: "https://x.0x7f", wantIs: []error{ErrInvalidFQDN, lablink.ErrInvalidHostname}, wantInput: "ALLOCATOR_FQDN"},
+	{name: "fqdn/hex-like first label", ssl: letsencrypt, dns: noDNS, fqdn: "https://0x7f.org", want: "https://0x7f.org"},
 	{name: "fqdn/port 0", ssl: letsencrypt, dns: noDNS, fqdn: "x.org:0", wantIs: []error{ErrInvalidFQDN}, wantInput: "ALLOCATOR_FQDN"},
 	{name: "fqdn/port 65536", ssl: letsencrypt, dns: noDNS, fqdn: "x.org:65536", wantIs: []error{ErrInvalidFQDN}, wantInput: "ALLOCATOR_FQDN"},
 	{name: "fqdn/port with sign", ssl: letsencrypt, dns: noDNS, fqdn: "x.org:+443", wantIs: []error{ErrInvalidFQDN}, wantInput: "ALLOCATOR_FQDN"},

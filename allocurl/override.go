@@ -70,7 +70,7 @@ func parseOverride(raw, sslScheme string) (URL, error) {
 // splitHostPort splits an authority without user info into a checked,
 // normalized host and the text of its port, if any. An IPv6 host must be
 // bracketed, an IPv4 host is kept in canonical form, and anything else
-// must pass lablink.NormalizeHost.
+// must pass lablink.NormalizeHost and checkNotNumeric.
 func splitHostPort(a string) (host, port string, hasPort bool, err error) {
 	if rest, ok := strings.CutPrefix(a, "["); ok {
 		inner, after, ok := strings.Cut(rest, "]")
@@ -109,6 +109,9 @@ func splitHostPort(a string) (host, port string, hasPort bool, err error) {
 	}
 	if host == "" {
 		return "", "", false, errors.New("no host")
+	}
+	if err := checkNotNumeric(host); err != nil {
+		return "", "", false, err
 	}
 	return host, port, hasPort, nil
 }
