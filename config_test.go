@@ -396,7 +396,7 @@ func TestNormalizeHost(t *testing.T) {
 			t.Errorf("NormalizeHost(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"a..b", "a_b.com", "-a.com", "a-.com", "bücher.de", "a b", strings.Repeat("a.", 127) + "ab"} {
+	for _, bad := range []string{"a..b", "a_b.com", "-a.com", "a-.com", "bücher.de", "\u212Aelvin.org", "a b", strings.Repeat("a.", 127) + "ab"} {
 		if _, err := lablink.NormalizeHost(bad); !errors.Is(err, lablink.ErrInvalidHostname) {
 			t.Errorf("NormalizeHost(%q) error = %v, want ErrInvalidHostname", bad, err)
 		}

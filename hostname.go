@@ -17,12 +17,19 @@ var ErrInvalidHostname = errors.New("invalid host name")
 // empty result is returned as "" without error; callers decide whether a
 // name is required.
 func NormalizeHost(name string) (string, error) {
+	// Check for non-ASCII before lowercasing: strings.ToLower maps some
+	// non-ASCII letters (the Kelvin sign) onto ASCII ones.
+	for _, r := range name {
+		if r > 0x7f {
+			return "", fmt.Errorf("%w %q: non-ASCII character %q (use the xn-- form)", ErrInvalidHostname, name, r)
+		}
+	}
 	host := strings.ToLower(strings.Trim(name, "."))
 	if host == "" {
 		return "", nil
 	}
 	if len(host) > 253 {
-		return "", fmt.Errorf("%w: %d characters, at most 253", ErrInvalidHostname, len(host))
+		return "", fmt.Errorf("%w %q: %d characters, at most 253", ErrInvalidHostname, name, len(host))
 	}
 	for label := range strings.SplitSeq(host, ".") {
 		if err := checkLabel(label); err != nil {
