@@ -1,0 +1,183 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// tmpPrefix starts the names of DirStore's temporary files. Keys whose
+// segments start with it are refused and List never shows such files.
+const tmpPrefix = ".audit-tmp-"
+
+// DirStore is a Store in a local directory, one file per key (the key's
+// slashes become directories). It is the default when no bucket is
+// configured. Objects are written to a temporary file in the target's
+// directory, synced, and then moved into place, so a crash never leaves a
+// partial object under a key. Files are created 0600 and directories 0700.
+// DirStore is safe for concurrent use, also by several processes sharing
+// the directory.
+type DirStore struct {
+	dir string
+}
+
+// NewDirStore returns a Store rooted at dir. The directory is created, with
+// its parents, on the first write; nothing is checked here.
+func NewDirStore(dir string) *DirStore {
+	return &DirStore{dir: filepath.Clean(dir)}
+}
+
+func (d *DirStore) path(key string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if strings.HasPrefix(seg, tmpPrefix) {
+			return "", fmt.Errorf("%w: key %q uses the reserved prefix %q", ErrInvalid, key, tmpPrefix)
+		}
+	}
+	return filepath.Join(d.dir, filepath.FromSlash(key)), nil
+}
+
+// Create implements Store. The object is moved into place with a hard link,
+// which fails when the name exists, giving O_EXCL semantics without ever
+// exposing a partly written file. The file system must support hard links.
+func (d *DirStore) Create(ctx context.Context, key string, body []byte, _ string) error {
+	err := d.write(ctx, key, body, func(tmp, final string) error {
+		if err := os.Link(tmp, final); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%w: %w", ErrExists, err)
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("audit: create %s: %w", d.Location(key), err)
+	}
+	return nil
+}
+
+// Put implements Store: temporary file, fsync, rename over the old object.
+func (d *DirStore) Put(ctx context.Context, key string, body []byte, _ string) error {
+	if err := d.write(ctx, key, body, os.Rename); err != nil {
+		return fmt.Errorf("audit: put %s: %w", d.Location(key), err)
+	}
+	return nil
+}
+
+// write writes body to a temporary file next to key's file, syncs it, and
+// calls commit to move it into place. The temporary file is removed in every
+// case; after a successful commit the directory is synced too.
+func (d *DirStore) write(ctx context.Context, key string, body []byte, commit func(tmp, final string) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	final, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"*") // mode 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a link or a failure; a no-op after a rename
+	if _, err := f.Write(body); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := commit(tmp, final); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// Get implements Store.
+func (d *DirStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := d.path(key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("audit: get %s: %w: %w", p, ErrNotFound, err)
+		}
+		return nil, fmt.Errorf("audit: get %s: %w", p, err)
+	}
+	return b, nil
+}
+
+// List implements Store. A missing directory holds no keys.
+func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	// Walk only the deepest directory the prefix names completely.
+	root := d.dir
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		root = filepath.Join(d.dir, filepath.FromSlash(prefix[:i]))
+	}
+	keys := []string{}
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if strings.HasPrefix(e.Name(), tmpPrefix) || !e.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(d.dir, p)
+		if err != nil {
+			return err
+		}
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: list %s: %w", d.Location(prefix), err)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Location implements Store: the file path of key.
+func (d *DirStore) Location(key string) string {
+	return filepath.Join(d.dir, filepath.FromSlash(key))
+}

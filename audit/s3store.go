@@ -1,0 +1,188 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// S3API is the part of the S3 client that S3Store uses; *s3.Client
+// satisfies it, and so does any type that fakes these three operations. It
+// includes s3.ListObjectsV2APIClient, so S3Store can use the SDK paginator.
+type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// S3Options are the optional settings of an S3Store. The zero value (or a
+// nil *S3Options) stores keys at the root of the bucket without SSE-KMS.
+type S3Options struct {
+	// Prefix is prepended, followed by "/", to every key. Leading and
+	// trailing slashes are ignored. Default "": keys at the bucket root,
+	// where upstream LabLink writes {env}/client/terraform.runtime.tfvars.
+	Prefix string
+	// KMSKeyID, when set, makes every PutObject request SSE-KMS
+	// (ServerSideEncryption aws:kms) with this key id or ARN, as upstream's
+	// optional KMS key does. Default "": no encryption header, so the
+	// bucket's default encryption applies.
+	KMSKeyID string
+}
+
+// S3Store is a Store in an S3 bucket. Every PutObject carries a SHA-256
+// checksum of the body, which S3 verifies and stores with the object, and
+// Get asks for it back so the SDK verifies what it reads. Create relies on
+// conditional writes (If-None-Match: *), so an object is never overwritten
+// even when two writers race. S3Store is safe for concurrent use if its
+// client is; *s3.Client is.
+type S3Store struct {
+	client S3API
+	bucket string
+	prefix string // "" or ending in "/"
+	kmsKey string
+}
+
+// NewS3Store returns a Store in bucket, using client for all requests.
+// opts may be nil. Neither the client nor the bucket is contacted here;
+// errors surface on the first request.
+func NewS3Store(client S3API, bucket string, opts *S3Options) *S3Store {
+	s := &S3Store{client: client, bucket: bucket}
+	if opts != nil {
+		if p := strings.Trim(opts.Prefix, "/"); p != "" {
+			s.prefix = p + "/"
+		}
+		s.kmsKey = opts.KMSKeyID
+	}
+	return s
+}
+
+// Create implements Store. It sends If-None-Match: *, so the server refuses
+// to replace an existing object (412 Precondition Failed), which Create
+// reports as an error matching both ErrExists and the SDK's API error.
+func (s *S3Store) Create(ctx context.Context, key string, body []byte, contentType string) error {
+	err := s.put(ctx, key, body, contentType, true)
+	if err != nil && isPreconditionFailed(err) {
+		return fmt.Errorf("audit: create %s: %w: %w", s.Location(key), ErrExists, err)
+	}
+	if err != nil {
+		return fmt.Errorf("audit: create %s: %w", s.Location(key), err)
+	}
+	return nil
+}
+
+// Put implements Store.
+func (s *S3Store) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	if err := s.put(ctx, key, body, contentType, false); err != nil {
+		return fmt.Errorf("audit: put %s: %w", s.Location(key), err)
+	}
+	return nil
+}
+
+func (s *S3Store) put(ctx context.Context, key string, body []byte, contentType string, create bool) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	in := &s3.PutObjectInput{
+		Bucket:            aws.String(s.bucket),
+		Key:               aws.String(s.prefix + key),
+		Body:              bytes.NewReader(body),
+		ContentLength:     aws.Int64(int64(len(body))),
+		ContentType:       aws.String(contentType),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+	}
+	if create {
+		in.IfNoneMatch = aws.String("*")
+	}
+	if s.kmsKey != "" {
+		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
+		in.SSEKMSKeyId = aws.String(s.kmsKey)
+	}
+	_, err := s.client.PutObject(ctx, in)
+	return err
+}
+
+// Get implements Store.
+func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket:       aws.String(s.bucket),
+		Key:          aws.String(s.prefix + key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("audit: get %s: %w: %w", s.Location(key), ErrNotFound, err)
+		}
+		return nil, fmt.Errorf("audit: get %s: %w", s.Location(key), err)
+	}
+	defer out.Body.Close()
+	// Reading to the end lets the SDK compare the stored checksum.
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("audit: get %s: %w", s.Location(key), err)
+	}
+	return b, nil
+}
+
+// List implements Store. Keys are returned without the store's Prefix.
+func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket: aws.String(s.bucket),
+		Prefix: aws.String(s.prefix + prefix),
+	})
+	keys := []string{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("audit: list %s: %w", s.Location(prefix), err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), s.prefix))
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Location implements Store: "s3://bucket/prefix/key".
+func (s *S3Store) Location(key string) string {
+	return "s3://" + s.bucket + "/" + s.prefix + key
+}
+
+func isPreconditionFailed(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
+		return true
+	}
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed
+}
+
+func isNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return true
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
+}
