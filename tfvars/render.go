@@ -132,12 +132,51 @@ func renderHCL(values map[string]cty.Value, names []string, header string) ([]by
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
 	for _, n := range names {
-		body.SetAttributeValue(n, values[n])
+		body.SetAttributeRaw(n, tokensFor(values[n]))
 	}
 	// Format aligns the "=" of consecutive attributes; it only changes
 	// spacing between tokens, never the bytes of a string literal.
 	buf.Write(hclwrite.Format(f.Bytes()))
 	return buf.Bytes(), nil
+}
+
+// tokensFor is hclwrite.TokensForValue except for object and map keys:
+// hclwrite writes any key that is a valid identifier bare, but a bare "for"
+// as the first key makes the parser read the object as a for expression
+// ({ for = 1 } does not parse). Keys that are keywords are therefore quoted;
+// quoting never changes the key's value.
+func tokensFor(v cty.Value) hclwrite.Tokens {
+	ty := v.Type()
+	switch {
+	case v.IsNull() || ty.IsPrimitiveType():
+		return hclwrite.TokensForValue(v)
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		elems := make([]hclwrite.Tokens, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			elems = append(elems, tokensFor(e))
+		}
+		return hclwrite.TokensForTuple(elems)
+	case ty.IsMapType() || ty.IsObjectType():
+		attrs := make([]hclwrite.ObjectAttrTokens, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			name := hclwrite.TokensForValue(k)
+			if key := k.AsString(); hclsyntax.ValidIdentifier(key) && !hclKeywords[key] {
+				name = hclwrite.TokensForIdentifier(key)
+			}
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: name, Value: tokensFor(e)})
+		}
+		return hclwrite.TokensForObject(attrs)
+	}
+	return hclwrite.TokensForValue(v) // renderable has excluded everything else
+}
+
+// hclKeywords are identifiers with a meaning of their own in HCL
+// expressions; as object keys they are written quoted.
+var hclKeywords = map[string]bool{
+	"for": true, "in": true, "if": true, "else": true, "endif": true, "endfor": true,
+	"null": true, "true": true, "false": true,
 }
 
 func writeHeader(buf *bytes.Buffer, header string) error {

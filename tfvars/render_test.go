@@ -162,6 +162,25 @@ func TestRenderRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRenderKeywordKeys: hclwrite writes an identifier-like key bare, and a
+// bare "for" as the first key turns the object into a for expression that
+// does not parse (found by FuzzParse). Render quotes keyword keys.
+func TestRenderKeywordKeys(t *testing.T) {
+	for _, key := range []string{"for", "in", "if", "null", "true", "false", "endfor"} {
+		values := map[string]cty.Value{
+			"m": cty.MapVal(map[string]cty.Value{key: cty.NumberIntVal(1)}),
+			"o": cty.ObjectVal(map[string]cty.Value{key: cty.True, "zz": cty.False}),
+		}
+		src, err := Render(values, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Verify(src, HCL, values); err != nil {
+			t.Errorf("key %q: %v\n%s", key, err, src)
+		}
+	}
+}
+
 func TestRenderEmpty(t *testing.T) {
 	for _, tt := range []struct {
 		opts *Options

@@ -1,0 +1,89 @@
+package tfvars
+
+import (
+	"strconv"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// FuzzRenderParse: any valid UTF-8 string survives Render then Parse, in
+// both formats, byte for byte (after cty's NFC normalization, which happens
+// when the value is built).
+func FuzzRenderParse(f *testing.F) {
+	for _, s := range hostileStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		v := cty.StringVal(s)
+		values := map[string]cty.Value{
+			"v": v,
+			// The same string as a map key and inside a list.
+			"m": cty.MapVal(map[string]cty.Value{s: v}),
+			"l": cty.ListVal([]cty.Value{v}),
+		}
+		for _, format := range []Format{HCL, JSON} {
+			src, err := Render(values, &Options{Format: format})
+			if err != nil {
+				t.Fatalf("%v: Render(%q): %v", format, s, err)
+			}
+			got, err := Parse(src, format)
+			if err != nil {
+				t.Fatalf("%v: Parse of Render(%q): %v\n%s", format, s, err, src)
+			}
+			g := got["v"]
+			if g.Type() != cty.String || g.AsString() != v.AsString() {
+				t.Fatalf("%v: round trip of %q gave %#v\n%s", format, v.AsString(), g, src)
+			}
+			if err := Verify(src, format, values); err != nil {
+				t.Fatalf("%v: Verify(%q): %v\n%s", format, s, err, src)
+			}
+		}
+	})
+}
+
+// FuzzParse: Parse never panics, whatever the input; whatever it accepts,
+// Render can write again and Verify confirms.
+func FuzzParse(f *testing.F) {
+	seeds := []string{
+		"a = 1\n",
+		`a = "${x}"`,
+		`a = "%{if true}x%{endif}"`,
+		"a = <<EOT\nx\nEOT\n",
+		"a = [1, \"b\", { c = null }]\n",
+		"a = { \"k\" = true, for = 2 }\n",
+		`{"a": {"b": [1, 2.5, "${x}"]}}`,
+		`variable "x" {}`,
+		"a = 1\na = 2\n",
+		"",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, src []byte, json bool) {
+		format := HCL
+		if json {
+			format = JSON
+		}
+		got, err := Parse(src, format)
+		if err != nil {
+			return
+		}
+		// Anything Parse accepts is a known, unmarked value of literal
+		// types; some cannot be rendered (invalid UTF-8 in JSON strings is
+		// replaced by the decoder, but a name need not be an identifier in
+		// JSON), which must be an error rather than a panic.
+		out, err := Render(got, &Options{Format: format})
+		if err != nil {
+			return
+		}
+		if err := Verify(out, format, got); err != nil {
+			t.Fatalf("Verify(Render(Parse(%s))): %v\n%s", strconv.Quote(string(src)), err, out)
+		}
+	})
+}
