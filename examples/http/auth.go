@@ -1,0 +1,99 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/lablink-go/lablink"
+)
+
+// auth requires HTTP Basic credentials equal to the admin user and
+// password. Both are compared, always, in constant time: there is no early
+// return on a wrong user, so the response time tells nothing about which
+// half was wrong, nor about the secrets' lengths (digests are compared,
+// not the strings).
+func (s *server) auth(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		u, p := digest(user), digest(pass)
+		userOK := subtle.ConstantTimeCompare(u[:], s.userSum[:])
+		passOK := subtle.ConstantTimeCompare(p[:], s.passSum[:])
+		if !ok || userOK&passOK != 1 {
+			if ok {
+				s.log.WarnContext(r.Context(), "authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path)
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="lablink", charset="UTF-8"`)
+			writeError(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func digest(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// minPasswordLen is the shortest admin password the server accepts.
+const minPasswordLen = 12
+
+// errWeakPassword is matched by every checkAdminPassword error.
+var errWeakPassword = errors.New("app.admin_password is not fit for a server")
+
+// placeholders are words that mark a password someone meant to replace.
+// A password that, lowercased and stripped of everything but letters and
+// digits, contains one of them is refused, so "CHANGE_ME", "change-me-now!"
+// and "<your password here>" all count.
+var placeholders = []string{
+	"changeme", "changeit", "replaceme", "placeholder", "password",
+	"yourpass", "fillmein", "setme", "todo", "fixme", "example", "default",
+	"secret", "letmein", "qwerty", "123456",
+}
+
+// checkAdminPassword refuses the passwords an allocator must not serve
+// with: empty, upstream's default "admin_password", shorter than
+// minPasswordLen characters, a placeholder, an unexpanded template
+// ("${ADMIN_PASSWORD}", "{{ .pw }}", "<password>"), one repeated
+// character, or the user name itself.
+func checkAdminPassword(app lablink.App) error {
+	pw := app.AdminPassword
+	def := lablink.DefaultConfig().App.AdminPassword
+	switch {
+	case pw == "":
+		return fmt.Errorf("%w: it is empty", errWeakPassword)
+	case pw == def:
+		return fmt.Errorf("%w: it is the default %q", errWeakPassword, def)
+	case strings.TrimSpace(pw) != pw:
+		return fmt.Errorf("%w: it starts or ends with white space", errWeakPassword)
+	case utf8.RuneCountInString(pw) < minPasswordLen:
+		return fmt.Errorf("%w: it has fewer than %d characters", errWeakPassword, minPasswordLen)
+	case strings.Contains(pw, "${") || strings.Contains(pw, "{{") ||
+		(strings.HasPrefix(pw, "<") && strings.HasSuffix(pw, ">")):
+		return fmt.Errorf("%w: it looks like an unexpanded template", errWeakPassword)
+	case strings.EqualFold(pw, app.AdminUser):
+		return fmt.Errorf("%w: it equals app.admin_user", errWeakPassword)
+	case repeatsOneRune(pw):
+		return fmt.Errorf("%w: it repeats one character", errWeakPassword)
+	}
+	norm := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, pw)
+	for _, p := range placeholders {
+		if strings.Contains(norm, p) {
+			return fmt.Errorf("%w: it contains the placeholder %q", errWeakPassword, p)
+		}
+	}
+	return nil
+}
+
+func repeatsOneRune(s string) bool {
+	_, size := utf8.DecodeRuneInString(s)
+	return strings.Count(s, s[:size])*size == len(s)
+}

@@ -1,0 +1,282 @@
+// Command http serves the allocator's launch API over HTTP: the upstream
+// LabLink allocator's POST /api/launch (and destroy and status) in front
+// of a launcher.Launcher.
+//
+//	go run ./examples/http --config config.yaml --workdir /var/lib/lablink/client \
+//	    [--addr 127.0.0.1:8080] [--module local|aws] [--terraform PATH] \
+//	    [--audit SPEC] [--gpu auto|catalog] [--insecure-dev]
+//
+// Every /api/ route needs HTTP Basic auth with app.admin_user and
+// app.admin_password; the server refuses to start with a default, short
+// or placeholder password unless --insecure-dev is given. The allocator's
+// public IP and environment come from ALLOCATOR_PUBLIC_IP, ENVIRONMENT,
+// ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, as upstream.
+//
+// On SIGTERM or SIGINT it stops accepting connections, interrupts
+// in-flight applies (OpenTofu gets SIGINT and releases its state lock),
+// waits for them at most --shutdown-timeout, and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/examples/terraform"
+	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/launcher"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2 // bad flags, invalid config, refused password
+)
+
+type flags struct {
+	config, workdir, addr, module, terraform, audit, gpu string
+	insecureDev                                          bool
+	shutdownTimeout                                      time.Duration
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	f, code := parseFlags(args, stderr)
+	if code != exitOK {
+		return code
+	}
+
+	cfg, err := lablink.LoadConfig(f.config)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		log.Error("invalid config", "path", f.config, "err", err)
+		return exitUsage
+	}
+	if err := checkAdminPassword(cfg.App); err != nil {
+		if !f.insecureDev {
+			log.Error("refusing to start; set a strong app.admin_password or pass --insecure-dev for a local trial",
+				"err", err)
+			return exitUsage
+		}
+		log.Warn("!!! INSECURE: serving with a weak admin password because of --insecure-dev; "+
+			"anyone who can reach this address can launch and destroy VMs. Never do this in production. !!!",
+			"reason", err.Error(), "addr", f.addr)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	if err := prepareWorkdir(f.workdir, f.module, log); err != nil {
+		log.Error("prepare workdir", "err", err)
+		return exitFailure
+	}
+	bin, err := launcher.FindBinary(f.terraform)
+	if err != nil {
+		log.Error("find OpenTofu", "err", err)
+		return exitFailure
+	}
+	awsCfg := &awsLoader{region: cfg.App.Region}
+	gpus, err := gpuDetector(ctx, f.gpu, awsCfg, log)
+	if err != nil {
+		log.Error("gpu detector", "err", err)
+		return exitFailure
+	}
+	opts := &launcher.Options{}
+	if f.audit != "" {
+		store, err := audit.ParseStore(ctx, f.audit, awsCfg.load)
+		if err != nil {
+			log.Error("audit store", "spec", f.audit, "err", err)
+			return exitUsage
+		}
+		opts.Trail = audit.NewTrail(store, nil)
+	}
+	l, err := launcher.New(f.workdir, bin, cfg, launcher.EnvFrom(os.Getenv), gpus, opts)
+	if err != nil {
+		log.Error("launcher", "err", err)
+		return exitFailure
+	}
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		_ = l.Close()
+		log.Error("listen", "err", err)
+		return exitFailure
+	}
+	log.Info("lablink http", "workdir", f.workdir, "module", f.module, "binary", bin, "gpu", fmt.Sprintf("%T", gpus))
+	srv := newHTTPServer(newServer(l, cfg, serverOptions{Logger: log}), log)
+	if err := serve(ctx, srv, ln, l, f.shutdownTimeout, log); err != nil {
+		log.Error("serve", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, int) {
+	var f flags
+	set := flag.NewFlagSet("lablink-http", flag.ContinueOnError)
+	set.SetOutput(stderr)
+	set.StringVar(&f.config, "config", "", "allocator config.yaml (required)")
+	set.StringVar(&f.workdir, "workdir", "", "OpenTofu working directory; the module is written there when it is empty (required)")
+	set.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
+	set.StringVar(&f.module, "module", "local", "client module to write into an empty workdir: local or aws")
+	set.StringVar(&f.terraform, "terraform", "", "OpenTofu or Terraform binary (default $TOFU_PATH, then tofu or terraform on PATH)")
+	set.StringVar(&f.audit, "audit", "", "audit store spec (default: a directory under the workdir)")
+	set.StringVar(&f.gpu, "gpu", "", "GPU detector: auto (EC2, region app.region) or catalog (offline); default auto when AWS credentials are found, else catalog")
+	set.BoolVar(&f.insecureDev, "insecure-dev", false, "allow a weak admin password (local trials only)")
+	set.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 2*time.Minute,
+		"how long shutdown waits for interrupted applies; keep it below the process manager's kill timeout")
+	if err := set.Parse(args); err != nil {
+		return f, exitUsage
+	}
+	var errs []error
+	if f.config == "" {
+		errs = append(errs, errors.New("--config is required"))
+	}
+	if f.workdir == "" {
+		errs = append(errs, errors.New("--workdir is required"))
+	}
+	if _, err := terraform.FS(f.module); err != nil {
+		errs = append(errs, fmt.Errorf("--module: %w", err))
+	}
+	if f.gpu != "" && f.gpu != "auto" && f.gpu != "catalog" {
+		errs = append(errs, fmt.Errorf("--gpu must be auto or catalog, not %q", f.gpu))
+	}
+	if f.shutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if set.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", set.Args()))
+	}
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintln(stderr, err)
+		set.Usage()
+		return f, exitUsage
+	}
+	return f, exitOK
+}
+
+// prepareWorkdir writes the module into dir when dir is missing or empty.
+// A directory that already holds *.tf files is the state of an earlier
+// run and is used as it is; it is only checked against the embedded
+// module, and a difference is logged, not overwritten.
+func prepareWorkdir(dir, module string, log *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
+		if err := terraform.Materialize(module, dir); err != nil {
+			return err
+		}
+		log.Info("wrote module", "module", module, "workdir", dir)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tf, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
+	if len(tf) == 0 {
+		return fmt.Errorf("%s is neither empty nor an OpenTofu module directory", dir)
+	}
+	if diff := moduleDiff(dir, module); len(diff) > 0 {
+		log.Warn("workdir module differs from the embedded one; using the workdir's files",
+			"module", module, "workdir", dir, "files", diff)
+	}
+	return nil
+}
+
+// moduleDiff lists the embedded module's files that dir lacks or holds
+// with other contents.
+func moduleDiff(dir, module string) []string {
+	fsys, err := terraform.FS(module)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var diff []string
+	_ = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		want, _ := fs.ReadFile(fsys, p)
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		if err != nil || string(got) != string(want) {
+			diff = append(diff, p)
+		}
+		return nil
+	})
+	return diff
+}
+
+// awsLoader loads the SDK's default configuration once, in app.region.
+// It is safe for concurrent use.
+type awsLoader struct {
+	region string
+	mu     sync.Mutex
+	cfg    *aws.Config
+}
+
+func (a *awsLoader) load(ctx context.Context) (aws.Config, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cfg != nil {
+		return *a.cfg, nil
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(a.region))
+	if err != nil {
+		return aws.Config{}, err
+	}
+	a.cfg = &cfg
+	return cfg, nil
+}
+
+// credentialProbeTimeout bounds the search for AWS credentials when --gpu
+// is not given; off EC2, the instance metadata lookup fails within it.
+const credentialProbeTimeout = 10 * time.Second
+
+// gpuDetector returns the detector --gpu names. Without --gpu it asks EC2
+// when the SDK's default chain finds credentials (environment, profile,
+// instance role), and otherwise uses the offline catalog, saying so.
+func gpuDetector(ctx context.Context, mode string, a *awsLoader, log *slog.Logger) (launcher.GPUDetector, error) {
+	if mode == "catalog" {
+		return gpu.Catalog{}, nil
+	}
+	cfg, err := a.load(ctx)
+	if err == nil && cfg.Credentials == nil {
+		err = errors.New("no credential provider")
+	}
+	if err == nil && mode == "" {
+		pctx, cancel := context.WithTimeout(ctx, credentialProbeTimeout)
+		_, err = cfg.Credentials.Retrieve(pctx)
+		cancel()
+	}
+	if err != nil {
+		if mode == "auto" {
+			return nil, fmt.Errorf("--gpu auto: %w", err)
+		}
+		log.Warn("no AWS credentials; GPU support comes from the offline catalog of "+gpu.CatalogDate()+
+			"; pass --gpu auto to require EC2", "err", err)
+		return gpu.Catalog{}, nil
+	}
+	return gpu.NewDetector(ec2.NewFromConfig(cfg), &gpu.Options{Region: a.region}), nil
+}

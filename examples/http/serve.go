@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server timeouts. WriteTimeout is short, which suits healthz, errors and
+// auth failures; the handlers that wait for OpenTofu (launch, destroy,
+// status) move their own write deadline to serverOptions.ApplyWriteTimeout
+// (1 h by default) with http.ResponseController. A server-wide
+// WriteTimeout long enough for an apply would let every slow client hold a
+// connection that long; none at all would let them hold it forever. When
+// an apply outlives even the long deadline, the client loses the answer
+// but the apply runs on (launchContext ignores the connection) and its
+// outcome is in the log and the audit trail.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second // bodies are at most 64 KiB
+	writeTimeout      = time.Minute
+	idleTimeout       = 2 * time.Minute
+)
+
+// newHTTPServer returns an http.Server for h with the timeouts above and
+// log as its error log. serve sets its BaseContext.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// serve runs srv on ln until ctx is done (main cancels it on SIGTERM or
+// SIGINT), then shuts down in this order:
+//
+//  1. stop accepting connections (http.Server.Shutdown closes the
+//     listener first);
+//  2. cancel the server's base context, which cancels every in-flight
+//     launch or destroy, so OpenTofu receives SIGINT, finishes the
+//     resource operations under way, writes the state and releases its
+//     lock, and the handlers answer 503;
+//  3. wait for in-flight requests to finish, at most drain; after that,
+//     connections are closed by force and OpenTofu may be killed with
+//     the process, leaving the state locked (log says so);
+//  4. close the launcher.
+//
+// It returns nil after a shutdown triggered by ctx, or the error that
+// stopped Serve.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, launcher io.Closer, drain time.Duration, log *slog.Logger) error {
+	base, cancelBase := context.WithCancel(withLifetime(context.WithoutCancel(ctx)))
+	defer cancelBase()
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	// Shutdown runs this once it has closed the listeners: step 2.
+	srv.RegisterOnShutdown(cancelBase)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	var err error
+	select {
+	case err = <-served:
+		// Serve failed on its own; nothing was shut down yet.
+		cancelBase()
+		_ = srv.Close()
+	case <-ctx.Done():
+		log.Info("shutting down: no new connections; interrupting in-flight launches", "drain", drain)
+		sctx, cancel := context.WithTimeout(context.Background(), drain)
+		if serr := srv.Shutdown(sctx); serr != nil {
+			log.Error("shutdown: in-flight requests did not finish in time; closing their connections; "+
+				"an interrupted OpenTofu may leave the state locked (tofu force-unlock)", "err", serr)
+			_ = srv.Close()
+		}
+		cancel()
+		if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
+			err = serveErr
+		}
+	}
+	if cerr := launcher.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	log.Info("server stopped")
+	return err
+}

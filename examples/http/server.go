@@ -1,0 +1,448 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/launcher"
+)
+
+// launcherAPI is what the HTTP layer needs from a *launcher.Launcher.
+// Unit tests use a hand fake.
+type launcherAPI interface {
+	Launch(ctx context.Context, req launcher.Request) (launcher.Result, error)
+	Destroy(ctx context.Context, actor string) (launcher.DestroyResult, error)
+	Status(ctx context.Context) (launcher.Status, error)
+}
+
+var _ launcherAPI = (*launcher.Launcher)(nil)
+
+// Upstream's messages for a bad num_vms, kept word for word because the
+// allocator's admin page shows them as they are.
+const (
+	msgRequired    = "Number of VMs is required."
+	msgNotInteger  = "Invalid number of VMs. Please enter a valid integer."
+	msgNotPositive = "Number of VMs must be greater than 0."
+)
+
+// serverOptions tunes newServer. The zero value means the defaults.
+type serverOptions struct {
+	// Logger receives request and launch logs. Default slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 64 KiB.
+	MaxBodyBytes int64
+	// ApplyWriteTimeout is the write deadline of the handlers that wait for
+	// OpenTofu (launch, destroy, status), which replaces the server's short
+	// WriteTimeout for them. Default 1 hour. See newHTTPServer.
+	ApplyWriteTimeout time.Duration
+}
+
+const (
+	defaultMaxBodyBytes      = 64 << 10
+	defaultApplyWriteTimeout = time.Hour
+)
+
+type server struct {
+	l    launcherAPI
+	log  *slog.Logger
+	opts serverOptions
+	// userSum and passSum are SHA-256 digests of the admin credentials;
+	// comparing digests keeps the comparison constant-time even in the
+	// lengths of the secrets.
+	userSum, passSum [32]byte
+}
+
+// newServer returns the allocator's launch API in front of l, guarded by
+// HTTP Basic auth against cfg.App.AdminUser and cfg.App.AdminPassword.
+// It does not check the password policy; main does (checkAdminPassword).
+func newServer(l launcherAPI, cfg lablink.Config, opts serverOptions) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if opts.ApplyWriteTimeout <= 0 {
+		opts.ApplyWriteTimeout = defaultApplyWriteTimeout
+	}
+	s := &server{l: l, log: opts.Logger, opts: opts}
+	s.userSum, s.passSum = digest(cfg.App.AdminUser), digest(cfg.App.AdminPassword)
+
+	mux := http.NewServeMux()
+	// Methods are checked by allow rather than by mux patterns so that
+	// authentication comes first and the 405 body is JSON like the rest.
+	mux.Handle("/healthz", allow(s.healthz, http.MethodGet, http.MethodHead))
+	mux.Handle("/api/launch", s.auth(allow(s.launch, http.MethodPost)))
+	mux.Handle("/api/destroy", s.auth(allow(s.destroy, http.MethodPost)))
+	mux.Handle("/api/status", s.auth(allow(s.status, http.MethodGet, http.MethodHead)))
+	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})))
+	return s.logRequests(mux)
+}
+
+// allow answers 405 with an Allow header to any method not in methods.
+func allow(h http.HandlerFunc, methods ...string) http.Handler {
+	list := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range methods {
+			if r.Method == m {
+				h(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", list)
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use "+list)
+	})
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok"))
+}
+
+// launchResponse is the JSON answer to a successful launch.
+type launchResponse struct {
+	LaunchID string `json:"launch_id"`
+	// NumVMs is what this request asked for; Requested is the sum over
+	// every request merged into the same apply.
+	NumVMs       int      `json:"num_vms"`
+	Existing     int      `json:"existing"`
+	Requested    int      `json:"requested"`
+	Total        int      `json:"total"`
+	Merged       int      `json:"merged"`
+	AllocatorURL string   `json:"allocator_url"`
+	GPU          gpuJSON  `json:"gpu"`
+	TFVarsSHA256 string   `json:"tfvars_sha256"`
+	Plan         planJSON `json:"plan"`
+	Audit        string   `json:"audit"`
+	Duration     string   `json:"duration"`
+}
+
+type gpuJSON struct {
+	InstanceType string       `json:"instance_type"`
+	NVIDIA       bool         `json:"nvidia"`
+	Source       string       `json:"source"`
+	Region       string       `json:"region,omitempty"`
+	CatalogDate  string       `json:"catalog_date,omitempty"`
+	GPUs         []gpuDevJSON `json:"gpus"`
+}
+
+type gpuDevJSON struct {
+	Manufacturer string `json:"manufacturer"`
+	Name         string `json:"name"`
+	Count        int    `json:"count"`
+	MemoryMiB    int    `json:"memory_mib"`
+}
+
+func gpuView(i gpu.Info) gpuJSON {
+	v := gpuJSON{InstanceType: i.InstanceType, NVIDIA: i.HasNVIDIA(), Source: string(i.Source),
+		Region: i.Region, CatalogDate: i.CatalogDate, GPUs: []gpuDevJSON{}}
+	for _, g := range i.GPUs {
+		v.GPUs = append(v.GPUs, gpuDevJSON{g.Manufacturer, g.Name, g.Count, g.MemoryMiB})
+	}
+	return v
+}
+
+type planJSON struct {
+	Create  int `json:"create"`
+	Update  int `json:"update"`
+	Delete  int `json:"delete"`
+	Replace int `json:"replace"`
+}
+
+func (s *server) launch(w http.ResponseWriter, r *http.Request) {
+	n, status, msg := s.numVMs(w, r)
+	if status != 0 {
+		writeError(w, status, msg)
+		return
+	}
+	actor := actorOf(r)
+	s.extendWriteDeadline(w, r)
+	ctx, stop := launchContext(r)
+	defer stop()
+
+	s.log.InfoContext(ctx, "launch requested", "actor", actor, "num_vms", n)
+	res, err := s.l.Launch(ctx, launcher.Request{Count: n, Actor: actor})
+	if err != nil {
+		s.launchError(w, r, "launch", res.LaunchID, res.Audit, err)
+		return
+	}
+	s.log.InfoContext(ctx, "launch succeeded", "actor", actor, "num_vms", n, "launch_id", res.LaunchID,
+		"existing", res.Existing, "total", res.Total, "merged", res.Merged, "duration", res.Duration)
+	writeJSON(w, http.StatusOK, launchResponse{
+		LaunchID:     res.LaunchID,
+		NumVMs:       n,
+		Existing:     res.Existing,
+		Requested:    res.Requested,
+		Total:        res.Total,
+		Merged:       res.Merged,
+		AllocatorURL: res.AllocatorURL,
+		GPU:          gpuView(res.GPU),
+		TFVarsSHA256: res.TFVarsSHA256,
+		Plan:         planJSON{res.Plan.Create, res.Plan.Update, res.Plan.Delete, res.Plan.Replace},
+		Audit:        res.Audit,
+		Duration:     res.Duration.String(),
+	})
+}
+
+// numVMs reads num_vms from a form, multipart or JSON body. A non-zero
+// status means the request is refused with msg.
+func (s *server) numVMs(w http.ResponseWriter, r *http.Request) (n, status int, msg string) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	ct := r.Header.Get("Content-Type")
+	mt := ""
+	if ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return 0, http.StatusUnsupportedMediaType, "unsupported content type " + strconv.Quote(ct)
+		}
+	}
+	var raw string
+	var present bool
+	switch mt {
+	case "application/json":
+		var body struct {
+			NumVMs json.RawMessage `json:"num_vms"`
+		}
+		dec := json.NewDecoder(r.Body)
+		if err := dec.Decode(&body); err != nil {
+			if tooLarge(err) {
+				return 0, http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
+			}
+			return 0, http.StatusBadRequest, "invalid JSON body"
+		}
+		var ok bool
+		raw, present, ok = jsonNumVMs(body.NumVMs)
+		if !ok {
+			return 0, http.StatusBadRequest, msgNotInteger
+		}
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(s.opts.MaxBodyBytes); err != nil {
+			if tooLarge(err) {
+				return 0, http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
+			}
+			return 0, http.StatusBadRequest, "invalid multipart body"
+		}
+		defer r.MultipartForm.RemoveAll()
+		raw, present = formValue(r)
+	case "application/x-www-form-urlencoded", "":
+		// An empty body without a content type reads as a form without
+		// num_vms, which is what upstream answers for it.
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if err := r.ParseForm(); err != nil {
+			if tooLarge(err) {
+				return 0, http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
+			}
+			return 0, http.StatusBadRequest, "invalid form body"
+		}
+		raw, present = formValue(r)
+	default:
+		return 0, http.StatusUnsupportedMediaType, "unsupported content type " + strconv.Quote(mt) +
+			"; send num_vms as a form field or as JSON"
+	}
+	return parseNumVMs(raw, present)
+}
+
+func formValue(r *http.Request) (string, bool) {
+	v, ok := r.PostForm["num_vms"]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// jsonNumVMs turns the JSON value of num_vms into the text upstream's
+// int() would see: numbers as written, strings unquoted. ok is false for
+// other JSON types.
+func jsonNumVMs(m json.RawMessage) (raw string, present, ok bool) {
+	t := strings.TrimSpace(string(m))
+	switch {
+	case t == "" || t == "null":
+		return "", false, true
+	case strings.HasPrefix(t, `"`):
+		var s string
+		if err := json.Unmarshal(m, &s); err != nil {
+			return "", true, false
+		}
+		return s, true, true
+	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
+		return t, true, true
+	}
+	return "", true, false
+}
+
+// parseNumVMs applies upstream's rules in upstream's order: missing or
+// empty, then not an integer, then not positive. Too many is the
+// launcher's call (ErrInvalidCount).
+func parseNumVMs(raw string, present bool) (n, status int, msg string) {
+	raw = strings.TrimSpace(raw)
+	if !present || raw == "" {
+		return 0, http.StatusBadRequest, msgRequired
+	}
+	n, err := strconv.Atoi(raw)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(raw, "-"):
+		// An integer, only a huge one: let the launcher refuse it as too
+		// many, as it would any count above its maximum.
+		return math.MaxInt, 0, ""
+	case errors.Is(err, strconv.ErrRange):
+		return 0, http.StatusBadRequest, msgNotPositive
+	case err != nil:
+		return 0, http.StatusBadRequest, msgNotInteger
+	case n <= 0:
+		return 0, http.StatusBadRequest, msgNotPositive
+	}
+	return n, 0, ""
+}
+
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func tooLargeMsg(limit int64) string {
+	return fmt.Sprintf("request body larger than %d bytes", limit)
+}
+
+type destroyResponse struct {
+	LaunchID  string `json:"launch_id"`
+	Destroyed int    `json:"destroyed"`
+	Audit     string `json:"audit"`
+	Duration  string `json:"duration"`
+}
+
+func (s *server) destroy(w http.ResponseWriter, r *http.Request) {
+	// The body is ignored, but bounded all the same.
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	actor := actorOf(r)
+	s.extendWriteDeadline(w, r)
+	ctx, stop := launchContext(r)
+	defer stop()
+
+	s.log.InfoContext(ctx, "destroy requested", "actor", actor)
+	res, err := s.l.Destroy(ctx, actor)
+	if errors.Is(err, launcher.ErrNothingLaunched) {
+		writeError(w, http.StatusNotFound, "no client VMs were launched")
+		return
+	}
+	if err != nil {
+		s.launchError(w, r, "destroy", res.LaunchID, res.Audit, err)
+		return
+	}
+	s.log.InfoContext(ctx, "destroy succeeded", "actor", actor, "launch_id", res.LaunchID,
+		"destroyed", res.Destroyed, "duration", res.Duration)
+	writeJSON(w, http.StatusOK, destroyResponse{res.LaunchID, res.Destroyed, res.Audit, res.Duration.String()})
+}
+
+type statusResponse struct {
+	VMs    int       `json:"vms"`
+	TFVars bool      `json:"tfvars"`
+	Last   *lastJSON `json:"last"`
+}
+
+// lastJSON is the part of the newest audit manifest that status shows.
+// The manifest's error text is left out: it can hold OpenTofu's stderr.
+type lastJSON struct {
+	LaunchID     string    `json:"launch_id"`
+	Operation    string    `json:"operation"`
+	Actor        string    `json:"actor"`
+	Started      time.Time `json:"started"`
+	Duration     string    `json:"duration"`
+	Outcome      string    `json:"outcome"`
+	Requested    int       `json:"requested"`
+	Existing     int       `json:"existing"`
+	Total        int       `json:"total"`
+	TFVarsSHA256 string    `json:"tfvars_sha256"`
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	// Status waits while an apply runs (it takes the launcher's apply
+	// lock), so it gets the long write deadline too.
+	s.extendWriteDeadline(w, r)
+	st, err := s.l.Status(r.Context())
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "status failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "status failed; see the server log")
+		return
+	}
+	resp := statusResponse{VMs: st.VMs, TFVars: st.TFVars}
+	if m := st.Last; m != nil {
+		resp.Last = &lastJSON{m.LaunchID, m.Operation, m.Actor, m.Started, m.Duration, m.Outcome,
+			m.Requested, m.Existing, m.Total, m.TFVarsSHA256}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// launchError maps a launch or destroy error to a response. Only errors
+// whose text is ours reach the client; anything else (OpenTofu's stderr,
+// SDK errors) goes to the log and the audit record only.
+func (s *server) launchError(w http.ResponseWriter, r *http.Request, op, id, audit string, err error) {
+	var refused *launcher.PlanRefusedError
+	switch {
+	case errors.Is(err, launcher.ErrInvalidCount):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.As(err, &refused):
+		s.log.WarnContext(r.Context(), op+" refused", "launch_id", id, "addresses", refused.Addresses)
+		writeJSON(w, http.StatusConflict, map[string]any{
+			"error":     launcher.ErrPlanRefused.Error(),
+			"addresses": refused.Addresses,
+			"launch_id": id,
+			"audit":     audit,
+		})
+	case errors.Is(err, launcher.ErrClosed), shuttingDown(r) && errors.Is(err, context.Canceled):
+		s.log.WarnContext(r.Context(), op+" interrupted by shutdown", "launch_id", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "server is shutting down; "+op+" interrupted")
+	case errors.Is(err, context.Canceled):
+		// Only reachable without a server lifetime (see launchContext):
+		// the client went away, and nobody reads this answer.
+		s.log.WarnContext(r.Context(), op+" cancelled", "launch_id", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, op+" cancelled")
+	default:
+		s.log.ErrorContext(r.Context(), op+" failed", "launch_id", id, "audit", audit, "err", err)
+		msg := op + " failed; see the server log"
+		if id != "" {
+			msg += " and the audit record of " + id
+		}
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": msg, "launch_id": id, "audit": audit})
+	}
+}
+
+// extendWriteDeadline gives a handler that waits for OpenTofu the long
+// write deadline. Writers that cannot (httptest.ResponseRecorder) are left
+// alone.
+func (s *server) extendWriteDeadline(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetWriteDeadline(time.Now().Add(s.opts.ApplyWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.log.WarnContext(r.Context(), "cannot extend write deadline", "err", err)
+	}
+}
+
+func actorOf(r *http.Request) string {
+	u, _, _ := r.BasicAuth()
+	return u
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
