@@ -113,7 +113,12 @@ func TestTrailLayout(t *testing.T) {
 		wantDone.Outcome = audit.OutcomeSucceeded
 		wantDone.Finished = t0.Add(90 * time.Second)
 		wantDone.Duration = "1m30s"
-		wantKeys = append(wantKeys, "dev/client/history/launch-1/manifest.json", "dev/client/terraform.runtime.tfvars")
+		wantKeys = []string{
+			"dev/client/history/launch-1/attempt.json",
+			"dev/client/history/launch-1/manifest.json",
+			"dev/client/history/launch-1/terraform.runtime.tfvars",
+			"dev/client/terraform.runtime.tfvars",
+		}
 		checkKeys(t, s, wantKeys)
 		checkJSON(t, s, "dev/client/history/launch-1/manifest.json", wantDone)
 		checkJSON(t, s, "dev/client/history/launch-1/attempt.json", wantStarted) // untouched
