@@ -1,0 +1,133 @@
+package launcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/lablink-go/lablink/allocurl"
+	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/tfvars"
+)
+
+// DestroyResult describes a destroy.
+type DestroyResult struct {
+	LaunchID  string
+	Destroyed int
+	Audit     string
+	Duration  time.Duration
+}
+
+// Destroy destroys every resource of the module, client VMs included. It
+// needs the runtime tfvars of an earlier launch (ErrNothingLaunched
+// without it), which it passes as -var-file, plans with -destroy, applies
+// the saved plan and records the attempt in the audit trail. It waits for
+// a running launch to finish first.
+func (l *Launcher) Destroy(ctx context.Context, actor string) (res DestroyResult, err error) {
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
+	start := l.opts.Now()
+
+	data, err := os.ReadFile(l.TFVarsPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return res, ErrNothingLaunched
+	}
+	if err != nil {
+		return res, fmt.Errorf("destroy: %w", err)
+	}
+	vals, err := tfvars.Parse(data, l.opts.Format)
+	if err != nil {
+		return res, fmt.Errorf("destroy: read %s: %w", l.TFVarsPath(), err)
+	}
+	sum := sha256.Sum256(data)
+	r := Rendered{Data: data, Format: l.opts.Format, Values: vals, SHA256: hex.EncodeToString(sum[:])}
+
+	existing, _, err := l.existing(ctx)
+	if err != nil {
+		return res, fmt.Errorf("destroy: count existing VMs: %w", err)
+	}
+	in := Inputs{Config: l.cfg, Environment: l.environment()}
+	m := l.manifest("destroy", actor, in, gpu.Info{}, r, 0, existing)
+	m.GPU = nil
+	m, err = l.trail.Begin(ctx, m, l.auditCopy(r))
+	if err != nil {
+		return res, fmt.Errorf("destroy: audit the attempt: %w", err)
+	}
+	res.LaunchID = m.LaunchID
+	defer func() {
+		res.Duration = l.opts.Now().Sub(start)
+		m.Outcome = outcome(err)
+		if err != nil {
+			m.Error = err.Error()
+		}
+		loc, aerr := l.trail.Finish(context.WithoutCancel(ctx), m, nil)
+		res.Audit = loc
+		if aerr != nil {
+			err = errors.Join(err, fmt.Errorf("destroy: audit the outcome: %w", aerr))
+		}
+	}()
+
+	if err := l.init(ctx); err != nil {
+		return res, err
+	}
+	plan, planFile, err := l.plan(ctx, m.LaunchID, true)
+	defer os.Remove(planFile)
+	if err != nil {
+		return res, fmt.Errorf("destroy: %w", err)
+	}
+	s, _ := l.summarize(plan)
+	m.Plan = &audit.PlanSummary{Add: s.Create, Change: s.Update, Destroy: s.Delete, Replace: s.Replace}
+	res.Destroyed = l.countVMs(plan.PriorState)
+	if err := l.apply(ctx, m.LaunchID, planFile, s.Delete); err != nil {
+		l.known = -1
+		return res, fmt.Errorf("destroy: apply: %w", err)
+	}
+	l.known = 0
+	return res, nil
+}
+
+// Status describes the working directory.
+type Status struct {
+	// VMs is the number of client VMs in the state.
+	VMs int
+	// TFVars reports whether a runtime tfvars file exists.
+	TFVars bool
+	// Last is the newest audit record of this environment, nil if none.
+	Last *audit.Manifest
+}
+
+// Status reports the client VMs in the state and the last launch. It reads
+// files only, except with a non-local backend, where it asks OpenTofu.
+func (l *Launcher) Status(ctx context.Context) (Status, error) {
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
+	var st Status
+	n, err := l.stateVMs(ctx)
+	if err != nil {
+		return st, fmt.Errorf("status: %w", err)
+	}
+	st.VMs = n
+	if _, err := os.Stat(l.TFVarsPath()); err == nil {
+		st.TFVars = true
+	}
+	env := l.environment()
+	list, err := l.trail.List(ctx, env)
+	if err != nil {
+		return st, fmt.Errorf("status: %w", err)
+	}
+	if len(list) > 0 {
+		st.Last = &list[0]
+	}
+	return st, nil
+}
+
+// environment is the normalized environment name, the audit trail's key.
+func (l *Launcher) environment() string {
+	return allocurl.NormalizeEnvironment(l.env.Environment)
+}

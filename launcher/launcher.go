@@ -1,0 +1,713 @@
+package launcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/tfvars"
+)
+
+// Conditions callers branch on.
+var (
+	// ErrInvalidCount: the request asks for fewer than 1 or more than
+	// Options.MaxCount VMs.
+	ErrInvalidCount = errors.New("invalid number of VMs")
+	// ErrPlanRefused: the plan would delete or replace a client VM. A
+	// launch never destroys running VMs. The error is a *PlanRefusedError.
+	ErrPlanRefused = errors.New("plan would delete or replace client VMs")
+	// ErrNothingLaunched: Destroy found no runtime tfvars in the working
+	// directory (upstream answers 404 "no client VMs were launched").
+	ErrNothingLaunched = errors.New("no client VMs were launched")
+	// ErrClosed: the Launcher was closed.
+	ErrClosed = errors.New("launcher closed")
+)
+
+// PlanRefusedError lists the client VM addresses a refused plan would
+// have deleted or replaced.
+type PlanRefusedError struct {
+	Addresses []string
+}
+
+func (e *PlanRefusedError) Error() string {
+	return fmt.Sprintf("%v: %s", ErrPlanRefused, strings.Join(e.Addresses, ", "))
+}
+
+func (e *PlanRefusedError) Unwrap() error { return ErrPlanRefused }
+
+// Request asks for Count more client VMs.
+type Request struct {
+	Count int
+	// Actor names who asked (an admin user name), for the audit trail.
+	Actor string
+}
+
+// PlanSummary counts the resource changes of a plan.
+type PlanSummary struct {
+	Create, Update, Delete, Replace int
+}
+
+// Result describes the apply that covered a request.
+type Result struct {
+	LaunchID string
+	// Existing VMs before the apply, Requested by all merged requests,
+	// Total = Existing + Requested (the instance_count applied).
+	Existing, Requested, Total int
+	// Merged is how many requests this apply covered (1 when alone).
+	Merged       int
+	AllocatorURL string
+	GPU          gpu.Info
+	TFVarsPath   string
+	TFVarsSHA256 string
+	Plan         PlanSummary
+	// Audit is the location of the launch's audit record.
+	Audit string
+	// Outputs are the module's outputs after the apply, as JSON.
+	Outputs map[string]json.RawMessage
+	// Duration of the whole launch.
+	Duration time.Duration
+}
+
+// Progress reports apply progress: Done of Planned resource changes have
+// completed.
+type Progress struct {
+	LaunchID      string
+	Done, Planned int
+	// Resource is the address that just completed, "" for the first event.
+	Resource string
+}
+
+// Counter reports how many client VMs exist. The default counts the
+// client VMs in the OpenTofu state; the upstream allocator counts the rows
+// of its VM table.
+type Counter interface {
+	Count(ctx context.Context) (int, error)
+}
+
+// CounterFunc adapts a function to Counter.
+type CounterFunc func(ctx context.Context) (int, error)
+
+// Count calls f.
+func (f CounterFunc) Count(ctx context.Context) (int, error) { return f(ctx) }
+
+// Options tunes a Launcher. The zero value means the defaults.
+type Options struct {
+	// MaxCount is the most VMs one request may ask for. Default 100.
+	MaxCount int
+	// LockTimeout is how long OpenTofu waits for the state lock held by
+	// another process before failing. Default 2 minutes.
+	LockTimeout time.Duration
+	// Format of the runtime tfvars file. Default tfvars.HCL
+	// (terraform.runtime.tfvars); tfvars.JSON writes
+	// terraform.runtime.tfvars.json.
+	Format tfvars.Format
+	// Counter counts the existing client VMs. Default: the client VMs in
+	// the OpenTofu state, taken from the plan's own prior state so that a
+	// launch runs no extra OpenTofu command for it.
+	Counter Counter
+	// Trail records every attempt. Default: a directory store under
+	// <workdir>/.lablink/audit.
+	Trail *audit.Trail
+	// KeepSensitive stores sensitive variables unredacted in the audit
+	// copy. Default false: they are replaced by "(sensitive)".
+	KeepSensitive bool
+	// VMResource is the resource name of the client VMs in the module.
+	// Default "lablink_vm".
+	VMResource string
+	// Progress, when set, receives apply progress. It is called from the
+	// launcher's goroutine and must not block for long.
+	Progress func(Progress)
+	// TofuEnv, when set, is the environment of OpenTofu processes (merged
+	// over the launcher's own environment by terraform-exec).
+	TofuEnv map[string]string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Launcher launches and destroys client VMs in one working directory.
+// It is safe for concurrent use; Launch calls are merged (see the package
+// doc). Call Close when done.
+type Launcher struct {
+	dir    string
+	cfg    lablink.Config
+	env    Env
+	gpus   GPUDetector
+	schema *tfvars.Schema
+	opts   Options
+	tf     *tfexec.Terraform
+	trail  *audit.Trail
+
+	applyMu sync.Mutex // held while OpenTofu runs in dir
+	// known is the client VM count after the last apply, -1 when unknown.
+	known int
+	// initHash is the module hash init last ran for.
+	initHash string
+
+	mu      sync.Mutex
+	next    *batch
+	running bool
+	closed  bool
+}
+
+// New returns a Launcher for the module in workdir (its *.tf files; see
+// package examples/terraform for the client module), run by the OpenTofu
+// or Terraform binary at binary. cfg is validated by the first launch;
+// gpus answers GPU support for cfg.Machine.MachineType.
+func New(workdir, binary string, cfg lablink.Config, env Env, gpus GPUDetector, opts *Options) (*Launcher, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxCount <= 0 {
+		o.MaxCount = 100
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 2 * time.Minute
+	}
+	if o.VMResource == "" {
+		o.VMResource = "lablink_vm"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	dir, err := filepath.Abs(workdir)
+	if err != nil {
+		return nil, fmt.Errorf("launcher: %w", err)
+	}
+	schema, err := tfvars.LoadSchema(dir)
+	if err != nil {
+		return nil, fmt.Errorf("launcher: load module schema: %w", err)
+	}
+	if len(schema.Variables()) == 0 {
+		return nil, fmt.Errorf("launcher: %s declares no variables; is the module there?", dir)
+	}
+	tf, err := tfexec.NewTerraform(dir, binary)
+	if err != nil {
+		return nil, fmt.Errorf("launcher: %w", err)
+	}
+	if o.TofuEnv != nil {
+		if err := tf.SetEnv(o.TofuEnv); err != nil {
+			return nil, fmt.Errorf("launcher: %w", err)
+		}
+	}
+	trail := o.Trail
+	if trail == nil {
+		trail = audit.NewTrail(audit.NewDirStore(filepath.Join(dir, ".lablink", "audit")), &audit.Options{Now: o.Now})
+	}
+	return &Launcher{dir: dir, cfg: cfg, env: env, gpus: gpus, schema: schema, opts: o, tf: tf, trail: trail, known: -1}, nil
+}
+
+// TFVarsPath is where the runtime tfvars file lives.
+func (l *Launcher) TFVarsPath() string {
+	name := "terraform.runtime.tfvars"
+	if l.opts.Format == tfvars.JSON {
+		name += ".json"
+	}
+	return filepath.Join(l.dir, name)
+}
+
+// Trail returns the audit trail the launcher writes to.
+func (l *Launcher) Trail() *audit.Trail { return l.trail }
+
+// Close stops accepting launches. Launches already merged into a batch
+// still run; Close does not interrupt them (cancel their contexts for
+// that).
+func (l *Launcher) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	return nil
+}
+
+// batch is one apply's worth of merged requests.
+type batch struct {
+	reqs  []Request
+	ctx   context.Context // done when every member's context is done
+	stop  context.CancelFunc
+	live  int
+	done  chan struct{}
+	res   Result
+	err   error
+	stops []func() bool
+}
+
+// Launch adds req.Count client VMs and returns the result of the apply
+// that created them. Requests that arrive while another apply runs are
+// merged into the next apply. Cancelling ctx interrupts OpenTofu (with
+// SIGINT, never a kill first) once every request merged into the same
+// apply has been cancelled; the error then satisfies
+// errors.Is(err, context.Canceled).
+func (l *Launcher) Launch(ctx context.Context, req Request) (Result, error) {
+	if req.Count < 1 || req.Count > l.opts.MaxCount {
+		return Result{}, fmt.Errorf("%w: %d; want 1 to %d", ErrInvalidCount, req.Count, l.opts.MaxCount)
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return Result{}, ErrClosed
+	}
+	b := l.next
+	if b == nil {
+		bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		b = &batch{ctx: bctx, stop: stop, done: make(chan struct{})}
+		l.next = b
+	}
+	b.reqs = append(b.reqs, req)
+	b.live++
+	// The apply is cancelled only when every member has given up: one
+	// impatient caller must not cancel VMs the others are waiting for.
+	b.stops = append(b.stops, context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		b.live--
+		last := b.live == 0
+		l.mu.Unlock()
+		if last {
+			b.stop()
+		}
+	}))
+	if !l.running {
+		l.running = true
+		go l.run()
+	}
+	l.mu.Unlock()
+
+	// Cancellation reaches OpenTofu through b.ctx (see above); the caller
+	// always waits for the apply its VMs are part of, so it never returns
+	// while OpenTofu may still be creating them.
+	<-b.done
+	return b.res, b.err
+}
+
+func (l *Launcher) run() {
+	for {
+		l.mu.Lock()
+		b := l.next
+		l.next = nil
+		if b == nil {
+			l.running = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+
+		b.res, b.err = l.launch(b.ctx, b.reqs)
+		for _, stop := range b.stops {
+			stop()
+		}
+		b.stop()
+		close(b.done)
+	}
+}
+
+// launch runs one apply for the merged requests.
+func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err error) {
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
+	start := l.opts.Now()
+
+	requested := 0
+	var actors []string
+	for _, r := range reqs {
+		requested += r.Count
+		if r.Actor != "" && !slices.Contains(actors, r.Actor) {
+			actors = append(actors, r.Actor)
+		}
+	}
+	res = Result{Requested: requested, Merged: len(reqs)}
+
+	in, info, err := Resolve(ctx, l.cfg, l.env, l.gpus)
+	if err != nil {
+		return res, fmt.Errorf("launch: %w", err)
+	}
+	res.AllocatorURL = in.URL.String()
+	res.GPU = info
+
+	existing, fromState, err := l.existing(ctx)
+	if err != nil {
+		return res, fmt.Errorf("launch: count existing VMs: %w", err)
+	}
+	in.InstanceCount = existing + requested
+	rendered, err := Render(l.schema, in, l.opts.Format)
+	if err != nil {
+		return res, fmt.Errorf("launch: %w", err)
+	}
+
+	m := l.manifest("launch", strings.Join(actors, ","), in, info, rendered, requested, existing)
+	m, err = l.trail.Begin(ctx, m, l.auditCopy(rendered))
+	if err != nil {
+		return res, fmt.Errorf("launch: audit the attempt: %w", err)
+	}
+	res.LaunchID = m.LaunchID
+	defer func() {
+		res.Duration = l.opts.Now().Sub(start)
+		m.Outcome = outcome(err)
+		if err != nil {
+			m.Error = err.Error()
+		}
+		var latest []byte
+		if err == nil {
+			latest = l.auditCopy(rendered)
+		}
+		loc, aerr := l.trail.Finish(context.WithoutCancel(ctx), m, latest)
+		res.Audit = loc
+		if aerr != nil {
+			err = errors.Join(err, fmt.Errorf("launch: audit the outcome: %w", aerr))
+		}
+	}()
+
+	if err := tfvars.WriteFile(l.TFVarsPath(), rendered.Data); err != nil {
+		return res, fmt.Errorf("launch: write tfvars: %w", err)
+	}
+	res.TFVarsPath, res.TFVarsSHA256 = l.TFVarsPath(), rendered.SHA256
+	if err := l.init(ctx); err != nil {
+		return res, err
+	}
+
+	plan, planFile, err := l.plan(ctx, m.LaunchID, false)
+	defer os.Remove(planFile)
+	if err != nil {
+		return res, fmt.Errorf("launch: %w", err)
+	}
+	if prior := l.countVMs(plan.PriorState); fromState && prior != existing {
+		// The state changed since this process last looked: re-plan with
+		// the count the plan itself saw.
+		existing = prior
+		in.InstanceCount = existing + requested
+		if rendered, err = Render(l.schema, in, l.opts.Format); err != nil {
+			return res, fmt.Errorf("launch: %w", err)
+		}
+		if err := tfvars.WriteFile(l.TFVarsPath(), rendered.Data); err != nil {
+			return res, fmt.Errorf("launch: write tfvars: %w", err)
+		}
+		res.TFVarsSHA256 = rendered.SHA256
+		m.Existing, m.Total, m.TFVarsSHA256 = existing, in.InstanceCount, rendered.SHA256
+		if plan, planFile, err = l.plan(ctx, m.LaunchID, false); err != nil {
+			return res, fmt.Errorf("launch: %w", err)
+		}
+	}
+	res.Existing, res.Total = existing, in.InstanceCount
+	sum, refused := l.summarize(plan)
+	res.Plan = sum
+	m.Plan = &audit.PlanSummary{Add: sum.Create, Change: sum.Update, Destroy: sum.Delete, Replace: sum.Replace}
+	if len(refused) > 0 {
+		return res, &PlanRefusedError{Addresses: refused}
+	}
+
+	if err := l.apply(ctx, m.LaunchID, planFile, sum.Create+sum.Update+sum.Delete+sum.Replace); err != nil {
+		l.known = -1
+		return res, fmt.Errorf("launch: apply: %w", err)
+	}
+	l.known = in.InstanceCount
+	res.Outputs = l.outputs(ctx)
+	return res, nil
+}
+
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "succeeded"
+	case errors.Is(err, ErrPlanRefused):
+		return "refused"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "failed"
+}
+
+// existing returns the client VM count: from Options.Counter, else from
+// what this process last applied, else from the local state file. The
+// second result says the count came from state, so the plan's prior state
+// may correct it.
+func (l *Launcher) existing(ctx context.Context) (int, bool, error) {
+	if l.opts.Counter != nil {
+		n, err := l.opts.Counter.Count(ctx)
+		return n, false, err
+	}
+	if l.known >= 0 {
+		return l.known, true, nil
+	}
+	n, err := l.stateVMs(ctx)
+	return n, true, err
+}
+
+// stateVMs counts client VMs in the state. The local state file is read
+// directly; with another backend OpenTofu is asked.
+func (l *Launcher) stateVMs(ctx context.Context) (int, error) {
+	data, err := os.ReadFile(filepath.Join(l.dir, "terraform.tfstate"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if l.hasBackend() {
+			st, err := l.tf.Show(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return l.countVMs(st), nil
+		}
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var raw rawState
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return 0, fmt.Errorf("read terraform.tfstate: %w", err)
+	}
+	n := 0
+	for _, r := range raw.Resources {
+		if r.Mode == "managed" && r.Name == l.opts.VMResource && r.Module == "" {
+			n += len(r.Instances)
+		}
+	}
+	return n, nil
+}
+
+// rawState is the part of a local state file (format version 4) that the
+// launcher reads without starting OpenTofu.
+type rawState struct {
+	Resources []struct {
+		Module    string            `json:"module"`
+		Mode      string            `json:"mode"`
+		Name      string            `json:"name"`
+		Instances []json.RawMessage `json:"instances"`
+	} `json:"resources"`
+	Outputs map[string]struct {
+		Value json.RawMessage `json:"value"`
+	} `json:"outputs"`
+}
+
+// hasBackend reports whether the module configures a non-local backend,
+// in which case terraform.tfstate in the directory is not the state.
+func (l *Launcher) hasBackend() bool {
+	_, err := os.Stat(filepath.Join(l.dir, ".terraform", "terraform.tfstate"))
+	return err == nil
+}
+
+func (l *Launcher) countVMs(st *tfjson.State) int {
+	if st == nil || st.Values == nil || st.Values.RootModule == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range st.Values.RootModule.Resources {
+		if r.Mode == tfjson.ManagedResourceMode && r.Name == l.opts.VMResource {
+			n++
+		}
+	}
+	return n
+}
+
+// init runs `init` when the module's files changed since the last
+// successful init, or on first use in this process when the directory has
+// never been initialized by a launcher.
+func (l *Launcher) init(ctx context.Context) error {
+	h, err := moduleHash(l.dir)
+	if err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	if h == l.initHash {
+		return nil
+	}
+	marker := filepath.Join(l.dir, ".lablink", "init.sha256")
+	if b, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(b)) == h {
+		l.initHash = h
+		return nil
+	}
+	if err := l.tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
+		return fmt.Errorf("launch: init: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	if err := os.WriteFile(marker, []byte(h+"\n"), 0o600); err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	l.initHash = h
+	return nil
+}
+
+// moduleHash digests the module's *.tf files and the dependency lock file.
+func moduleHash(dir string) (string, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.tf"))
+	if err != nil {
+		return "", err
+	}
+	names = append(names, filepath.Join(dir, ".terraform.lock.hcl"))
+	slices.Sort(names)
+	h := sha256.New()
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", filepath.Base(n), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// plan runs `plan -out` and `show -json` of the saved plan.
+func (l *Launcher) plan(ctx context.Context, id string, destroy bool) (*tfjson.Plan, string, error) {
+	dir := filepath.Join(l.dir, ".lablink", "plans")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", err
+	}
+	planFile := filepath.Join(dir, id+".tfplan")
+	opts := []tfexec.PlanOption{
+		tfexec.Out(planFile),
+		tfexec.VarFile(l.TFVarsPath()),
+		tfexec.Lock(true),
+		tfexec.LockTimeout(l.opts.LockTimeout.String()),
+		tfexec.Refresh(true),
+	}
+	if destroy {
+		opts = append(opts, tfexec.Destroy(true))
+	}
+	if _, err := l.tf.Plan(ctx, opts...); err != nil {
+		return nil, planFile, fmt.Errorf("plan: %w", err)
+	}
+	plan, err := l.tf.ShowPlanFile(ctx, planFile)
+	if err != nil {
+		return nil, planFile, fmt.Errorf("show plan: %w", err)
+	}
+	return plan, planFile, nil
+}
+
+// summarize counts the plan's changes and lists client VMs it would delete
+// or replace.
+func (l *Launcher) summarize(plan *tfjson.Plan) (PlanSummary, []string) {
+	var s PlanSummary
+	var refused []string
+	for _, rc := range plan.ResourceChanges {
+		if rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode {
+			continue
+		}
+		a := rc.Change.Actions
+		switch {
+		case a.Replace():
+			s.Replace++
+		case a.Create():
+			s.Create++
+		case a.Update():
+			s.Update++
+		case a.Delete():
+			s.Delete++
+		default:
+			continue
+		}
+		if (a.Replace() || a.Delete()) && rc.Name == l.opts.VMResource && rc.ModuleAddress == "" {
+			refused = append(refused, rc.Address)
+		}
+	}
+	return s, refused
+}
+
+// apply applies a saved plan, reporting progress from its output.
+func (l *Launcher) apply(ctx context.Context, id, planFile string, planned int) error {
+	pw := newProgressWriter(id, planned, l.opts.Progress)
+	l.tf.SetStdout(pw)
+	defer l.tf.SetStdout(nil)
+	pw.start()
+	return l.tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.Lock(true), tfexec.LockTimeout(l.opts.LockTimeout.String()))
+}
+
+// outputs reads the module outputs from the local state file; with another
+// backend it asks OpenTofu. Outputs are informative: failures yield nil.
+func (l *Launcher) outputs(ctx context.Context) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	if l.hasBackend() {
+		meta, err := l.tf.Output(ctx)
+		if err != nil {
+			return nil
+		}
+		for k, v := range meta {
+			out[k] = v.Value
+		}
+		return out
+	}
+	data, err := os.ReadFile(filepath.Join(l.dir, "terraform.tfstate"))
+	if err != nil {
+		return nil
+	}
+	var raw rawState
+	if json.Unmarshal(data, &raw) != nil {
+		return nil
+	}
+	for k, v := range raw.Outputs {
+		out[k] = v.Value
+	}
+	return out
+}
+
+// manifest starts the audit manifest of an attempt.
+func (l *Launcher) manifest(op, actor string, in Inputs, info gpu.Info, r Rendered, requested, existing int) audit.Manifest {
+	m := audit.Manifest{
+		Environment:  in.Environment,
+		Operation:    op,
+		Actor:        actor,
+		Requested:    requested,
+		Existing:     existing,
+		Total:        in.InstanceCount,
+		ConfigDigest: ConfigDigest(in.Config),
+		TFVarsSHA256: r.SHA256,
+		GPU:          &audit.GPUAnswer{InstanceType: in.Config.Machine.MachineType, NVIDIA: info.HasNVIDIA(), Source: string(info.Source)},
+	}
+	for _, b := range bindings {
+		v, _ := l.schema.Lookup(b.Variable)
+		sensitive := v != nil && v.Sensitive
+		m.Variables = append(m.Variables, audit.VariableSource{
+			Name: b.Variable, Source: string(b.Kind) + " " + b.Source,
+			Sensitive: sensitive, Redacted: sensitive && !l.opts.KeepSensitive,
+		})
+	}
+	return m
+}
+
+// auditCopy is the tfvars as stored in the audit trail: sensitive
+// variables redacted unless Options.KeepSensitive.
+func (l *Launcher) auditCopy(r Rendered) []byte {
+	if l.opts.KeepSensitive {
+		return r.Data
+	}
+	red, names := l.schema.Redact(r.Values)
+	if len(names) == 0 {
+		return r.Data
+	}
+	data, err := tfvars.Render(red, &tfvars.Options{Format: r.Format, Order: Order(), Header: header + "\nRedacted: " + strings.Join(names, ", ")})
+	if err != nil {
+		// Redacted values are plain strings; rendering them cannot fail
+		// where rendering the originals succeeded.
+		return nil
+	}
+	return data
+}
+
+// ConfigDigest is "sha256:<hex>" of cfg with its passwords blanked, so the
+// audit trail can tell which config a launch used without holding a hash
+// of a secret.
+func ConfigDigest(cfg lablink.Config) string {
+	cfg.DB.Password = ""
+	cfg.App.AdminPassword = ""
+	b, _ := json.Marshal(cfg) // a struct of strings, ints and bools always marshals
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
