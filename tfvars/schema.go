@@ -112,7 +112,7 @@ func loadSchema(fsys fs.FS, dir string, display func(string) string) (*Schema, e
 	var diags hcl.Diagnostics
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".tf") {
+		if !strings.HasSuffix(name, ".tf") || !isFile(fsys, path.Join(dir, name), e) {
 			continue
 		}
 		src, err := fs.ReadFile(fsys, path.Join(dir, name))
@@ -132,6 +132,19 @@ func loadSchema(fsys fs.FS, dir string, display func(string) string) (*Schema, e
 		return nil, errors.Join(diags.Errs()...)
 	}
 	return s, nil
+}
+
+// isFile reports whether e is a regular file or a symbolic link to one
+// (OpenTofu follows links in a module directory).
+func isFile(fsys fs.FS, name string, e fs.DirEntry) bool {
+	if e.Type().IsRegular() {
+		return true
+	}
+	if e.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	fi, err := fs.Stat(fsys, name)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 var fileSchema = &hcl.BodySchema{

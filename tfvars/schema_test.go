@@ -180,3 +180,24 @@ func TestLoadSchemaFS(t *testing.T) {
 		t.Errorf("client module has %d variables, want 17", n)
 	}
 }
+
+func TestLoadSchemaFollowsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	target, err := filepath.Abs("testdata/modules/dup/a.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "linked.tf")); err != nil {
+		t.Skip("symlinks unavailable:", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "adir.tf"), 0o755); err != nil { // a directory named like a file
+		t.Fatal(err)
+	}
+	s, err := LoadSchema(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Lookup("region"); !ok || len(s.Variables()) != 1 {
+		t.Errorf("Variables() = %v, want only region from the linked file", summarize(s.Variables()))
+	}
+}
