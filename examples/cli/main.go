@@ -1,0 +1,41 @@
+// Command cli is the thin command-line adapter over the lablink packages:
+// it reads flags and the allocator's environment variables, wires config,
+// allocator URL, GPU detection, tfvars rendering, the OpenTofu launcher and
+// the audit trail together, and turns their errors into exit statuses. It
+// holds no logic of its own that a library package could hold instead.
+//
+// The main command renders the runtime tfvars the allocator would hand to
+// OpenTofu, from the example config embedded in the binary:
+//
+//	go run ./examples/cli render --allocator-ip 203.0.113.10
+//
+// Other commands validate a config, report drift between the module's
+// variable defaults and the Go defaults, launch, inspect and destroy client
+// VMs with OpenTofu in a working directory, and read the audit trail:
+//
+//	go run ./examples/cli validate --config config.yaml
+//	go run ./examples/cli defaults
+//	go run ./examples/cli launch --count 2 --workdir ./run --gpu catalog --allocator-ip 203.0.113.10
+//	go run ./examples/cli status --workdir ./run
+//	go run ./examples/cli audit list --store ./run/.lablink/audit
+//	go run ./examples/cli destroy --workdir ./run
+//
+// Run `go run ./examples/cli help` for every flag. Exit status is 0 on
+// success, 1 on a failure (drift, a failed launch, an unreachable API) and
+// 2 on invalid input (bad flags, an invalid config, an unknown instance
+// type).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}

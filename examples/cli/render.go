@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lablink-go/lablink/examples/terraform"
+	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/tfvars"
+)
+
+func (c *cli) render(ctx context.Context, args []string) error {
+	fs := c.newFlags("render", "[flags]")
+	configPath := fs.String("config", "", "allocator config.yaml (default: the example config embedded in this binary)")
+	envs := addEnvFlags(fs)
+	gpuMode := fs.String("gpu", "", gpuFlagUsage)
+	count := fs.Int("count", 1, "instance_count: client VMs in total")
+	module := fs.String("module", "", "module directory whose variables.tf the file must satisfy (default: the embedded aws module)")
+	format := fs.String("format", "", `output syntax, hcl or json (default: from --out's extension, else hcl)`)
+	out := fs.String("out", "", "write the file atomically with mode 0600 to this path instead of stdout")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if *count < 1 {
+		return invalidf("--count %d: want at least 1", *count)
+	}
+	f, err := outputFormat(*format, *out)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	env := envs.env(c.getenv)
+	if err := requireIP(env); err != nil {
+		return err
+	}
+	schema, err := loadSchema(*module)
+	if err != nil {
+		return err
+	}
+	det, err := chooseDetector(ctx, *gpuMode, cfg, c.stderr, "render")
+	if err != nil {
+		return err
+	}
+	tracked := &trackedDetector{d: det}
+	in, info, err := launcher.Resolve(ctx, cfg, env, tracked)
+	if err != nil {
+		return resolveError(ctx, err, tracked, cfg)
+	}
+	in.InstanceCount = *count
+	r, err := launcher.Render(schema, in, f)
+	if err != nil {
+		return err
+	}
+
+	dest := "stdout"
+	if *out == "" {
+		if _, err := c.stdout.Write(r.Data); err != nil {
+			return err
+		}
+	} else {
+		if err := tfvars.WriteFile(*out, r.Data); err != nil {
+			return err
+		}
+		dest = *out
+	}
+	fmt.Fprintf(c.stderr, "render: %d variables, instance_count=%d, gpu_support=%s, allocator_url=%s -> %s (sha256 %s)\n",
+		len(r.Values), in.InstanceCount, describeGPU(info), in.URL, dest, r.SHA256)
+	return nil
+}
+
+// outputFormat reads --format, defaulting from the --out file name.
+func outputFormat(flagValue, out string) (tfvars.Format, error) {
+	switch flagValue {
+	case "":
+		if out != "" {
+			return tfvars.FormatOf(out), nil
+		}
+		return tfvars.HCL, nil
+	case "hcl":
+		return tfvars.HCL, nil
+	case "json":
+		return tfvars.JSON, nil
+	}
+	return 0, invalidf("--format %q: want hcl or json", flagValue)
+}
+
+// loadSchema reads the variables of the module in dir, or of the embedded
+// aws module when dir is "".
+func loadSchema(dir string) (*tfvars.Schema, error) {
+	if dir == "" {
+		fsys, err := terraform.FS("aws")
+		if err != nil {
+			return nil, err
+		}
+		return tfvars.LoadSchemaFS(fsys, ".")
+	}
+	s, err := tfvars.LoadSchema(dir)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if len(s.Variables()) == 0 {
+		return nil, invalidf("module %s declares no variables; is it a module directory?", dir)
+	}
+	return s, nil
+}
