@@ -1,3 +1,5 @@
+//go:build unverified
+
 package ec2fake_test
 
 import (
