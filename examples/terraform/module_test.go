@@ -24,6 +24,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/lablink-go/lablink/internal/bootsim"
 	"github.com/lablink-go/lablink/internal/tofutest"
 )
 
@@ -298,34 +299,8 @@ func userData(t *testing.T, tf *tfexec.Terraform) []string {
 	return scripts
 }
 
-// envKeys are the client.env keys in file order, with their variables.
-var envKeys = [][2]string{
-	{"ALLOCATOR_URL", "allocator_url"},
-	{"ALLOCATOR_PORT", "allocator_port"},
-	{"ALLOCATOR_IP", "allocator_ip"},
-	{"REPOSITORY", "repository"},
-	{"SUBJECT_SOFTWARE", "subject_software"},
-	{"RESOURCE_SUFFIX", "resource_suffix"},
-	{"GPU_SUPPORT", "gpu_support"},
-	{"STARTUP_ON_ERROR", "startup_on_error"},
-	{"STARTUP_MAX_ATTEMPTS", "startup_max_attempts"},
-	{"STARTUP_BASE_DELAY_SECONDS", "startup_base_delay_seconds"},
-	{"STARTUP_SUCCESS_CHECK_B64", "startup_success_check_b64"},
-	{"REGION", "region"},
-	{"CLOUD_INIT_LOG_GROUP", "cloud_init_output_log_group"},
-	{"MACHINE_TYPE", "machine_type"},
-	{"CLIENT_AMI_ID", "client_ami_id"},
-	{"IMAGE_NAME", "image_name"},
-}
-
 // wantEnvFile is the exact client.env the VM must get for v.
-func wantEnvFile(v vars) string {
-	var b strings.Builder
-	for _, kv := range envKeys {
-		b.WriteString(kv[0] + "=" + v.str(kv[1]) + "\n")
-	}
-	return b.String()
-}
+func wantEnvFile(v vars) string { return bootsim.WantEnvFile(v.str) }
 
 // cloudWatchConfig is the part of the agent config the test checks.
 type cloudWatchConfig struct {
@@ -519,54 +494,6 @@ func TestPlanReplaceAndNoop(t *testing.T) {
 	}
 }
 
-// call is one logged invocation of a stub command.
-type call struct {
-	Cmd  string
-	Args []string
-}
-
-// stubs puts docker and systemctl stubs first on PATH; each appends one
-// record per call to log: the command name, argc and the arguments, all
-// NUL-terminated so any byte except NUL survives.
-func stubs(t *testing.T, log string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"docker", "systemctl"} {
-		script := "#!/bin/bash\nprintf '%s\\0' " + name + " \"$#\" \"$@\" >>" + shellQuote(log) + "\n"
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func readCalls(t *testing.T, log string) []call {
-	t.Helper()
-	data, err := os.ReadFile(log)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	fields := strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
-	var calls []call
-	for len(fields) >= 2 {
-		var n int
-		if err := json.Unmarshal([]byte(fields[1]), &n); err != nil || len(fields) < 2+n {
-			t.Fatalf("bad call log %q", data)
-		}
-		calls = append(calls, call{Cmd: fields[0], Args: fields[2 : 2+n]})
-		fields = fields[2+n:]
-	}
-	if len(fields) != 0 {
-		t.Fatalf("bad call log %q", data)
-	}
-	return calls
-}
-
 func TestUserDataRuns(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
@@ -614,33 +541,14 @@ func TestUserDataRuns(t *testing.T) {
 			}
 			maps.Copy(v, tc.vars)
 
-			root := t.TempDir()
-			log := filepath.Join(t.TempDir(), "calls")
-			scriptPath := filepath.Join(t.TempDir(), "user_data.sh")
-			if err := os.WriteFile(scriptPath, []byte(scripts[0]), 0o700); err != nil {
+			boot, err := bootsim.Run(t.Context(), t.TempDir(), scripts[0])
+			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.CommandContext(t.Context(), "bash", scriptPath)
-			cmd.Env = append(os.Environ(), "LABLINK_ROOT="+root, "PATH="+stubs(t, log)+string(os.PathListSeparator)+os.Getenv("PATH"))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("user_data: %v\n%s", err, out)
-			}
-
-			envPath := filepath.Join(root, "etc", "lablink", "client.env")
-			image := v.str("image_name")
-			run := []string{"run", "-d", "--restart", "unless-stopped", "--name", "lablink-client", "--env-file", envPath}
-			if v["gpu_support"].True() {
-				run = append(run, "--gpus", "all")
-			}
-			want := []call{
-				{Cmd: "docker", Args: []string{"pull", image}},
-				{Cmd: "docker", Args: append(run, image)},
-			}
+			envPath := boot.EnvPath()
 			logGroup := v.str("cloud_init_output_log_group")
-			if logGroup != "" {
-				want = slices.Insert(want, 0, call{Cmd: "systemctl", Args: []string{"restart", "amazon-cloudwatch-agent"}})
-			}
-			if diff := cmp.Diff(want, readCalls(t, log)); diff != "" {
+			want := boot.WantCalls(v.str("image_name"), v["gpu_support"].True(), logGroup)
+			if diff := cmp.Diff(want, boot.Calls); diff != "" {
 				t.Errorf("commands (-want +got):\n%s", diff)
 			}
 
@@ -661,8 +569,7 @@ func TestUserDataRuns(t *testing.T) {
 				}
 			}
 
-			cwPath := filepath.Join(root, "opt", "aws", "amazon-cloudwatch-agent", "etc", "amazon-cloudwatch-agent.json")
-			data, err := os.ReadFile(cwPath)
+			data, err := os.ReadFile(boot.CloudWatchPath())
 			if logGroup == "" {
 				if !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("CloudWatch config written without a log group: %v", err)
