@@ -226,20 +226,7 @@ func (v vars) without(name string) vars {
 	return out
 }
 
-func (v vars) str(name string) string {
-	val := v[name]
-	switch val.Type() {
-	case cty.String:
-		return val.AsString()
-	case cty.Bool:
-		if val.True() {
-			return "true"
-		}
-		return "false"
-	default:
-		return val.AsBigFloat().Text('f', -1)
-	}
-}
+func (v vars) str(name string) string { return bootsim.TemplateString(v[name]) }
 
 // writeVars writes v as a tfvars file in a new temporary directory.
 func writeVars(t *testing.T, v vars) string {
@@ -440,7 +427,9 @@ func TestValidation(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s = %#v: apply succeeded, want a validation error", tc.name, tc.value)
 			}
-			if !strings.Contains(err.Error(), "var."+tc.name) {
+			// Terraform says "var.NAME"; OpenTofu points at the block,
+			// `variable "NAME"`.
+			if msg := err.Error(); !strings.Contains(msg, "var."+tc.name) && !strings.Contains(msg, `variable "`+tc.name+`"`) {
 				t.Errorf("%s = %#v: error does not name the variable:\n%v", tc.name, tc.value, err)
 			}
 		})

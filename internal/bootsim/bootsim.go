@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Expected are the commands a client boot script may call.
@@ -186,4 +188,19 @@ func (b *Boot) WantCalls(image string, gpu bool, logGroup string) []Call {
 		Call{Cmd: "docker", Args: []string{"pull", image}},
 		Call{Cmd: "docker", Args: append(run, image)},
 	)
+}
+
+// TemplateString is v as OpenTofu's template interpolation prints it: a
+// string as it is, a bool as true or false, a number in decimal.
+func TemplateString(v cty.Value) string {
+	switch v.Type() {
+	case cty.String:
+		return v.AsString()
+	case cty.Bool:
+		if v.True() {
+			return "true"
+		}
+		return "false"
+	}
+	return v.AsBigFloat().Text('f', -1)
 }

@@ -27,6 +27,7 @@ func TestPathOrder(t *testing.T) {
 	cached := fakeExe(t, cache, cacheName)
 	t.Setenv("LABLINK_CACHE_DIR", cache)
 	t.Setenv("PATH", bin)
+	t.Setenv("TOFU_PATH", "") // CI exports it; "" means unset to Path
 
 	tests := []struct {
 		name  string
