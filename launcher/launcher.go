@@ -224,8 +224,25 @@ func (l *Launcher) TFVarsPath() string {
 	return filepath.Join(l.dir, name)
 }
 
+// Schema returns the variables of the launcher's module.
+func (l *Launcher) Schema() *tfvars.Schema { return l.schema }
+
 // Trail returns the audit trail the launcher writes to.
 func (l *Launcher) Trail() *audit.Trail { return l.trail }
+
+// Prepare checks the OpenTofu binary (its version is asked once and
+// cached) and initializes the working directory when its module changed,
+// as the first launch would. A server calls it at start so that a missing
+// binary or a broken module shows at once, and the first launch does not
+// pay for either.
+func (l *Launcher) Prepare(ctx context.Context) error {
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
+	if _, _, err := l.tf.Version(ctx, false); err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	return l.init(ctx)
+}
 
 // Close stops accepting launches. Launches already merged into a batch
 // still run; Close does not interrupt them (cancel their contexts for
@@ -338,19 +355,19 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 
 	in, info, err := Resolve(ctx, l.cfg, l.env, l.gpus)
 	if err != nil {
-		return res, fmt.Errorf("launch: %w", err)
+		return res, l.recordFailure(ctx, strings.Join(actors, ","), requested, fmt.Errorf("launch: %w", err))
 	}
 	res.AllocatorURL = in.URL.String()
 	res.GPU = info
 
 	existing, fromState, err := l.existing(ctx)
 	if err != nil {
-		return res, fmt.Errorf("launch: count existing VMs: %w", err)
+		return res, l.recordFailure(ctx, strings.Join(actors, ","), requested, fmt.Errorf("launch: count existing VMs: %w", err))
 	}
 	in.InstanceCount = existing + requested
 	rendered, err := Render(l.schema, in, l.opts.Format)
 	if err != nil {
-		return res, fmt.Errorf("launch: %w", err)
+		return res, l.recordFailure(ctx, strings.Join(actors, ","), requested, fmt.Errorf("launch: %w", err))
 	}
 
 	m := l.manifest("launch", strings.Join(actors, ","), in, info, rendered, requested, existing)
@@ -376,7 +393,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		}
 	}()
 
-	if err := tfvars.WriteFile(l.TFVarsPath(), rendered.Data); err != nil {
+	if err := writeTFVars(l.TFVarsPath(), rendered.Data); err != nil {
 		return res, fmt.Errorf("launch: write tfvars: %w", err)
 	}
 	res.TFVarsPath, res.TFVarsSHA256 = l.TFVarsPath(), rendered.SHA256
@@ -397,7 +414,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		if rendered, err = Render(l.schema, in, l.opts.Format); err != nil {
 			return res, fmt.Errorf("launch: %w", err)
 		}
-		if err := tfvars.WriteFile(l.TFVarsPath(), rendered.Data); err != nil {
+		if err := writeTFVars(l.TFVarsPath(), rendered.Data); err != nil {
 			return res, fmt.Errorf("launch: write tfvars: %w", err)
 		}
 		res.TFVarsSHA256 = rendered.SHA256
@@ -421,6 +438,34 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 	l.known = in.InstanceCount
 	res.Outputs = l.outputs(ctx)
 	return res, nil
+}
+
+// writeTFVars writes the runtime tfvars atomically; tests replace it to
+// simulate a full disk.
+var writeTFVars = tfvars.WriteFile
+
+// recordFailure records an attempt that failed before there was a tfvars
+// file to audit (invalid config or environment, a failed GPU lookup): an
+// attempt with an empty tfvars copy, finished at once with err. It returns
+// err, joined with any error of the audit trail.
+func (l *Launcher) recordFailure(ctx context.Context, actor string, requested int, err error) error {
+	ctx = context.WithoutCancel(ctx)
+	m := audit.Manifest{
+		Environment:  l.environment(),
+		Operation:    "launch",
+		Actor:        actor,
+		Requested:    requested,
+		ConfigDigest: ConfigDigest(l.cfg),
+	}
+	m, aerr := l.trail.Begin(ctx, m, []byte{})
+	if aerr == nil {
+		m.Outcome, m.Error = outcome(err), err.Error()
+		_, aerr = l.trail.Finish(ctx, m, nil)
+	}
+	if aerr != nil {
+		return errors.Join(err, fmt.Errorf("launch: audit the attempt: %w", aerr))
+	}
+	return err
 }
 
 func outcome(err error) string {

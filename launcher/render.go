@@ -121,12 +121,12 @@ func Render(schema *tfvars.Schema, in Inputs, format tfvars.Format) (Rendered, e
 // equals its config field; a mismatch names both
 // (`machine_type = "x" but machine.machine_type = "y"`).
 func Verify(data []byte, format tfvars.Format, in Inputs) error {
-	if err := tfvars.Verify(data, format, Values(in)); err != nil {
-		return fmt.Errorf("verify tfvars:\n%w", err)
-	}
 	parsed, err := tfvars.Parse(data, format)
 	if err != nil {
 		return fmt.Errorf("verify tfvars: %w", err)
+	}
+	if err := tfvars.Compare(parsed, Values(in)); err != nil {
+		return fmt.Errorf("verify tfvars:\n%w", err)
 	}
 	if err := tfvars.VerifyBound(parsed, Expectations(in.Config)); err != nil {
 		return fmt.Errorf("verify tfvars against config:\n%w", err)

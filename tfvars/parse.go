@@ -109,6 +109,13 @@ func Verify(src []byte, format Format, want map[string]cty.Value) error {
 	if err != nil {
 		return fmt.Errorf("verify tfvars: %w", err)
 	}
+	return Compare(got, want)
+}
+
+// Compare is Verify for values already parsed (by Parse): got must hold
+// exactly the names of want, with equal values. A caller that needs the
+// parsed values too (for VerifyBound) parses once and calls Compare.
+func Compare(got, want map[string]cty.Value) error {
 	var errs []error
 	for _, name := range unionNames(got, want) {
 		g, inFile := got[name]

@@ -122,6 +122,14 @@ func run(args []string, stderr io.Writer) int {
 		return exitFailure
 	}
 
+	// Init and the binary's version now, so a broken setup fails at start
+	// and the first launch does not wait for them.
+	if err := l.Prepare(ctx); err != nil {
+		_ = l.Close()
+		log.Error("prepare launcher", "err", err)
+		return exitFailure
+	}
+
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		_ = l.Close()

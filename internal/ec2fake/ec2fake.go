@@ -74,6 +74,14 @@ type Server struct {
 // requests still held by Block are released with an error first.
 func New(t testing.TB) *Server {
 	t.Helper()
+	s := NewServer()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// NewServer starts a Server outside a test (the benchmark script uses
+// it); the caller must Close it.
+func NewServer() *Server {
 	s := &Server{
 		closed:   make(chan struct{}),
 		types:    make(map[string][]GPU),
@@ -81,11 +89,14 @@ func New(t testing.TB) *Server {
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
-	t.Cleanup(func() {
-		close(s.closed)
-		s.srv.Close()
-	})
 	return s
+}
+
+// Close releases requests held by Block with an error and stops the
+// server.
+func (s *Server) Close() {
+	close(s.closed)
+	s.srv.Close()
 }
 
 // SetInstanceType makes name a known instance type. Without gpus the type has
@@ -187,6 +198,11 @@ func (s *Server) Arrived(n int) <-chan struct{} {
 func (s *Server) Config(ctx context.Context, t testing.TB) aws.Config {
 	t.Helper()
 	_ = ctx
+	return s.AWSConfig()
+}
+
+// AWSConfig is Config outside a test.
+func (s *Server) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", "fake-secret", ""),

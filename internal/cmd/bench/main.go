@@ -1,0 +1,438 @@
+//go:build unverified
+
+// Command bench compares, in one run on one machine, what a launch costs
+// through the library with what the same launch costs done by hand with
+// OpenTofu, on the provider-free local module. It prints a table and, last,
+// one line with the ratios; scripts/bench runs it.
+//
+//  1. Launch overhead. Baseline: a shell script running what a careful
+//     operator runs for a launch (tofu plan -out, tofu show -json, tofu
+//     apply of the saved plan) with the var-file the library rendered.
+//     Measured: the same launches through one long-lived Launcher, as the
+//     HTTP server runs it. Launches go to 1, 10, 100 and 500 VMs in turn,
+//     in one working directory each; every row is the median of -reps
+//     runs. The CLI's cold start (a fresh process, an empty workdir,
+//     init included) is compared at 1 VM with init + the same three
+//     commands.
+//  2. 16 concurrent launch requests against 16 sequential ones: applies
+//     and wall-clock time.
+//  3. EC2 requests made by 100 launches of one instance type, through the
+//     real SDK client against a local EC2 Query API server.
+//
+// Usage:
+//
+//	go run ./internal/cmd/bench [-reps N] [-counts 1,10,100,500]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/examples/terraform"
+	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/ec2fake"
+	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/launcher"
+)
+
+var env = launcher.Env{AllocatorIP: "203.0.113.10", Environment: "bench"}
+
+func main() {
+	reps := flag.Int("reps", 3, "runs per measurement; the median is reported")
+	countsFlag := flag.String("counts", "1,10,100,500", "instance counts the launches go to, in order")
+	flag.Parse()
+	var counts []int
+	for f := range strings.SplitSeq(*countsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || (len(counts) > 0 && n <= counts[len(counts)-1]) {
+			fail(fmt.Errorf("-counts %q: want increasing positive integers", *countsFlag))
+		}
+		counts = append(counts, n)
+	}
+	ctx := context.Background()
+	bin, err := tofutest.Path(ctx)
+	if err != nil {
+		fail(err)
+	}
+	b := &bench{bin: bin, tofuEnv: tofuEnv()}
+	version, _ := exec.Command(bin, "version").Output()
+	first, _, _ := strings.Cut(string(version), "\n")
+	fmt.Printf("machine: %s/%s, %d CPUs; %s (%s)\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), first, bin)
+
+	fmt.Printf("%-34s %12s %12s %8s\n", "launch to N VMs", "tofu by hand", "library", "ratio")
+	worst := 0.0
+	hand := make([][]time.Duration, len(counts))
+	lib := make([][]time.Duration, len(counts))
+	for range *reps {
+		h, err := b.byHand(ctx, counts)
+		if err != nil {
+			fail(err)
+		}
+		l, err := b.library(ctx, counts)
+		if err != nil {
+			fail(err)
+		}
+		for i := range counts {
+			hand[i] = append(hand[i], h[i])
+			lib[i] = append(lib[i], l[i])
+		}
+	}
+	var ratios []string
+	for i, n := range counts {
+		h, l := median(hand[i]), median(lib[i])
+		r := float64(l) / float64(h)
+		worst = max(worst, r)
+		ratios = append(ratios, fmt.Sprintf("%d:%.3f", n, r))
+		fmt.Printf("%-34s %12s %12s %8.3f\n", fmt.Sprintf("N = %d", n), ms(h), ms(l), r)
+	}
+
+	var coldHand, coldCLI []time.Duration
+	cli, err := b.buildCLI(ctx)
+	if err != nil {
+		fail(err)
+	}
+	for range *reps {
+		h, c, err := b.coldStart(ctx, cli)
+		if err != nil {
+			fail(err)
+		}
+		coldHand, coldCLI = append(coldHand, h), append(coldCLI, c)
+	}
+	cold := float64(median(coldCLI)) / float64(median(coldHand))
+	fmt.Printf("%-34s %12s %12s %8.3f\n", "CLI cold start, N = 1 (with init)", ms(median(coldHand)), ms(median(coldCLI)), cold)
+
+	seq, conc, applies, err := b.concurrency(ctx, 16)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("\n%-34s %12s %12s %8s\n", "16 launch requests of 1 VM", "sequential", "concurrent", "ratio")
+	concRatio := float64(conc) / float64(seq)
+	fmt.Printf("%-34s %12s %12s %8.3f\n", fmt.Sprintf("wall clock (%d vs 16 applies)", applies), ms(seq), ms(conc), concRatio)
+
+	reqs, err := b.ec2Requests(ctx, 100)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("\n%-34s %12d\n", "EC2 requests for 100 launches", reqs)
+
+	fmt.Printf("\nratios: launch %s (worst %.3f, target < 1.05); cli-cold %.3f (target < 1.25); concurrent %.3f with %d applies (target < 0.25, <= 2); ec2 requests %d (target 1)\n",
+		strings.Join(ratios, " "), worst, cold, concRatio, applies, reqs)
+}
+
+type bench struct {
+	bin     string
+	tofuEnv map[string]string
+}
+
+// tofuEnv is the environment of every OpenTofu process: no TF_* of the
+// caller, no update checks, automation mode, an empty CLI config.
+func tofuEnv() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "TF_") {
+			m[k] = v
+		}
+	}
+	rc := filepath.Join(os.TempDir(), "lablink-bench.tofurc")
+	if err := os.WriteFile(rc, nil, 0o600); err != nil {
+		fail(err)
+	}
+	m["CHECKPOINT_DISABLE"] = "1"
+	m["TF_CLI_CONFIG_FILE"] = rc
+	return m
+}
+
+func (b *bench) environ() []string {
+	var out []string
+	for k, v := range b.tofuEnv {
+		out = append(out, k+"="+v)
+	}
+	return append(out, "TF_IN_AUTOMATION=1")
+}
+
+func workdir() (string, error) {
+	dir, err := os.MkdirTemp("", "lablink-bench-")
+	if err != nil {
+		return "", err
+	}
+	return dir, terraform.Materialize("local", dir)
+}
+
+func (b *bench) run(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, b.bin, args...)
+	cmd.Dir, cmd.Env = dir, b.environ()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("tofu %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// byHand times plan -out, show -json and apply of the saved plan, run by
+// a shell script, for launches to each count; init is done beforehand.
+func (b *bench) byHand(ctx context.Context, counts []int) ([]time.Duration, error) {
+	dir, err := workdir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := b.run(ctx, dir, "init", "-input=false"); err != nil {
+		return nil, err
+	}
+	script := filepath.Join(dir, "launch.sh")
+	body := "#!/bin/bash\nset -euo pipefail\n" +
+		"'" + b.bin + "' plan -input=false -no-color -out=launch.tfplan -var-file=terraform.runtime.tfvars >/dev/null\n" +
+		"'" + b.bin + "' show -json launch.tfplan >/dev/null\n" +
+		"'" + b.bin + "' apply -input=false -no-color launch.tfplan >/dev/null\n"
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		return nil, err
+	}
+	schema, err := launcher.New(dir, b.bin, lablink.DefaultConfig(), env, gpu.Catalog{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	for _, n := range counts {
+		// The var-file the library renders, so both sides apply the same.
+		data, err := renderFor(ctx, schema, n)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "terraform.runtime.tfvars"), data, 0o600); err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, "bash", script)
+		cmd.Dir, cmd.Env = dir, b.environ()
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("by hand, N = %d: %w\n%s", n, err, out)
+		}
+		out = append(out, time.Since(start))
+	}
+	return out, nil
+}
+
+func renderFor(ctx context.Context, l *launcher.Launcher, n int) ([]byte, error) {
+	in, _, err := launcher.Resolve(ctx, lablink.DefaultConfig(), env, gpu.Catalog{})
+	if err != nil {
+		return nil, err
+	}
+	in.InstanceCount = n
+	r, err := launcher.Render(l.Schema(), in, 0)
+	return r.Data, err
+}
+
+// library times Launch for launches to each count, through one Launcher
+// prepared beforehand (version asked, init done), as a server holds it.
+func (b *bench) library(ctx context.Context, counts []int) ([]time.Duration, error) {
+	dir, err := workdir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	l, err := launcher.New(dir, b.bin, lablink.DefaultConfig(), env, gpu.Catalog{},
+		&launcher.Options{MaxCount: 1000, TofuEnv: b.tofuEnv})
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	if err := l.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	have := 0
+	for _, n := range counts {
+		start := time.Now()
+		r, err := l.Launch(ctx, launcher.Request{Count: n - have})
+		if err != nil {
+			return nil, fmt.Errorf("library, N = %d: %w", n, err)
+		}
+		out = append(out, time.Since(start))
+		if r.Total != n {
+			return nil, fmt.Errorf("library, N = %d: launched to %d", n, r.Total)
+		}
+		have = n
+	}
+	return out, nil
+}
+
+func (b *bench) buildCLI(ctx context.Context) (string, error) {
+	dir, err := os.MkdirTemp("", "lablink-bench-cli-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "lablink")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./examples/cli")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the CLI: %w\n%s", err, msg)
+	}
+	return out, nil
+}
+
+// coldStart times, in a fresh workdir each: init + the three commands by
+// hand, and the CLI launching one VM into an empty workdir.
+func (b *bench) coldStart(ctx context.Context, cli string) (hand, viaCLI time.Duration, err error) {
+	dir, err := workdir()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	l, err := launcher.New(dir, b.bin, lablink.DefaultConfig(), env, gpu.Catalog{}, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	data, err := renderFor(ctx, l, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "terraform.runtime.tfvars"), data, 0o600); err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	for _, args := range [][]string{
+		{"init", "-input=false"},
+		{"plan", "-input=false", "-out=launch.tfplan", "-var-file=terraform.runtime.tfvars"},
+		{"show", "-json", "launch.tfplan"},
+		{"apply", "-input=false", "launch.tfplan"},
+	} {
+		if err := b.run(ctx, dir, args...); err != nil {
+			return 0, 0, err
+		}
+	}
+	hand = time.Since(start)
+
+	empty, err := os.MkdirTemp("", "lablink-bench-cold-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(empty)
+	cmd := exec.CommandContext(ctx, cli, "launch", "--count", "1", "--workdir", empty, "--module", "local",
+		"--gpu", "catalog", "--allocator-ip", env.AllocatorIP, "--environment", env.Environment, "--terraform", b.bin)
+	cmd.Env = b.environ()
+	start = time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("CLI launch: %w\n%s", err, out)
+	}
+	return hand, time.Since(start), nil
+}
+
+// concurrency times n sequential launches of one VM against n concurrent
+// ones, each on a fresh prepared workdir, and counts the concurrent
+// applies.
+func (b *bench) concurrency(ctx context.Context, n int) (seq, conc time.Duration, applies int, err error) {
+	newL := func() (*launcher.Launcher, func(), error) {
+		dir, err := workdir()
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := launcher.New(dir, b.bin, lablink.DefaultConfig(), env, gpu.Catalog{}, &launcher.Options{TofuEnv: b.tofuEnv})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := l.Prepare(ctx); err != nil {
+			return nil, nil, err
+		}
+		return l, func() { l.Close(); os.RemoveAll(dir) }, nil
+	}
+	l, done, err := newL()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	start := time.Now()
+	for range n {
+		if _, err := l.Launch(ctx, launcher.Request{Count: 1}); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	seq = time.Since(start)
+	done()
+
+	l, done, err = newL()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer done()
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start = time.Now()
+	for i := range n {
+		wg.Go(func() {
+			r, err := l.Launch(ctx, launcher.Request{Count: 1})
+			ids[i], errs[i] = r.LaunchID, err
+		})
+	}
+	wg.Wait()
+	conc = time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return 0, 0, 0, err
+	}
+	slices.Sort(ids)
+	return seq, conc, len(slices.Compact(ids)), nil
+}
+
+// ec2Requests launches 100 times through one Launcher whose GPU detector
+// asks a local EC2 Query API server through the real SDK client, and
+// returns how many requests reached the server.
+func (b *bench) ec2Requests(ctx context.Context, launches int) (int, error) {
+	srv := ec2fake.NewServer()
+	defer srv.Close()
+	srv.AddDefaults()
+	det := gpu.NewDetector(ec2.NewFromConfig(srv.AWSConfig()), nil)
+	var asked atomic.Int64
+	counted := detectorFunc(func(ctx context.Context, it string) (gpu.Info, error) {
+		asked.Add(1)
+		return det.Detect(ctx, it)
+	})
+	dir, err := workdir()
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	l, err := launcher.New(dir, b.bin, lablink.DefaultConfig(), env, counted, &launcher.Options{TofuEnv: b.tofuEnv, MaxCount: 1})
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	for range launches {
+		if _, err := l.Launch(ctx, launcher.Request{Count: 1}); err != nil {
+			return 0, err
+		}
+	}
+	if asked.Load() != int64(launches) {
+		return 0, fmt.Errorf("the launcher asked the detector %d times for %d launches", asked.Load(), launches)
+	}
+	return srv.Requests(), nil
+}
+
+type detectorFunc func(ctx context.Context, instanceType string) (gpu.Info, error)
+
+func (f detectorFunc) Detect(ctx context.Context, it string) (gpu.Info, error) { return f(ctx, it) }
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,163 @@
+//go:build unverified
+
+package launcher_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/launcher"
+)
+
+// 50 concurrent requests of random sizes end with exactly their sum in
+// state, in far fewer applies than requests.
+func TestFiftyConcurrentRandomSizes(t *testing.T) {
+	f := newFixture(t)
+	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 50
+	sizes := make([]int, n)
+	sum := 0
+	for i := range sizes {
+		sizes[i] = rng.IntN(5) + 1
+		sum += sizes[i]
+	}
+	results := make([]launcher.Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			results[i], errs[i] = l.Launch(context.Background(), launcher.Request{Count: sizes[i]})
+		})
+	}
+	wg.Wait()
+	applies := map[string]bool{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("request %d (%d VMs): %v", i, sizes[i], errs[i])
+		}
+		applies[results[i].LaunchID] = true
+	}
+	if got := f.stateVMs(t); got != sum {
+		t.Errorf("state holds %d VMs, want the sum of the requests %d", got, sum)
+	}
+	if got := f.tfvarsCount(t); got != sum {
+		t.Errorf("runtime tfvars instance_count = %d, want %d", got, sum)
+	}
+	if len(applies) > n/5 {
+		t.Errorf("%d applies for %d concurrent requests; want them merged", len(applies), n)
+	}
+	t.Logf("%d requests, %d VMs, %d applies", n, sum, len(applies))
+}
+
+// helperEnv names the working directory when the test binary runs as a
+// second launcher process (see TestHelperLaunchProcess).
+const helperEnv = "LABLINK_TEST_HELPER_WORKDIR"
+
+// TestHelperLaunchProcess is not a test: run by the test binary with
+// helperEnv set, it is a second process launching one VM in that working
+// directory with the lock timeout in LABLINK_TEST_HELPER_LOCK_TIMEOUT.
+func TestHelperLaunchProcess(t *testing.T) {
+	dir := os.Getenv(helperEnv)
+	if dir == "" {
+		return
+	}
+	timeout, err := time.ParseDuration(os.Getenv("LABLINK_TEST_HELPER_LOCK_TIMEOUT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := launcher.New(dir, tofutest.Binary(t), lablink.DefaultConfig(),
+		launcher.Env{AllocatorIP: "203.0.113.10", Environment: "test"}, gpu.Catalog{},
+		&launcher.Options{LockTimeout: timeout, TofuEnv: tofutest.ExecEnv(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Launch(context.Background(), launcher.Request{Count: 1, Actor: "helper"})
+	if err != nil {
+		fmt.Printf("LAUNCH FAILED: %v\n", err)
+		os.Exit(3)
+	}
+	fmt.Printf("LAUNCHED total=%d\n", r.Total)
+	os.Exit(0)
+}
+
+func helperProcess(t *testing.T, dir string, lockTimeout time.Duration) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLaunchProcess$", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir, "LABLINK_TEST_HELPER_LOCK_TIMEOUT="+lockTimeout.String())
+	return cmd
+}
+
+// Two processes launching in one working directory are serialized by
+// OpenTofu's state lock: while this process applies (a slow provisioner
+// keeps the apply, and so the lock, busy), a second process with a short
+// lock timeout fails clearly, and one with a long timeout waits, then
+// adds its VM on top of this process's VMs, correcting its count from the
+// plan's prior state. The state is valid throughout and ends with every
+// VM that was reported launched.
+func TestTwoProcessesSerializeOnStateLock(t *testing.T) {
+	f := newFixture(t)
+	writeFile(t, f.dir+"/slow_test.tf", `
+resource "terraform_data" "slow" {
+  depends_on = [terraform_data.lablink_vm]
+  provisioner "local-exec" {
+    command = "sleep 8"
+  }
+}
+`)
+	applying := make(chan struct{})
+	var once sync.Once
+	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Progress: func(p launcher.Progress) {
+		if strings.HasPrefix(p.Resource, "terraform_data.lablink_vm") {
+			once.Do(func() { close(applying) })
+		}
+	}})
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Launch(context.Background(), launcher.Request{Count: 3})
+		done <- err
+	}()
+	select {
+	case <-applying:
+	case err := <-done:
+		t.Fatalf("first launch ended before applying: %v", err)
+	}
+
+	var impatientOut, patientOut bytes.Buffer
+	impatient := helperProcess(t, f.dir, time.Second)
+	impatient.Stdout, impatient.Stderr = &impatientOut, &impatientOut
+	patient := helperProcess(t, f.dir, 2*time.Minute)
+	patient.Stdout, patient.Stderr = &patientOut, &patientOut
+	if err := impatient.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := patient.Start(); err != nil {
+		t.Fatal(err)
+	}
+	impatientErr := impatient.Wait()
+	if err := <-done; err != nil {
+		t.Fatalf("first launch: %v", err)
+	}
+	patientErr := patient.Wait()
+
+	if impatientErr == nil || !strings.Contains(impatientOut.String(), "LAUNCH FAILED") ||
+		!strings.Contains(strings.ToLower(impatientOut.String()), "lock") {
+		t.Errorf("second process with a 1s lock timeout: %v\n%s\nwant a clear state lock error", impatientErr, impatientOut.String())
+	}
+	if patientErr != nil || !strings.Contains(patientOut.String(), "LAUNCHED total=4") {
+		t.Errorf("second process with a long lock timeout: %v\n%s\nwant it to wait and reach 4 VMs", patientErr, patientOut.String())
+	}
+	if got := f.stateVMs(t); got != 4 {
+		t.Errorf("state holds %d VMs, want 3 + 1", got)
+	}
+}
