@@ -1,5 +1,3 @@
-//go:build unverified
-
 package audit_test
 
 import (

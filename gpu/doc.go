@@ -1,5 +1,3 @@
-//go:build unverified
-
 // Package gpu answers whether an EC2 instance type has an NVIDIA GPU, which
 // decides whether a LabLink client VM boots in GPU mode.
 //

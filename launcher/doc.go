@@ -1,5 +1,3 @@
-//go:build unverified
-
 // Package launcher turns a launch request into applied OpenTofu: it
 // resolves the run-time values (allocator URL, GPU support), renders and
 // verifies terraform.runtime.tfvars through the binding table, plans,

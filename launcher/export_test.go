@@ -1,5 +1,3 @@
-//go:build unverified
-
 package launcher
 
 // SetWriteTFVars replaces the tfvars writer until the returned function is

@@ -1,5 +1,3 @@
-//go:build unverified
-
 package launcher
 
 import (
@@ -493,8 +491,19 @@ func (l *Launcher) existing(ctx context.Context) (int, bool, error) {
 		return l.known, true, nil
 	}
 	n, err := l.stateVMs(ctx)
+	if errors.Is(err, errStateBusy) {
+		// Another process is writing the state. The count is only a first
+		// guess: the plan, which holds the state lock, reports the real
+		// prior state, and launch re-plans when the two disagree.
+		return 0, true, nil
+	}
 	return n, true, err
 }
+
+// errStateBusy: the local state file was caught half-written (OpenTofu
+// truncates and rewrites it), which happens while another process holds
+// the state lock.
+var errStateBusy = errors.New("terraform.tfstate is being written by another OpenTofu process; try again")
 
 // stateVMs counts client VMs in the state. The local state file is read
 // directly; with another backend OpenTofu is asked.
@@ -515,7 +524,7 @@ func (l *Launcher) stateVMs(ctx context.Context) (int, error) {
 	}
 	var raw rawState
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return 0, fmt.Errorf("read terraform.tfstate: %w", err)
+		return 0, fmt.Errorf("read terraform.tfstate: %w: %w", errStateBusy, err)
 	}
 	n := 0
 	for _, r := range raw.Resources {

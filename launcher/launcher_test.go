@@ -1,5 +1,3 @@
-//go:build unverified
-
 package launcher_test
 
 import (
@@ -16,7 +14,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink"
-	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/tofutest"

@@ -1,5 +1,3 @@
-//go:build unverified
-
 package launcher
 
 import (
@@ -125,11 +123,13 @@ func Verify(data []byte, format tfvars.Format, in Inputs) error {
 	if err != nil {
 		return fmt.Errorf("verify tfvars: %w", err)
 	}
-	if err := tfvars.Compare(parsed, Values(in)); err != nil {
-		return fmt.Errorf("verify tfvars:\n%w", err)
-	}
+	// Config-bound variables first, so that their mismatches name the
+	// config field rather than just the wanted value.
 	if err := tfvars.VerifyBound(parsed, Expectations(in.Config)); err != nil {
 		return fmt.Errorf("verify tfvars against config:\n%w", err)
+	}
+	if err := tfvars.Compare(parsed, Values(in)); err != nil {
+		return fmt.Errorf("verify tfvars:\n%w", err)
 	}
 	return nil
 }

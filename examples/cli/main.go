@@ -1,5 +1,3 @@
-//go:build unverified
-
 // Command cli is the thin command-line adapter over the lablink packages:
 // it reads flags and the allocator's environment variables, wires config,
 // allocator URL, GPU detection, tfvars rendering, the OpenTofu launcher and

@@ -1,5 +1,3 @@
-//go:build unverified
-
 package main
 
 import (

@@ -1,5 +1,3 @@
-//go:build unverified
-
 package main
 
 import (
@@ -11,11 +9,14 @@ import (
 // which is cancelled when shutdown begins.
 type lifetimeKey struct{}
 
-// withLifetime returns ctx marked as the server's lifetime: every request
-// context derives from it, and launchContext finds it again through this
-// value.
-func withLifetime(ctx context.Context) context.Context {
-	return context.WithValue(ctx, lifetimeKey{}, ctx)
+// withLifetime returns a context derived from ctx that is the server's
+// lifetime, and the function that ends it (shutdown). Every request
+// context derives from it, and launchContext finds it again through a
+// value. The value is the cancellable context itself: marking ctx and
+// cancelling a child of it would leave the marked lifetime uncancelled.
+func withLifetime(ctx context.Context) (context.Context, context.CancelFunc) {
+	life, cancel := context.WithCancel(ctx)
+	return context.WithValue(life, lifetimeKey{}, life), cancel
 }
 
 func lifetime(r *http.Request) context.Context {

@@ -1,5 +1,3 @@
-//go:build unverified
-
 // Command http serves the allocator's launch API over HTTP: the upstream
 // LabLink allocator's POST /api/launch (and destroy and status) in front
 // of a launcher.Launcher.

@@ -1,5 +1,3 @@
-//go:build unverified
-
 package main
 
 import (
@@ -59,7 +57,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 // It returns nil after a shutdown triggered by ctx, or the error that
 // stopped Serve.
 func serve(ctx context.Context, srv *http.Server, ln net.Listener, launcher io.Closer, drain time.Duration, log *slog.Logger) error {
-	base, cancelBase := context.WithCancel(withLifetime(context.WithoutCancel(ctx)))
+	base, cancelBase := withLifetime(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv.BaseContext = func(net.Listener) context.Context { return base }
 	// Shutdown runs this once it has closed the listeners: step 2.

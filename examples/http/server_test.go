@@ -1,5 +1,3 @@
-//go:build unverified
-
 package main
 
 import (
@@ -554,7 +552,7 @@ func TestCheckAdminPassword(t *testing.T) {
 // TestLaunchContext: a client that goes away does not cancel the launch;
 // the server's shutdown does.
 func TestLaunchContext(t *testing.T) {
-	life, shutdown := context.WithCancel(withLifetime(context.Background()))
+	life, shutdown := withLifetime(context.Background())
 	defer shutdown()
 	reqCtx, disconnect := context.WithCancel(life)
 	r := httptest.NewRequest(http.MethodPost, "/api/launch", nil).WithContext(reqCtx)

@@ -1,5 +1,3 @@
-//go:build unverified
-
 // Package ec2fake is an httptest server that speaks enough of the EC2 Query
 // API (form-encoded requests, XML answers) for the real aws-sdk-go-v2 EC2
 // client to call DescribeInstanceTypes against it.

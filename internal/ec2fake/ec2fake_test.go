@@ -1,5 +1,3 @@
-//go:build unverified
-
 package ec2fake_test
 
 import (

@@ -1,5 +1,3 @@
-//go:build unverified
-
 package miniotest_test
 
 import (

@@ -1,5 +1,3 @@
-//go:build unverified
-
 // Command bench compares, in one run on one machine, what a launch costs
 // through the library with what the same launch costs done by hand with
 // OpenTofu, on the provider-free local module. It prints a table and, last,
