@@ -62,15 +62,7 @@ func (l *Launcher) Destroy(ctx context.Context, actor string) (res DestroyResult
 	res.LaunchID = m.LaunchID
 	defer func() {
 		res.Duration = l.opts.Now().Sub(start)
-		m.Outcome = outcome(err)
-		if err != nil {
-			m.Error = err.Error()
-		}
-		loc, aerr := l.trail.Finish(context.WithoutCancel(ctx), m, nil)
-		res.Audit = loc
-		if aerr != nil {
-			err = errors.Join(err, fmt.Errorf("destroy: audit the outcome: %w", aerr))
-		}
+		res.Audit, err = l.finish(ctx, m, nil, err)
 	}()
 
 	if err := l.init(ctx); err != nil {

@@ -350,25 +350,26 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		}
 	}
 	res = Result{Requested: requested, Merged: len(reqs)}
+	actor := strings.Join(actors, ",")
 
 	in, info, err := Resolve(ctx, l.cfg, l.env, l.gpus)
 	if err != nil {
-		return res, l.recordFailure(ctx, strings.Join(actors, ","), requested, fmt.Errorf("launch: %w", err))
+		return res, l.recordFailure(ctx, actor, requested, fmt.Errorf("launch: %w", err))
 	}
 	res.AllocatorURL = in.URL.String()
 	res.GPU = info
 
 	existing, fromState, err := l.existing(ctx)
 	if err != nil {
-		return res, l.recordFailure(ctx, strings.Join(actors, ","), requested, fmt.Errorf("launch: count existing VMs: %w", err))
+		return res, l.recordFailure(ctx, actor, requested, fmt.Errorf("launch: count existing VMs: %w", err))
 	}
 	in.InstanceCount = existing + requested
 	rendered, err := Render(l.schema, in, l.opts.Format)
 	if err != nil {
-		return res, l.recordFailure(ctx, strings.Join(actors, ","), requested, fmt.Errorf("launch: %w", err))
+		return res, l.recordFailure(ctx, actor, requested, fmt.Errorf("launch: %w", err))
 	}
 
-	m := l.manifest("launch", strings.Join(actors, ","), in, info, rendered, requested, existing)
+	m := l.manifest("launch", actor, in, info, rendered, requested, existing)
 	m, err = l.trail.Begin(ctx, m, l.auditCopy(rendered))
 	if err != nil {
 		return res, fmt.Errorf("launch: audit the attempt: %w", err)
@@ -376,19 +377,11 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 	res.LaunchID = m.LaunchID
 	defer func() {
 		res.Duration = l.opts.Now().Sub(start)
-		m.Outcome = outcome(err)
-		if err != nil {
-			m.Error = err.Error()
-		}
 		var latest []byte
 		if err == nil {
 			latest = l.auditCopy(rendered)
 		}
-		loc, aerr := l.trail.Finish(context.WithoutCancel(ctx), m, latest)
-		res.Audit = loc
-		if aerr != nil {
-			err = errors.Join(err, fmt.Errorf("launch: audit the outcome: %w", aerr))
-		}
+		res.Audit, err = l.finish(ctx, m, latest, err)
 	}()
 
 	if err := writeTFVars(l.TFVarsPath(), rendered.Data); err != nil {
@@ -456,14 +449,27 @@ func (l *Launcher) recordFailure(ctx context.Context, actor string, requested in
 		ConfigDigest: ConfigDigest(l.cfg),
 	}
 	m, aerr := l.trail.Begin(ctx, m, []byte{})
-	if aerr == nil {
-		m.Outcome, m.Error = outcome(err), err.Error()
-		_, aerr = l.trail.Finish(ctx, m, nil)
-	}
 	if aerr != nil {
 		return errors.Join(err, fmt.Errorf("launch: audit the attempt: %w", aerr))
 	}
+	_, err = l.finish(ctx, m, nil, err)
 	return err
+}
+
+// finish records the outcome err of the attempt m (and, after a
+// successful launch, latest as the latest copy). It returns the record's
+// location and err joined with any error of the audit trail. It runs
+// detached from ctx's cancellation, so canceled attempts are recorded too.
+func (l *Launcher) finish(ctx context.Context, m audit.Manifest, latest []byte, err error) (string, error) {
+	m.Outcome = outcome(err)
+	if err != nil {
+		m.Error = err.Error()
+	}
+	loc, aerr := l.trail.Finish(context.WithoutCancel(ctx), m, latest)
+	if aerr != nil {
+		err = errors.Join(err, fmt.Errorf("%s: audit the outcome: %w", m.Operation, aerr))
+	}
+	return loc, err
 }
 
 func outcome(err error) string {

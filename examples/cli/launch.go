@@ -112,20 +112,7 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 }
 
 func (c *cli) destroy(ctx context.Context, args []string) error {
-	fset := c.newFlags("destroy", "--workdir DIR [flags]")
-	w := addWorkFlags(fset, c.getenv)
-	envs := addEnvFlags(fset)
-	if err := noArgs(fset, args); err != nil {
-		return err
-	}
-	if w.workdir == "" {
-		return invalidf("--workdir is required")
-	}
-	cfg, err := loadConfig(w.config)
-	if err != nil {
-		return err
-	}
-	has, err := hasModule(w.workdir)
+	w, envs, cfg, has, err := c.workdirCommand("destroy", args)
 	if err != nil {
 		return err
 	}
@@ -157,20 +144,7 @@ func (c *cli) destroy(ctx context.Context, args []string) error {
 }
 
 func (c *cli) status(ctx context.Context, args []string) error {
-	fset := c.newFlags("status", "--workdir DIR [flags]")
-	w := addWorkFlags(fset, c.getenv)
-	envs := addEnvFlags(fset)
-	if err := noArgs(fset, args); err != nil {
-		return err
-	}
-	if w.workdir == "" {
-		return invalidf("--workdir is required")
-	}
-	cfg, err := loadConfig(w.config)
-	if err != nil {
-		return err
-	}
-	has, err := hasModule(w.workdir)
+	w, envs, cfg, has, err := c.workdirCommand("status", args)
 	if err != nil {
 		return err
 	}
@@ -235,6 +209,26 @@ func openStore(ctx context.Context, spec, region string) (audit.Store, error) {
 }
 
 // hasModule reports whether dir holds *.tf files. A missing dir holds none.
+// workdirCommand parses the flags of a command on an existing working
+// directory (destroy, status), loads the config, and reports whether the
+// directory holds a module.
+func (c *cli) workdirCommand(name string, args []string) (w *workFlags, envs *envFlags, cfg lablink.Config, has bool, err error) {
+	fset := c.newFlags(name, "--workdir DIR [flags]")
+	w = addWorkFlags(fset, c.getenv)
+	envs = addEnvFlags(fset)
+	if err := noArgs(fset, args); err != nil {
+		return nil, nil, cfg, false, err
+	}
+	if w.workdir == "" {
+		return nil, nil, cfg, false, invalidf("--workdir is required")
+	}
+	if cfg, err = loadConfig(w.config); err != nil {
+		return nil, nil, cfg, false, err
+	}
+	has, err = hasModule(w.workdir)
+	return w, envs, cfg, has, err
+}
+
 func hasModule(dir string) (bool, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
