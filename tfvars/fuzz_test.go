@@ -1,6 +1,7 @@
 package tfvars
 
 import (
+	"bytes"
 	"strconv"
 	"testing"
 	"unicode/utf8"
@@ -25,6 +26,14 @@ func FuzzRenderParse(f *testing.F) {
 			// The same string as a map key and inside a list.
 			"m": cty.MapVal(map[string]cty.Value{s: v}),
 			"l": cty.ListVal([]cty.Value{v}),
+		}
+		// The fast path for primitive values writes what hclwrite.Format
+		// writes.
+		flat := map[string]cty.Value{"v": v, "length_of_v": cty.NumberIntVal(int64(len(s)))}
+		names := orderNames(flat, nil)
+		var buf bytes.Buffer
+		if !appendFlat(&buf, flat, names) || !bytes.Equal(buf.Bytes(), formatHCL(flat, names)) {
+			t.Fatalf("fast path for %q:\n%s\nhclwrite.Format:\n%s", s, buf.Bytes(), formatHCL(flat, names))
 		}
 		for _, format := range []Format{HCL, JSON} {
 			src, err := Render(values, &Options{Format: format})

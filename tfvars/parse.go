@@ -149,13 +149,22 @@ func unionNames(a, b map[string]cty.Value) []string {
 	return names
 }
 
+// unmarked is v without marks; an unmarked primitive is returned as it is,
+// sparing UnmarkDeep's allocations.
+func unmarked(v cty.Value) cty.Value {
+	if v.Type().IsPrimitiveType() && !v.IsMarked() {
+		return v
+	}
+	v, _ = v.UnmarkDeep()
+	return v
+}
+
 // sameValue converts got to want's type and compares the two exactly.
 func sameValue(got, want cty.Value) bool {
 	if got == cty.NilVal || want == cty.NilVal {
 		return got == want
 	}
-	got, _ = got.UnmarkDeep()
-	want, _ = want.UnmarkDeep()
+	got, want = unmarked(got), unmarked(want)
 	conv, err := convert.Convert(got, want.Type())
 	if err != nil {
 		return false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -296,6 +298,63 @@ func TestFormatOf(t *testing.T) {
 	} {
 		if got := FormatOf(name); got != want {
 			t.Errorf("FormatOf(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestFlatMatchesFormat holds the fast path of HCL rendering to the bytes
+// of the general one (an hclwrite body, formatted) for every kind of
+// primitive value.
+func TestFlatMatchesFormat(t *testing.T) {
+	big70, _ := new(big.Float).SetString("1180591620717411303424")
+	values := map[string]cty.Value{
+		"zero":                        cty.Zero,
+		"int":                         cty.NumberIntVal(443),
+		"negative":                    cty.NumberIntVal(-7),
+		"min_int64":                   cty.NumberIntVal(math.MinInt64),
+		"max_int64":                   cty.NumberIntVal(math.MaxInt64),
+		"huge":                        cty.NumberVal(big70),
+		"fraction":                    cty.NumberFloatVal(-0.25),
+		"tiny":                        cty.NumberFloatVal(1e-30),
+		"yes":                         cty.True,
+		"no":                          cty.False,
+		"null_str":                    cty.NullVal(cty.String),
+		"null_num":                    cty.NullVal(cty.Number),
+		"null_list":                   cty.NullVal(cty.List(cty.String)),
+		"empty":                       cty.StringVal(""),
+		"a":                           cty.StringVal("short name"),
+		"a_much_longer_variable_name": cty.StringVal("x"),
+	}
+	for name, s := range hostileStrings {
+		values["hostile_"+name] = cty.StringVal(s)
+	}
+	names := orderNames(values, nil)
+	var flat bytes.Buffer
+	if !appendFlat(&flat, values, names) {
+		t.Fatal("appendFlat refused primitive values")
+	}
+	if want := formatHCL(values, names); !bytes.Equal(flat.Bytes(), want) {
+		t.Errorf("fast path differs from hclwrite.Format (-format +fast):\n%s", cmp.Diff(string(want), flat.String()))
+	}
+
+	// A collection or a non-ASCII name takes the general path.
+	for name, v := range map[string]cty.Value{
+		"list": cty.ListVal([]cty.Value{cty.True}),
+		"námé": cty.True,
+	} {
+		if appendFlat(&flat, map[string]cty.Value{name: v}, []string{name}) {
+			t.Errorf("appendFlat took %s", name)
+		}
+	}
+}
+
+func TestValidIdentifier(t *testing.T) {
+	for _, name := range []string{
+		"", "a", "_", "A_b", "a-b", "a1", "-a", "1a", "a.b", "a b", "a\n",
+		"for", "é", "aé", "a$", "x-", "__", "a\x00",
+	} {
+		if got, want := validIdentifier(name), hclsyntax.ValidIdentifier(name); got != want {
+			t.Errorf("validIdentifier(%q) = %v, hclsyntax says %v", name, got, want)
 		}
 	}
 }
