@@ -9,8 +9,10 @@
 // Every /api/ route needs HTTP Basic auth with app.admin_user and
 // app.admin_password; the server refuses to start with a default, short
 // or placeholder password unless --insecure-dev is given. The allocator's
-// public IP and environment come from ALLOCATOR_PUBLIC_IP, ENVIRONMENT,
-// ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, as upstream.
+// public IP and environment come from ALLOCATOR_PUBLIC_IP (required),
+// ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, as upstream; the
+// server refuses to start when one of them is missing or invalid, naming
+// it, rather than failing every launch.
 //
 // On SIGTERM or SIGINT it stops accepting connections, interrupts
 // in-flight applies (OpenTofu gets SIGINT and releases its state lock),
@@ -29,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,7 +51,7 @@ import (
 const (
 	exitOK      = 0
 	exitFailure = 1
-	exitUsage   = 2 // bad flags, invalid config, refused password
+	exitUsage   = 2 // bad flags, invalid config or environment, refused password
 )
 
 type flags struct {
@@ -58,10 +61,18 @@ type flags struct {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stderr io.Writer) int {
+// run is the server: it checks its flags, config and environment (read
+// through getenv), serves until ctx is done (main cancels it on SIGTERM
+// or SIGINT), shuts down as serve describes and returns the exit code.
+// Logs go to stderr as JSON lines. The SDK's AWS configuration and the
+// OpenTofu processes still see the real process environment.
+func run(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	f, code := parseFlags(args, stderr)
 	if code != exitOK {
@@ -87,8 +98,24 @@ func run(args []string, stderr io.Writer) int {
 			"reason", err.Error(), "addr", f.addr)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	env := launcher.EnvFrom(getenv)
+	if err := checkEnv(ctx, cfg, env); err != nil {
+		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
+			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
+			"err", err)
+		return exitUsage
+	}
+
+	awsCfg := &awsLoader{region: cfg.App.Region}
+	opts := &launcher.Options{}
+	if f.audit != "" {
+		store, err := audit.ParseStore(ctx, f.audit, awsCfg.load)
+		if err != nil {
+			log.Error("audit store", "spec", f.audit, "err", err)
+			return exitUsage
+		}
+		opts.Trail = audit.NewTrail(store, nil)
+	}
 
 	if err := prepareWorkdir(f.workdir, f.module, log); err != nil {
 		log.Error("prepare workdir", "err", err)
@@ -99,22 +126,12 @@ func run(args []string, stderr io.Writer) int {
 		log.Error("find OpenTofu", "err", err)
 		return exitFailure
 	}
-	awsCfg := &awsLoader{region: cfg.App.Region}
 	gpus, err := gpuDetector(ctx, f.gpu, awsCfg, log)
 	if err != nil {
 		log.Error("gpu detector", "err", err)
 		return exitFailure
 	}
-	opts := &launcher.Options{}
-	if f.audit != "" {
-		store, err := audit.ParseStore(ctx, f.audit, awsCfg.load)
-		if err != nil {
-			log.Error("audit store", "spec", f.audit, "err", err)
-			return exitUsage
-		}
-		opts.Trail = audit.NewTrail(store, nil)
-	}
-	l, err := launcher.New(f.workdir, bin, cfg, launcher.EnvFrom(os.Getenv), gpus, opts)
+	l, err := launcher.New(f.workdir, bin, cfg, env, gpus, opts)
 	if err != nil {
 		log.Error("launcher", "err", err)
 		return exitFailure
@@ -185,6 +202,35 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 		return f, exitUsage
 	}
 	return f, exitOK
+}
+
+// standInIP replaces a missing ALLOCATOR_PUBLIC_IP while checkEnv checks
+// the other variables, so that their problems are reported together with
+// the missing IP. It is TEST-NET-1 (RFC 5737) and never reaches a VM.
+const standInIP = "192.0.2.1"
+
+// checkEnv runs, at start, the checks every launch makes of cfg and env
+// (launcher.Resolve), so that a missing or invalid variable stops the
+// server with its name instead of failing each launch with a 500. It
+// reports every problem at once. GPU support is not looked up: that is
+// each launch's business (cached per instance type), and the server must
+// not need EC2 to start.
+func checkEnv(ctx context.Context, cfg lablink.Config, env launcher.Env) error {
+	var missing error
+	if strings.TrimSpace(env.AllocatorIP) == "" {
+		missing = errors.New("ALLOCATOR_PUBLIC_IP is not set; the client VMs need the allocator's public IP")
+		env.AllocatorIP = standInIP
+	}
+	_, _, err := launcher.Resolve(ctx, cfg, env, noGPULookup{})
+	return errors.Join(missing, err)
+}
+
+// noGPULookup answers every instance type without asking anyone, for
+// checkEnv.
+type noGPULookup struct{}
+
+func (noGPULookup) Detect(_ context.Context, instanceType string) (gpu.Info, error) {
+	return gpu.Info{InstanceType: instanceType}, nil
 }
 
 // prepareWorkdir writes the module into dir when dir is missing or empty.

@@ -1,0 +1,539 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"gopkg.in/yaml.v3"
+
+	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/internal/tofutest"
+)
+
+// testEnv is an allocator environment that passes checkEnv.
+func testEnv() map[string]string {
+	return map[string]string{"ALLOCATOR_PUBLIC_IP": "203.0.113.10"}
+}
+
+func getenvFrom(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// writeConfig writes cfg as a config.yaml and returns its path.
+func writeConfig(t *testing.T, cfg lablink.Config) string {
+	t.Helper()
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// isolateTofu gives the OpenTofu processes that run starts, which inherit
+// this process's environment, the environment of tofutest.Env: no TF_*
+// variable of the machine running the tests, no ~/.terraformrc. Tests
+// that call it cannot run in parallel.
+func isolateTofu(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TF_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	for k, v := range tofutest.ExecEnv(t) {
+		if strings.HasPrefix(k, "TF_") || k == "CHECKPOINT_DISABLE" {
+			t.Setenv(k, v)
+		}
+	}
+}
+
+// noAWS makes the process environment hold no AWS configuration, so
+// nothing of the machine running the tests reaches the SDK (run's AWS
+// configuration comes from the SDK's default chain). Tests that call it
+// cannot run in parallel.
+func noAWS(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// logSink is the stderr of an in-process run: it keeps everything
+// written, and reports the address of the "listening" log line on
+// listening. It is safe for concurrent use.
+type logSink struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	pending   []byte // an incomplete last line
+	listening chan string
+}
+
+func newLogSink() *logSink { return &logSink{listening: make(chan string, 1)} }
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	s.pending = append(s.pending, p...)
+	for {
+		i := bytes.IndexByte(s.pending, '\n')
+		if i < 0 {
+			break
+		}
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal(s.pending[:i], &rec) == nil && rec.Msg == "listening" {
+			select {
+			case s.listening <- rec.Addr:
+			default:
+			}
+		}
+		s.pending = s.pending[i+1:]
+	}
+	return len(p), nil
+}
+
+// String returns what was written, the JSON log records rendered as
+// "level msg key=value ..." lines (values unquoted, so that tests can look
+// for the text of an error) and other lines as they are.
+func (s *logSink) String() string {
+	s.mu.Lock()
+	raw := s.buf.String()
+	s.mu.Unlock()
+	var out strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(raw))
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			out.WriteString(sc.Text() + "\n")
+			continue
+		}
+		fmt.Fprintf(&out, "%v %v", rec["level"], rec["msg"])
+		for _, k := range slices.Sorted(maps.Keys(rec)) {
+			if k != "level" && k != "msg" && k != "time" {
+				fmt.Fprintf(&out, " %s=%v", k, rec[k])
+			}
+		}
+		out.WriteString("\n")
+	}
+	return out.String()
+}
+
+// runningServer is run running in this process, as main runs it.
+type runningServer struct {
+	t    *testing.T
+	url  string
+	log  *logSink
+	stop context.CancelFunc // what SIGTERM does to main
+	done chan int
+	once sync.Once
+	code int
+}
+
+// startRun runs run with args and env until it logs that it listens; the
+// args should hold --addr 127.0.0.1:0. The server is shut down when the
+// test ends, if the test has not done it (shutdown).
+func startRun(t *testing.T, env map[string]string, args ...string) *runningServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningServer{t: t, log: newLogSink(), stop: cancel, done: make(chan int, 1)}
+	go func() { s.done <- run(ctx, args, s.log, getenvFrom(env)) }()
+	t.Cleanup(func() {
+		s.shutdown()
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log)
+		}
+	})
+	select {
+	case addr := <-s.log.listening:
+		s.url = "http://" + addr
+	case code := <-s.done:
+		s.done <- code
+		t.Fatalf("run exited with %d before listening", code)
+	}
+	return s
+}
+
+// shutdown does what SIGTERM does, waits for run to return and returns
+// its exit code.
+func (s *runningServer) shutdown() int {
+	s.once.Do(func() {
+		s.stop()
+		s.code = <-s.done
+	})
+	return s.code
+}
+
+func (s *runningServer) client() e2eClient { return e2eClient{s.t, s.url} }
+
+func TestParseFlags(t *testing.T) {
+	defaults := flags{config: "c.yaml", workdir: "w", addr: "127.0.0.1:8080", module: "local", shutdownTimeout: 2 * time.Minute}
+	with := func(f func(*flags)) flags {
+		fl := defaults
+		f(&fl)
+		return fl
+	}
+	tests := []struct {
+		name string
+		args []string
+		want flags
+		// For refused flags: the exit code and what stderr must say.
+		code   int
+		stderr []string
+	}{
+		{name: "defaults", args: []string{"--config", "c.yaml", "--workdir", "w"}, want: defaults},
+		{name: "every flag",
+			args: []string{"--config", "c.yaml", "--workdir", "w", "--addr", ":9000", "--module", "aws",
+				"--terraform", "/bin/tofu", "--audit", "s3://b/p", "--gpu", "catalog", "--insecure-dev",
+				"--shutdown-timeout", "30s"},
+			want: with(func(f *flags) {
+				f.addr, f.module, f.terraform, f.audit, f.gpu = ":9000", "aws", "/bin/tofu", "s3://b/p", "catalog"
+				f.insecureDev, f.shutdownTimeout = true, 30*time.Second
+			})},
+		{name: "gpu auto", args: []string{"--config", "c.yaml", "--workdir", "w", "--gpu", "auto"},
+			want: with(func(f *flags) { f.gpu = "auto" })},
+		{name: "nothing", code: exitUsage, stderr: []string{"--config is required", "--workdir is required", "Usage"}},
+		{name: "no workdir", args: []string{"--config", "c.yaml"}, code: exitUsage, stderr: []string{"--workdir is required"}},
+		{name: "unknown flag", args: []string{"--config", "c.yaml", "--workdir", "w", "--port", "80"},
+			code: exitUsage, stderr: []string{"flag provided but not defined: -port"}},
+		{name: "unknown module", args: []string{"--config", "c.yaml", "--workdir", "w", "--module", "gcp"},
+			code: exitUsage, stderr: []string{"--module"}},
+		{name: "unknown gpu mode", args: []string{"--config", "c.yaml", "--workdir", "w", "--gpu", "ec2"},
+			code: exitUsage, stderr: []string{`--gpu must be auto or catalog, not "ec2"`}},
+		{name: "zero shutdown timeout", args: []string{"--config", "c.yaml", "--workdir", "w", "--shutdown-timeout", "0s"},
+			code: exitUsage, stderr: []string{"--shutdown-timeout must be positive"}},
+		{name: "bad duration", args: []string{"--config", "c.yaml", "--workdir", "w", "--shutdown-timeout", "soon"},
+			code: exitUsage, stderr: []string{"invalid value \"soon\""}},
+		{name: "bad bool", args: []string{"--config", "c.yaml", "--workdir", "w", "--insecure-dev=maybe"},
+			code: exitUsage, stderr: []string{"invalid boolean value"}},
+		{name: "extra arguments", args: []string{"--config", "c.yaml", "--workdir", "w", "serve"},
+			code: exitUsage, stderr: []string{`unexpected arguments ["serve"]`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			got, code := parseFlags(tc.args, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tc.code, stderr.String())
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr does not say %q:\n%s", s, stderr.String())
+				}
+			}
+			if tc.code != exitOK {
+				return
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(flags{})); diff != "" {
+				t.Errorf("flags (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRunRefusesToStart covers the reasons run stops before serving. None
+// of them touches the working directory, and none gets as far as
+// OpenTofu (--terraform names a binary that does not exist, which would
+// be exit 1).
+func TestRunRefusesToStart(t *testing.T) {
+	strong := testConfig()
+	weak := func(pw string) lablink.Config {
+		c := testConfig()
+		c.App.AdminPassword = pw
+		return c
+	}
+	invalid := testConfig()
+	invalid.Machine.MachineType = ""
+	invalid.DB.Port = 0
+	with := func(kv ...string) map[string]string {
+		env := testEnv()
+		for i := 0; i < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	const (
+		notYAML = "app: [unterminated\n"
+		unknown = "app:\n  admin_usr: admin\n"
+	)
+	tests := []struct {
+		name string
+		cfg  any // a lablink.Config, the text of a config file, or nil for no --config
+		env  map[string]string
+		args []string // after --workdir and the others, and --config
+		code int
+		want []string // in the log, in order
+	}{
+		{"no config flag", nil, testEnv(), nil, exitUsage,
+			[]string{"--config is required"}},
+		{"unknown flag", strong, testEnv(), []string{"--listen", ":80"}, exitUsage,
+			[]string{"flag provided but not defined: -listen"}},
+		{"bad gpu mode", strong, testEnv(), []string{"--gpu", "yes"}, exitUsage,
+			[]string{"--gpu must be auto or catalog"}},
+		{"missing config file", nil, testEnv(), []string{"--config", "/nonexistent/config.yaml"}, exitUsage,
+			[]string{"invalid config", "/nonexistent/config.yaml", "no such file"}},
+		{"config not YAML", notYAML, testEnv(), nil, exitUsage, []string{"invalid config"}},
+		{"config with an unknown key", unknown, testEnv(), nil, exitUsage, []string{"invalid config", "admin_usr"}},
+		{"invalid config values", invalid, testEnv(), nil, exitUsage,
+			[]string{"invalid config", "db.port", "machine.machine_type"}},
+		{"default password", weak("admin_password"), testEnv(), nil, exitUsage,
+			[]string{"refusing to start", "--insecure-dev", `it is the default "admin_password"`}},
+		{"placeholder password", weak("CHANGE-ME-before-prod"), testEnv(), nil, exitUsage,
+			[]string{"refusing to start", `placeholder "changeme"`}},
+		{"template password", weak("${ADMIN_PASSWORD}-unexpanded"), testEnv(), nil, exitUsage,
+			[]string{"refusing to start", "unexpanded template"}},
+		{"short password", weak("Xk3!v9"), testEnv(), nil, exitUsage,
+			[]string{"refusing to start", "fewer than 12 characters"}},
+		{"no ALLOCATOR_PUBLIC_IP", strong, map[string]string{}, nil, exitUsage,
+			[]string{"refusing to start", "ALLOCATOR_PUBLIC_IP is not set"}},
+		{"blank ALLOCATOR_PUBLIC_IP", strong, with("ALLOCATOR_PUBLIC_IP", "  "), nil, exitUsage,
+			[]string{"ALLOCATOR_PUBLIC_IP is not set"}},
+		{"ALLOCATOR_PUBLIC_IP not an IP", strong, with("ALLOCATOR_PUBLIC_IP", "allocator.example.com"), nil, exitUsage,
+			[]string{"refusing to start", `ALLOCATOR_PUBLIC_IP: "allocator.example.com" is not an IP address`}},
+		{"ALLOCATOR_PUBLIC_IP with a zone", strong, with("ALLOCATOR_PUBLIC_IP", "fe80::1%eth0"), nil, exitUsage,
+			[]string{"ALLOCATOR_PUBLIC_IP"}},
+		// The message names every variable, so the error (err=) must be the
+		// one naming the culprit.
+		{"bad ENVIRONMENT", strong, with("ENVIRONMENT", "test_env"), nil, exitUsage,
+			[]string{"refusing to start", "err=ENVIRONMENT:"}},
+		{"bad CLOUD_INIT_LOG_GROUP", strong, with("CLOUD_INIT_LOG_GROUP", "log group;rm"), nil, exitUsage,
+			[]string{"refusing to start", "err=CLOUD_INIT_LOG_GROUP:"}},
+		{"bad ALLOCATOR_FQDN", strong, with("ALLOCATOR_FQDN", "ftp://allocator.example.com"), nil, exitUsage,
+			[]string{"refusing to start", "err=allocurl: ALLOCATOR_FQDN:"}},
+		// Every problem at once, the missing IP included.
+		{"no IP and bad ENVIRONMENT and log group", strong,
+			map[string]string{"ENVIRONMENT": "Test_Env", "CLOUD_INIT_LOG_GROUP": "a b$"}, nil, exitUsage,
+			[]string{"err=ALLOCATOR_PUBLIC_IP is not set", "ENVIRONMENT:", "CLOUD_INIT_LOG_GROUP:"}},
+		{"invalid audit store", strong, testEnv(), []string{"--audit", "s3://Not_A_Bucket/x"}, exitUsage,
+			[]string{"audit store", "bad bucket name"}},
+		{"audit store with an unknown parameter", strong, testEnv(), []string{"--audit", "s3://bucket/x?region=eu"}, exitUsage,
+			[]string{"audit store", `unknown or empty parameter "region"`}},
+		// --insecure-dev lowers the password bar only.
+		{"insecure-dev without ALLOCATOR_PUBLIC_IP", weak("admin_password"), map[string]string{},
+			[]string{"--insecure-dev"}, exitUsage,
+			[]string{"INSECURE", "refusing to start", "ALLOCATOR_PUBLIC_IP is not set"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			workdir := filepath.Join(dir, "client")
+			args := []string{"--workdir", workdir, "--addr", "127.0.0.1:0", "--gpu", "catalog",
+				"--terraform", filepath.Join(dir, "no-tofu")}
+			switch c := tc.cfg.(type) {
+			case lablink.Config:
+				args = append(args, "--config", writeConfig(t, c))
+			case string:
+				p := filepath.Join(dir, "config.yaml")
+				if err := os.WriteFile(p, []byte(c), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--config", p)
+			}
+			args = append(args, tc.args...)
+
+			log := newLogSink()
+			code := run(t.Context(), args, log, getenvFrom(tc.env))
+			got := log.String()
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d; log:\n%s", code, tc.code, got)
+			}
+			rest := got
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Errorf("log does not say %q (after the earlier expected text):\n%s", w, got)
+					break
+				}
+				rest = rest[i+len(w):]
+			}
+			if _, err := os.Stat(workdir); err == nil {
+				t.Errorf("run refused to start but created %s", workdir)
+			}
+		})
+	}
+}
+
+// TestRunStartsAndStops starts the real server, OpenTofu init included,
+// and shuts it down as SIGTERM would.
+func TestRunStartsAndStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs OpenTofu")
+	}
+	isolateTofu(t)
+	noAWS(t)
+	tofu := tofutest.Binary(t)
+	defaultPassword := testConfig()
+	defaultPassword.App.AdminPassword = lablink.DefaultConfig().App.AdminPassword
+
+	tests := []struct {
+		name     string
+		cfg      lablink.Config
+		args     []string
+		workdir  func(t *testing.T, dir string) // prepares the workdir; nil leaves it missing
+		password string                         // the admin password the server accepts
+		warn     string                         // a warning the log must hold
+	}{
+		{name: "strong password, missing workdir", cfg: testConfig(), password: testPassword},
+		{name: "strong password, empty workdir", cfg: testConfig(), password: testPassword,
+			workdir: func(t *testing.T, dir string) {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "default password with insecure-dev", cfg: defaultPassword, args: []string{"--insecure-dev"},
+			password: "admin_password", warn: "INSECURE"},
+		{name: "no --gpu and no AWS credentials", cfg: testConfig(), password: testPassword,
+			warn: "GPU support comes from the offline catalog"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			workdir := filepath.Join(t.TempDir(), "client")
+			if tc.workdir != nil {
+				tc.workdir(t, workdir)
+			}
+			args := []string{"--config", writeConfig(t, tc.cfg), "--workdir", workdir,
+				"--addr", "127.0.0.1:0", "--terraform", tofu}
+			if !strings.Contains(tc.name, "no --gpu") {
+				args = append(args, "--gpu", "catalog")
+			}
+			s := startRun(t, testEnv(), append(args, tc.args...)...)
+
+			// The module was materialized: the workdir holds exactly the
+			// embedded files (and what init wrote).
+			if diff := moduleDiff(workdir, "local"); len(diff) > 0 {
+				t.Errorf("workdir differs from the embedded module in %v", diff)
+			}
+			if _, err := os.Stat(filepath.Join(workdir, "main.tf")); err != nil {
+				t.Error(err)
+			}
+			resp, err := http.Get(s.url + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("healthz: %d", resp.StatusCode)
+			}
+			req, _ := http.NewRequest(http.MethodGet, s.url+"/api/status", nil)
+			req.SetBasicAuth(testUser, tc.password)
+			resp, err = http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st statusResponse
+			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("status: %d, %+v, %v", resp.StatusCode, st, err)
+			}
+			resp.Body.Close()
+			if st.VMs != 0 || st.TFVars {
+				t.Errorf("status of a new workdir: %+v", st)
+			}
+
+			if code := s.shutdown(); code != exitOK {
+				t.Errorf("exit code after shutdown %d, want %d", code, exitOK)
+			}
+			log := s.log.String()
+			for _, w := range []string{"wrote module", "listening", "server stopped", tc.warn} {
+				if !strings.Contains(log, w) {
+					t.Errorf("log does not say %q:\n%s", w, log)
+				}
+			}
+			if tc.warn == "" && strings.Contains(log, "WARN") {
+				t.Errorf("unexpected warning:\n%s", log)
+			}
+		})
+	}
+}
+
+// TestRunWorkdirProblems: run starts with a workdir that holds an earlier
+// module (warning when it differs from the embedded one) and refuses one
+// that holds something else.
+func TestRunWorkdirProblems(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs OpenTofu")
+	}
+	isolateTofu(t)
+	noAWS(t)
+	tofu := tofutest.Binary(t)
+	cfg := writeConfig(t, testConfig())
+	args := func(workdir string, more ...string) []string {
+		return append([]string{"--config", cfg, "--workdir", workdir, "--addr", "127.0.0.1:0",
+			"--terraform", tofu, "--gpu", "catalog"}, more...)
+	}
+
+	t.Run("not a module", func(t *testing.T) {
+		workdir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(workdir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		log := newLogSink()
+		if code := run(t.Context(), args(workdir), log, getenvFrom(testEnv())); code != exitFailure {
+			t.Errorf("exit code %d, want %d", code, exitFailure)
+		}
+		if got := log.String(); !strings.Contains(got, "is neither empty nor an OpenTofu module directory") {
+			t.Errorf("log:\n%s", got)
+		}
+		if entries, _ := os.ReadDir(workdir); len(entries) != 1 {
+			t.Errorf("workdir holds %d entries, want notes.txt only", len(entries))
+		}
+	})
+
+	t.Run("edited module", func(t *testing.T) {
+		workdir := filepath.Join(t.TempDir(), "client")
+		s := startRun(t, testEnv(), args(workdir)...)
+		if code := s.shutdown(); code != exitOK {
+			t.Fatalf("first run: exit %d", code)
+		}
+		edited := filepath.Join(workdir, "outputs.tf")
+		data, err := os.ReadFile(edited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, "\n# edited by an operator\n"...)
+		if err := os.WriteFile(edited, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s = startRun(t, testEnv(), args(workdir)...)
+		if code := s.shutdown(); code != exitOK {
+			t.Fatalf("second run: exit %d", code)
+		}
+		log := s.log.String()
+		if !strings.Contains(log, "workdir module differs from the embedded one") || !strings.Contains(log, "outputs.tf") {
+			t.Errorf("log does not warn about outputs.tf:\n%s", log)
+		}
+		if strings.Contains(log, "wrote module") {
+			t.Errorf("the module was written over an existing one:\n%s", log)
+		}
+		if got, _ := os.ReadFile(edited); !bytes.Equal(got, data) {
+			t.Error("the operator's edit was overwritten")
+		}
+	})
+
+}
