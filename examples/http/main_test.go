@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/lablink-go/lablink/internal/tofutest"
+)
+
+// mainArgsEnv, when set, makes the test binary run main with the JSON
+// list of arguments it holds instead of the tests, so that a test can run
+// the server as a process and signal it.
+const mainArgsEnv = "LABLINK_HTTP_TEST_MAIN_ARGS"
+
+func TestMain(m *testing.M) {
+	if v, ok := os.LookupEnv(mainArgsEnv); ok {
+		var args []string
+		if err := json.Unmarshal([]byte(v), &args); err != nil {
+			panic(err)
+		}
+		os.Args = append(os.Args[:1], args...)
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// TestMainStopsOnSignal runs the server as a process, as a service
+// manager does, and stops it with SIGTERM or SIGINT: it shuts down and
+// exits 0.
+func TestMainStopsOnSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs OpenTofu")
+	}
+	isolateTofu(t)
+	noAWS(t)
+	tofu := tofutest.Binary(t)
+	cfg := writeConfig(t, testConfig())
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			args, err := json.Marshal([]string{"--config", cfg, "--workdir", filepath.Join(t.TempDir(), "client"),
+				"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), mainArgsEnv+"="+string(args), "ALLOCATOR_PUBLIC_IP=203.0.113.10")
+			log := newLogSink()
+			cmd.Stderr = log
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			waited := false
+			t.Cleanup(func() {
+				if !waited {
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+				if t.Failed() {
+					t.Logf("server log:\n%s", log)
+				}
+			})
+
+			var addr string
+			select {
+			case addr = <-log.listening:
+			case err := <-exited:
+				waited = true
+				t.Fatalf("server exited before listening: %v", err)
+			}
+			resp, err := http.Get("http://" + addr + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err = <-exited
+			waited = true
+			if err != nil {
+				t.Errorf("server exited with %v after %v, want exit status 0", err, sig)
+			}
+			if got := log.String(); !strings.Contains(got, "shutting down") || !strings.Contains(got, "server stopped") {
+				t.Errorf("log does not show a graceful shutdown:\n%s", got)
+			}
+		})
+	}
+}
