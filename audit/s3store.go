@@ -19,13 +19,26 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// S3API is the part of the S3 client that S3Store uses; *s3.Client
-// satisfies it, and so does any type that fakes these three operations. It
-// includes s3.ListObjectsV2APIClient, so S3Store can use the SDK paginator.
-type S3API interface {
+// PutObjectAPIClient is the S3 operation an S3Store needs: PutObject, for
+// writing. It is the client NewS3Store requires; *s3.Client satisfies it.
+type PutObjectAPIClient interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// GetObjectAPIClient is the S3 operation S3Store.Get needs. The SDK declares
+// per-operation interfaces only for paginators and waiters, so this one is
+// declared here, in the same form.
+type GetObjectAPIClient interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// S3API is every operation an S3Store can use: a client that implements it
+// can write and read back the trail. *s3.Client does. NewS3Store needs only
+// PutObjectAPIClient.
+type S3API interface {
+	PutObjectAPIClient
+	GetObjectAPIClient
+	s3.ListObjectsV2APIClient
 }
 
 // S3Options are the optional settings of an S3Store. The zero value (or a
@@ -48,18 +61,30 @@ type S3Options struct {
 // conditional writes (If-None-Match: *), so an object is never overwritten
 // even when two writers race. S3Store is safe for concurrent use if its
 // client is; *s3.Client is.
+//
+// Writing needs only PutObject. Get and List need the client to implement
+// GetObjectAPIClient and s3.ListObjectsV2APIClient too; when it does not,
+// they return an error matching ErrNotReadable, so a writer can be given a
+// client (or credentials) that cannot read the trail back.
 type S3Store struct {
-	client S3API
+	client PutObjectAPIClient
+	get    GetObjectAPIClient        // nil: Get fails with ErrNotReadable
+	list   s3.ListObjectsV2APIClient // nil: List fails with ErrNotReadable
 	bucket string
 	prefix string // "" or ending in "/"
 	kmsKey string
 }
 
 // NewS3Store returns a Store in bucket, using client for all requests.
-// opts may be nil. Neither the client nor the bucket is contacted here;
-// errors surface on the first request.
-func NewS3Store(client S3API, bucket string, opts *S3Options) *S3Store {
+// client must implement PutObject; Get and List use its GetObject and
+// ListObjectsV2 methods when it has them (found by type assertion, as
+// *s3.Client has) and otherwise return ErrNotReadable. opts may be nil.
+// Neither the client nor the bucket is contacted here; errors surface on
+// the first request.
+func NewS3Store(client PutObjectAPIClient, bucket string, opts *S3Options) *S3Store {
 	s := &S3Store{client: client, bucket: bucket}
+	s.get, _ = client.(GetObjectAPIClient)
+	s.list, _ = client.(s3.ListObjectsV2APIClient)
 	if opts != nil {
 		if p := strings.Trim(opts.Prefix, "/"); p != "" {
 			s.prefix = p + "/"
@@ -121,7 +146,10 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+	if s.get == nil {
+		return nil, fmt.Errorf("audit: get %s: %w: client %T has no GetObject method", s.Location(key), ErrNotReadable, s.client)
+	}
+	out, err := s.get.GetObject(ctx, &s3.GetObjectInput{
 		Bucket:       aws.String(s.bucket),
 		Key:          aws.String(s.prefix + key),
 		ChecksumMode: types.ChecksumModeEnabled,
@@ -146,7 +174,10 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
 	}
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+	if s.list == nil {
+		return nil, fmt.Errorf("audit: list %s: %w: client %T has no ListObjectsV2 method", s.Location(prefix), ErrNotReadable, s.client)
+	}
+	p := s3.NewListObjectsV2Paginator(s.list, &s3.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(s.prefix + prefix),
 	})

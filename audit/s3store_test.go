@@ -26,8 +26,93 @@ import (
 	"github.com/lablink-go/lablink/internal/miniotest"
 )
 
-// *s3.Client must satisfy the narrow interface.
+// *s3.Client must satisfy the narrow interfaces: S3API embeds
+// PutObjectAPIClient, GetObjectAPIClient and s3.ListObjectsV2APIClient.
 var _ audit.S3API = (*s3.Client)(nil)
+
+// Clients with fewer methods than *s3.Client, made from one: a struct that
+// embeds interfaces has only their methods, so NewS3Store's type assertions
+// see exactly these.
+type (
+	putOnly struct{ audit.PutObjectAPIClient }
+	putGet  struct {
+		audit.PutObjectAPIClient
+		audit.GetObjectAPIClient
+	}
+	putList struct {
+		audit.PutObjectAPIClient
+		s3.ListObjectsV2APIClient
+	}
+)
+
+// NewS3Store needs only PutObject: every write works with any client, and
+// each read works when the client has its method and otherwise fails with
+// ErrNotReadable, naming the object.
+func TestS3StoreClientMethods(t *testing.T) {
+	srv := miniotest.Shared(t)
+	full := srv.S3Client(t)
+	tests := []struct {
+		name            string
+		client          audit.PutObjectAPIClient
+		canGet, canList bool
+	}{
+		{name: "s3.Client", client: full, canGet: true, canList: true},
+		{name: "PutObject", client: putOnly{full}},
+		{name: "PutObject+GetObject", client: putGet{full, full}, canGet: true},
+		{name: "PutObject+ListObjectsV2", client: putList{full, full}, canList: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			bucket := srv.NewBucket(t)
+			opts := &audit.S3Options{Prefix: "audit"}
+			s := audit.NewS3Store(tt.client, bucket, opts)
+			tr := audit.NewTrail(s, &audit.Options{Now: func() time.Time { return t0 }, NewID: (&fakeIDs{}).Next})
+
+			m, err := tr.Begin(ctx, launch("dev"), []byte("history copy"))
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			m.Outcome = audit.OutcomeSucceeded
+			if _, err := tr.Finish(ctx, m, []byte("latest copy")); err != nil {
+				t.Fatalf("Finish: %v", err)
+			}
+			// Everything landed, as a reader with every method sees.
+			reader := audit.NewS3Store(full, bucket, opts)
+			checkKeys(t, reader, []string{
+				"dev/client/history/launch-1/attempt.json",
+				"dev/client/history/launch-1/manifest.json",
+				"dev/client/history/launch-1/terraform.runtime.tfvars",
+				"dev/client/terraform.runtime.tfvars",
+			})
+			mustGet(t, reader, audit.LatestKey("dev"), "latest copy")
+
+			want := "s3://" + bucket + "/audit/dev/client/"
+			_, err = s.Get(ctx, audit.LatestKey("dev"))
+			checkReadable(t, "Get", err, tt.canGet, want)
+			_, err = s.List(ctx, "dev/client/")
+			checkReadable(t, "List", err, tt.canList, want)
+			_, err = tr.List(ctx, "dev")
+			checkReadable(t, "Trail.List", err, tt.canList && tt.canGet, want)
+			_, _, err = tr.Show(ctx, "dev", m.LaunchID)
+			checkReadable(t, "Trail.Show", err, tt.canGet, want)
+		})
+	}
+}
+
+// checkReadable checks the error of a read: nil when the client can read,
+// else ErrNotReadable with a message naming an object under location.
+func checkReadable(t *testing.T, op string, err error, can bool, location string) {
+	t.Helper()
+	switch {
+	case can && err != nil:
+		t.Errorf("%s: %v", op, err)
+	case !can && !errors.Is(err, audit.ErrNotReadable):
+		t.Errorf("%s: got %v, want ErrNotReadable", op, err)
+	case !can && !strings.Contains(err.Error(), location):
+		t.Errorf("%s: error %q does not name the object under %s", op, err, location)
+	}
+}
 
 func sha256Base64(b []byte) string {
 	sum := sha256.Sum256(b)

@@ -31,6 +31,10 @@ var (
 	ErrExists = errors.New("audit: object already exists")
 	// ErrNotFound reports that Get found no object under the key.
 	ErrNotFound = errors.New("audit: object not found")
+	// ErrNotReadable reports that a Store can write but not read: an
+	// S3Store whose client has PutObject but not GetObject (for Get) or
+	// ListObjectsV2 (for List). Trail.List and Trail.Show pass it on.
+	ErrNotReadable = errors.New("audit: store cannot read")
 	// ErrInvalid reports a key, environment, launch ID or manifest field
 	// that cannot be used.
 	ErrInvalid = errors.New("audit: invalid argument")
