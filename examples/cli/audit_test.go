@@ -1,0 +1,257 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/miniotest"
+	"github.com/lablink-go/lablink/internal/tofutest"
+)
+
+// minioAWS starts a MinIO for t and points the SDK's standard chain at it,
+// the way an operator points the CLI at an S3-compatible store: the
+// endpoint, the credentials and the region come from the environment only.
+// Tests that call it cannot run in parallel.
+func minioAWS(t *testing.T) *miniotest.Server {
+	t.Helper()
+	noAWS(t)
+	srv := miniotest.Start(t)
+	t.Setenv("AWS_ENDPOINT_URL_S3", srv.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_REGION", miniotest.Region)
+	return srv
+}
+
+// listRow is one parsed row of "audit list".
+type listRow struct {
+	ID, Started, Operation, Outcome string
+	VMs, Actor                      string
+}
+
+var listRowRE = regexp.MustCompile(`^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+ existing \+ \d+ requested = \d+)\s*(\S*)$`)
+
+// parseList parses the table "audit list" prints, checking its header.
+func parseList(t *testing.T, out string) []listRow {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if !regexp.MustCompile(`^LAUNCH ID\s+STARTED\s+OPERATION\s+OUTCOME\s+VMS\s+ACTOR$`).MatchString(lines[0]) {
+		t.Fatalf("audit list header %q", lines[0])
+	}
+	rows := []listRow{}
+	for _, l := range lines[1:] {
+		m := listRowRE.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("audit list row %q does not parse", l)
+		}
+		rows = append(rows, listRow{m[1], m[2], m[3], m[4], m[5], m[6]})
+	}
+	return rows
+}
+
+// parseShow splits the output of "audit show" into the manifest (indented
+// JSON, which holds no blank line) and the stored tfvars after the blank
+// line.
+func parseShow(t *testing.T, out string) (audit.Manifest, string) {
+	t.Helper()
+	js, tfvars, ok := strings.Cut(out, "\n\n")
+	if !ok {
+		t.Fatalf("audit show output has no blank line:\n%s", out)
+	}
+	var m audit.Manifest
+	if err := json.Unmarshal([]byte(js), &m); err != nil {
+		t.Fatalf("audit show manifest: %v\n%s", err, js)
+	}
+	return m, tfvars
+}
+
+// TestAuditS3 reads back, through the CLI, a trail that the audit package
+// wrote to MinIO under a prefix. The CLI builds its S3 client from the
+// SDK's standard chain, so this is also the test that AWS_ENDPOINT_URL_S3
+// and the credential variables reach it, and that the addressing works
+// with an S3-compatible server on 127.0.0.1.
+func TestAuditS3(t *testing.T) {
+	srv := minioAWS(t)
+	bucket := srv.NewBucket(t)
+	ctx := t.Context()
+
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	n := 0
+	tr := audit.NewTrail(audit.NewS3Store(srv.S3Client(t), bucket, &audit.S3Options{Prefix: "lablink/audit"}), &audit.Options{
+		Now:   func() time.Time { return now },
+		NewID: func() string { n++; return fmt.Sprintf("launch-%d", n) },
+	})
+	record := func(env string, requested, existing int, outcome, tfvars string) audit.Manifest {
+		t.Helper()
+		m, err := tr.Begin(ctx, audit.Manifest{
+			Environment: env, Operation: audit.OperationLaunch, Actor: "tester",
+			Requested: requested, Existing: existing, Total: requested + existing,
+			ConfigDigest: audit.Digest([]byte("config")),
+			Variables: []audit.VariableSource{
+				{Name: "allocator_ip", Source: "flag --allocator-ip", Sensitive: true, Redacted: true},
+				{Name: "instance_count", Source: "launch"},
+			},
+		}, []byte(tfvars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Minute)
+		m.Outcome = outcome
+		if outcome == audit.OutcomeFailed {
+			m.Error = "apply failed"
+		}
+		if _, err := tr.Finish(ctx, m, []byte(tfvars)); err != nil {
+			t.Fatal(err)
+		}
+		m.Finished, m.Duration = now, "2m0s"
+		now = now.Add(time.Hour)
+		return m
+	}
+	first := record("dev", 2, 0, audit.OutcomeSucceeded, "allocator_ip = \"(sensitive)\"\ninstance_count = 2\n")
+	second := record("dev", 3, 2, audit.OutcomeFailed, "allocator_ip = \"(sensitive)\"\ninstance_count = 5\n")
+	record("prod", 1, 0, audit.OutcomeSucceeded, "instance_count = 1\n")
+
+	store := "s3://" + bucket + "/lablink/audit"
+	r := runCLI(t, nil, "audit", "list", "--store", store, "--environment", "dev")
+	if r.code != 0 {
+		t.Fatalf("audit list: %v", r)
+	}
+	want := []listRow{
+		{second.LaunchID, "2026-03-01T13:02:00Z", "launch", "failed", "2 existing + 3 requested = 5", "tester"},
+		{first.LaunchID, "2026-03-01T12:00:00Z", "launch", "succeeded", "0 existing + 2 requested = 2", "tester"},
+	}
+	if diff := cmp.Diff(want, parseList(t, r.stdout)); diff != "" {
+		t.Errorf("audit list mismatch (-want +got):\n%s", diff)
+	}
+
+	// The environment comes from $ENVIRONMENT when --environment is absent.
+	r = runCLI(t, map[string]string{"ENVIRONMENT": "dev"}, "audit", "show", "--store", store, first.LaunchID)
+	if r.code != 0 {
+		t.Fatalf("audit show: %v", r)
+	}
+	gotM, gotTF := parseShow(t, r.stdout)
+	if diff := cmp.Diff(first, gotM); diff != "" {
+		t.Errorf("audit show manifest mismatch (-want +got):\n%s", diff)
+	}
+	if want := "allocator_ip = \"(sensitive)\"\ninstance_count = 2\n"; gotTF != want {
+		t.Errorf("audit show tfvars = %q, want %q", gotTF, want)
+	}
+
+	// The records of one environment do not show in another.
+	r = runCLI(t, nil, "audit", "list", "--store", store, "--environment", "staging")
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, `no launches recorded for environment "staging" in `+store) {
+		t.Errorf("audit list of an empty environment: %v", r)
+	}
+	r = runCLI(t, nil, "audit", "show", "--store", store, "--environment", "prod", first.LaunchID)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "not found") {
+		t.Errorf("audit show of another environment's launch: %v", r)
+	}
+
+	// A wrong prefix holds nothing; a missing bucket is an error that
+	// names it.
+	r = runCLI(t, nil, "audit", "list", "--store", "s3://"+bucket, "--environment", "dev")
+	if r.code != 0 || !strings.Contains(r.stderr, "no launches recorded") {
+		t.Errorf("audit list at the bucket root: %v", r)
+	}
+	r = runCLI(t, nil, "audit", "list", "--store", "s3://no-such-bucket-"+strings.ToLower(bucket), "--environment", "dev")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "no-such-bucket-") || !strings.Contains(r.stderr, "NoSuchBucket") {
+		t.Errorf("audit list of a missing bucket: %v", r)
+	}
+}
+
+// TestLaunchAuditS3 launches with a real OpenTofu and an S3 audit store on
+// MinIO, then reads the record back through the CLI: the sensitive
+// variables of the module (allocator_ip, allocator_url) are redacted in
+// the store, as they are in the directory store.
+func TestLaunchAuditS3(t *testing.T) {
+	srv := minioAWS(t)
+	bucket := srv.NewBucket(t)
+	bin := tofutest.Binary(t)
+	for _, kv := range tofutest.Env(t) {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TF_") || k == "CHECKPOINT_DISABLE" {
+			t.Setenv(k, v)
+		}
+	}
+	const ip = "203.0.113.77"
+	store := "s3://" + bucket + "/audit"
+	work := t.TempDir()
+	r := runCLI(t, nil, "launch", "--count", "2", "--gpu", "catalog", "--allocator-ip", ip, "--actor", "tester",
+		"--workdir", work, "--terraform", bin, "--audit", store)
+	if r.code != 0 {
+		t.Fatalf("launch: %v", r)
+	}
+	if !regexp.MustCompile(`(?m)^audit:\s+` + regexp.QuoteMeta(store) + `/\S+/client/history/\S+/manifest\.json$`).MatchString(r.stdout) {
+		t.Errorf("launch summary does not point into the S3 store:\n%s", r.stdout)
+	}
+
+	r = runCLI(t, nil, "audit", "list", "--store", store)
+	if r.code != 0 {
+		t.Fatalf("audit list: %v", r)
+	}
+	rows := parseList(t, r.stdout)
+	if len(rows) != 1 || rows[0].Outcome != "succeeded" || rows[0].VMs != "0 existing + 2 requested = 2" || rows[0].Actor != "tester" {
+		t.Fatalf("audit list: want one succeeded launch of 2 VMs:\n%s", r.stdout)
+	}
+
+	r = runCLI(t, nil, "audit", "show", "--store", store, rows[0].ID)
+	if r.code != 0 {
+		t.Fatalf("audit show: %v", r)
+	}
+	m, tfvars := parseShow(t, r.stdout)
+	redacted := map[string]bool{}
+	for _, v := range m.Variables {
+		if v.Redacted {
+			redacted[v.Name] = true
+		}
+	}
+	if diff := cmp.Diff(map[string]bool{"allocator_ip": true, "allocator_url": true}, redacted); diff != "" {
+		t.Errorf("redacted variables mismatch (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{"allocator_ip", "allocator_url"} {
+		if !regexp.MustCompile(`(?m)^` + name + `\s*=\s*"\(sensitive\)"$`).MatchString(tfvars) {
+			t.Errorf("stored tfvars does not redact %s:\n%s", name, tfvars)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^instance_count\s*=\s*2$`).MatchString(tfvars) {
+		t.Errorf("stored tfvars lacks instance_count = 2:\n%s", tfvars)
+	}
+
+	// No object of the store holds the sensitive value, whatever its key.
+	client := srv.S3Client(t)
+	list, err := client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range list.Contents {
+		key := aws.ToString(o.Key)
+		keys = append(keys, key)
+		out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(body), ip) {
+			t.Errorf("%s holds the allocator IP %s:\n%s", key, ip, body)
+		}
+	}
+	if len(keys) != 4 || !strings.HasSuffix(keys[len(keys)-1], "/client/terraform.runtime.tfvars") {
+		t.Errorf("bucket keys = %q, want three history objects and the latest copy", keys)
+	}
+}
