@@ -178,8 +178,9 @@ resource "terraform_data" "slow" {
 		body   []byte
 	}
 	answers := make(chan answer, 1)
+	c := s.client()
 	go func() {
-		status, body := s.client().do(http.MethodPost, "/api/launch", "num_vms=2")
+		status, body := c.do(http.MethodPost, "/api/launch", "num_vms=2")
 		answers <- answer{status, body}
 	}()
 	// Wait for the slow resource: the VMs exist, OpenTofu holds the lock.
@@ -235,7 +236,7 @@ resource "terraform_data" "slow" {
 		t.Fatal(err)
 	}
 	s = startRun(t, testEnv(), args...)
-	c := s.client()
+	c = s.client()
 	before := c.vms()
 	if before > 2 {
 		t.Errorf("state holds %d VMs after the interrupted launch of 2", before)
