@@ -27,6 +27,10 @@ const (
 	OutcomeFailed    = "failed"
 	OutcomeRefused   = "refused" // e.g. a plan that would destroy client VMs
 	OutcomeCanceled  = "canceled"
+	// OutcomeSuperseded: the attempt's tfvars were not applied; a newer
+	// attempt of the same request re-rendered them (the plan found a
+	// different number of client VMs than expected).
+	OutcomeSuperseded = "superseded"
 )
 
 // Object names inside a launch's history prefix.
@@ -328,7 +332,7 @@ func checkManifest(m Manifest) error {
 		errs = append(errs, fmt.Errorf("%w: operation %q: want %q or %q", ErrInvalid, m.Operation, OperationLaunch, OperationDestroy))
 	}
 	switch m.Outcome {
-	case OutcomeStarted, OutcomeSucceeded, OutcomeFailed, OutcomeRefused, OutcomeCanceled:
+	case OutcomeStarted, OutcomeSucceeded, OutcomeFailed, OutcomeRefused, OutcomeCanceled, OutcomeSuperseded:
 	default:
 		errs = append(errs, fmt.Errorf("%w: outcome %q", ErrInvalid, m.Outcome))
 	}

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/tfvars"
 )
 
 // 50 concurrent requests of random sizes end with exactly their sum in
@@ -157,5 +159,32 @@ resource "terraform_data" "slow" {
 	}
 	if got := f.stateVMs(t); got != 4 {
 		t.Errorf("state holds %d VMs, want 3 + 1", got)
+	}
+
+	// The second process may have guessed the count wrong and re-planned;
+	// either way its succeeded record holds the file it applied.
+	list, err := l.Trail().List(context.Background(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var applied *audit.Manifest
+	for i, m := range list {
+		if m.Actor == "helper" && m.Outcome == audit.OutcomeSucceeded {
+			applied = &list[i]
+		}
+	}
+	if applied == nil || applied.Total != 4 {
+		t.Fatalf("audit records %+v; want the helper's succeeded launch to total 4", list)
+	}
+	_, stored, err := l.Trail().Show(context.Background(), "test", applied.LaunchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := tfvars.Parse(stored, tfvars.HCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := vals["instance_count"].AsBigFloat().Int64(); n != 4 {
+		t.Errorf("the helper's audited tfvars hold instance_count = %d, want the 4 it applied", n)
 	}
 }

@@ -90,17 +90,28 @@ type Status struct {
 	VMs int
 	// TFVars reports whether a runtime tfvars file exists.
 	TFVars bool
+	// Busy reports that a launch or destroy of this Launcher is running or
+	// waiting; VMs is then the count before it.
+	Busy bool
 	// Last is the newest audit record of this environment, nil if none.
 	Last *audit.Manifest
 }
 
 // Status reports the client VMs in the state and the last launch. It reads
-// files only, except with a non-local backend, where it asks OpenTofu.
+// files only, except with a non-local backend, where it asks OpenTofu. It
+// does not wait for a running apply: a status page must answer while VMs
+// are being created.
 func (l *Launcher) Status(ctx context.Context) (Status, error) {
-	l.applyMu.Lock()
-	defer l.applyMu.Unlock()
 	var st Status
-	n, err := l.stateVMs(ctx)
+	l.mu.Lock()
+	st.Busy = l.running
+	l.mu.Unlock()
+	if !l.applyMu.TryLock() {
+		st.Busy = true
+	} else {
+		l.applyMu.Unlock()
+	}
+	n, err := l.stableStateVMs(ctx)
 	if err != nil {
 		return st, fmt.Errorf("status: %w", err)
 	}
@@ -117,6 +128,27 @@ func (l *Launcher) Status(ctx context.Context) (Status, error) {
 		st.Last = &list[0]
 	}
 	return st, nil
+}
+
+// stableStateVMs is stateVMs, read again for up to a second while
+// OpenTofu is caught rewriting the local state file (it truncates and
+// writes it in place). A file that stays empty for 100ms is the one
+// OpenTofu creates for its lock before it has saved anything: no VMs yet.
+func (l *Launcher) stableStateVMs(ctx context.Context) (int, error) {
+	for try := 0; ; try++ {
+		n, err := l.stateVMs(ctx)
+		if errors.Is(err, errStateEmpty) && try >= 5 {
+			return 0, nil
+		}
+		if !errors.Is(err, errStateBusy) || try == 50 {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, errors.Join(err, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // environment is the normalized environment name, the audit trail's key.

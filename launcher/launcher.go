@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -108,7 +109,9 @@ func (f CounterFunc) Count(ctx context.Context) (int, error) { return f(ctx) }
 
 // Options tunes a Launcher. The zero value means the defaults.
 type Options struct {
-	// MaxCount is the most VMs one request may ask for. Default 100.
+	// MaxCount is the most VMs one request may ask for, and the most one
+	// apply adds: requests that would take a merged apply past it wait for
+	// the apply after. Default 100.
 	MaxCount int
 	// LockTimeout is how long OpenTofu waits for the state lock held by
 	// another process before failing. Default 2 minutes.
@@ -159,8 +162,10 @@ type Launcher struct {
 	// initHash is the module hash init last ran for.
 	initHash string
 
-	mu      sync.Mutex
-	next    *batch
+	mu sync.Mutex
+	// queue holds the batches waiting for an apply, oldest first; only the
+	// last one takes new requests.
+	queue   []*batch
 	running bool
 	closed  bool
 }
@@ -255,6 +260,7 @@ func (l *Launcher) Close() error {
 // batch is one apply's worth of merged requests.
 type batch struct {
 	reqs  []Request
+	count int             // sum of reqs' counts
 	ctx   context.Context // done when every member's context is done
 	stop  context.CancelFunc
 	live  int
@@ -282,13 +288,16 @@ func (l *Launcher) Launch(ctx context.Context, req Request) (Result, error) {
 		l.mu.Unlock()
 		return Result{}, ErrClosed
 	}
-	b := l.next
-	if b == nil {
+	var b *batch
+	if n := len(l.queue); n > 0 && l.queue[n-1].count+req.Count <= l.opts.MaxCount {
+		b = l.queue[n-1]
+	} else {
 		bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		b = &batch{ctx: bctx, stop: stop, done: make(chan struct{})}
-		l.next = b
+		l.queue = append(l.queue, b)
 	}
 	b.reqs = append(b.reqs, req)
+	b.count += req.Count
 	b.live++
 	// The apply is cancelled only when every member has given up: one
 	// impatient caller must not cancel VMs the others are waiting for.
@@ -317,13 +326,13 @@ func (l *Launcher) Launch(ctx context.Context, req Request) (Result, error) {
 func (l *Launcher) run() {
 	for {
 		l.mu.Lock()
-		b := l.next
-		l.next = nil
-		if b == nil {
+		if len(l.queue) == 0 {
 			l.running = false
 			l.mu.Unlock()
 			return
 		}
+		b := l.queue[0]
+		l.queue = l.queue[1:]
 		l.mu.Unlock()
 
 		b.res, b.err = l.launch(b.ctx, b.reqs)
@@ -384,6 +393,23 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		res.Audit, err = l.finish(ctx, m, latest, err)
 	}()
 
+	// Until the apply starts, a failed launch puts the previous runtime
+	// tfvars back: the file in the working directory is always the one
+	// that was last applied, which Destroy and the audit's latest copy
+	// rely on.
+	applying := false
+	restore, err := l.keepTFVars()
+	if err != nil {
+		return res, fmt.Errorf("launch: %w", err)
+	}
+	defer func() {
+		if err != nil && !applying {
+			if rerr := restore(); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("launch: restore the previous runtime tfvars: %w", rerr))
+			}
+		}
+	}()
+
 	if err := writeTFVars(l.TFVarsPath(), rendered.Data); err != nil {
 		return res, fmt.Errorf("launch: write tfvars: %w", err)
 	}
@@ -398,21 +424,35 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		return res, fmt.Errorf("launch: %w", err)
 	}
 	if prior := l.countVMs(plan.PriorState); fromState && prior != existing {
-		// The state changed since this process last looked: re-plan with
-		// the count the plan itself saw.
+		// The state changed since this process last looked (another
+		// process applied): re-plan with the count the plan itself saw.
+		// History records are immutable, so the attempt begun with the
+		// stale file is closed as superseded and a new one holds the file
+		// that is planned and applied.
+		stale := fmt.Errorf("%w: the state holds %d client VMs, not %d", errSuperseded, prior, existing)
+		m.Outcome, m.Error = outcome(stale), stale.Error()
+		if _, err := l.trail.Finish(context.WithoutCancel(ctx), m, nil); err != nil {
+			return res, fmt.Errorf("launch: audit the superseded attempt: %w", err)
+		}
 		existing = prior
 		in.InstanceCount = existing + requested
 		if rendered, err = Render(l.schema, in, l.opts.Format); err != nil {
 			return res, fmt.Errorf("launch: %w", err)
 		}
+		m = l.manifest("launch", actor, in, info, rendered, requested, existing)
+		if m, err = l.trail.Begin(ctx, m, l.auditCopy(rendered)); err != nil {
+			return res, fmt.Errorf("launch: audit the attempt: %w", err)
+		}
+		res.LaunchID = m.LaunchID
 		if err := writeTFVars(l.TFVarsPath(), rendered.Data); err != nil {
 			return res, fmt.Errorf("launch: write tfvars: %w", err)
 		}
 		res.TFVarsSHA256 = rendered.SHA256
-		m.Existing, m.Total, m.TFVarsSHA256 = existing, in.InstanceCount, rendered.SHA256
+		os.Remove(planFile)
 		if plan, planFile, err = l.plan(ctx, m.LaunchID, false); err != nil {
 			return res, fmt.Errorf("launch: %w", err)
 		}
+		defer os.Remove(planFile)
 	}
 	res.Existing, res.Total = existing, in.InstanceCount
 	sum, refused := l.summarize(plan)
@@ -422,6 +462,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		return res, &PlanRefusedError{Addresses: refused}
 	}
 
+	applying = true
 	if err := l.apply(ctx, m.LaunchID, planFile, sum.Create+sum.Update+sum.Delete+sum.Replace); err != nil {
 		l.known = -1
 		return res, fmt.Errorf("launch: apply: %w", err)
@@ -434,6 +475,34 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 // writeTFVars writes the runtime tfvars atomically; tests replace it to
 // simulate a full disk.
 var writeTFVars = tfvars.WriteFile
+
+// errSuperseded closes an attempt whose tfvars were re-rendered because the
+// plan found a different number of client VMs than expected.
+var errSuperseded = errors.New("superseded by a new attempt")
+
+// keepTFVars reads the runtime tfvars as they are now and returns a
+// function that puts them back (or removes the file, when there was none).
+func (l *Launcher) keepTFVars() (restore func() error, err error) {
+	path := l.TFVarsPath()
+	prev, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return func() error {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			return nil
+		}, nil
+	case err != nil:
+		return nil, err
+	}
+	return func() error {
+		if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, prev) {
+			return nil
+		}
+		return writeTFVars(path, prev)
+	}, nil
+}
 
 // recordFailure records an attempt that failed before there was a tfvars
 // file to audit (invalid config or environment, a failed GPU lookup): an
@@ -478,6 +547,8 @@ func outcome(err error) string {
 		return "succeeded"
 	case errors.Is(err, ErrPlanRefused):
 		return "refused"
+	case errors.Is(err, errSuperseded):
+		return audit.OutcomeSuperseded
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
 	}
@@ -511,6 +582,11 @@ func (l *Launcher) existing(ctx context.Context) (int, bool, error) {
 // the state lock.
 var errStateBusy = errors.New("terraform.tfstate is being written by another OpenTofu process; try again")
 
+// errStateEmpty: the local state file is empty. OpenTofu creates it empty
+// when it locks a directory that has no state yet, and leaves it so until
+// the first resource is saved; a rewrite also empties it for an instant.
+var errStateEmpty = fmt.Errorf("%w: terraform.tfstate is empty", errStateBusy)
+
 // stateVMs counts client VMs in the state. The local state file is read
 // directly; with another backend OpenTofu is asked.
 func (l *Launcher) stateVMs(ctx context.Context) (int, error) {
@@ -527,6 +603,9 @@ func (l *Launcher) stateVMs(ctx context.Context) (int, error) {
 	}
 	if err != nil {
 		return 0, err
+	}
+	if len(data) == 0 {
+		return 0, errStateEmpty
 	}
 	var raw rawState
 	if err := json.Unmarshal(data, &raw); err != nil {

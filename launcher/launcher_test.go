@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -208,6 +209,7 @@ func TestLaunchRefusesReplacingVMs(t *testing.T) {
 	if _, err := f.launcher(t, lablink.DefaultConfig(), nil).Launch(ctx, launcher.Request{Count: 2}); err != nil {
 		t.Fatal(err)
 	}
+	applied := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
 	cfg := lablink.DefaultConfig()
 	cfg.Machine.AMIID = "ami-0123456789abcdef0"
 	l := f.launcher(t, cfg, nil)
@@ -222,12 +224,77 @@ func TestLaunchRefusesReplacingVMs(t *testing.T) {
 	if got := f.stateVMs(t); got != 2 {
 		t.Errorf("state holds %d VMs after a refused launch, want 2", got)
 	}
+	if got := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars")); got != applied {
+		t.Errorf("runtime tfvars after a refused launch:\n%s\nwant those last applied:\n%s", got, applied)
+	}
 	list, err := l.Trail().List(ctx, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 2 || list[0].Outcome != "refused" || list[0].Plan == nil || list[0].Plan.Replace != 2 {
 		t.Errorf("newest audit record = %+v, want outcome refused with 2 replaces", list[0])
+	}
+}
+
+// A count that would shrink the VMs in state (here a Counter that
+// undercounts, as a VM table out of step with the state would) gives a
+// plan that deletes VMs: it is refused, and the runtime tfvars stay those
+// last applied.
+func TestLaunchRefusesDeletingVMs(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.launcher(t, lablink.DefaultConfig(), nil).Launch(ctx, launcher.Request{Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	applied := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
+	one := launcher.CounterFunc(func(context.Context) (int, error) { return 1, nil })
+	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Counter: one})
+	_, err := l.Launch(ctx, launcher.Request{Count: 1})
+	var refused *launcher.PlanRefusedError
+	if !errors.As(err, &refused) {
+		t.Fatalf("Launch error = %v, want a *PlanRefusedError", err)
+	}
+	if want := []string{"terraform_data.lablink_vm[2]"}; !slices.Equal(refused.Addresses, want) {
+		t.Errorf("refused addresses = %v, want %v", refused.Addresses, want)
+	}
+	if got := f.stateVMs(t); got != 3 {
+		t.Errorf("state holds %d VMs after a refused launch, want 3", got)
+	}
+	if got := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars")); got != applied {
+		t.Errorf("runtime tfvars after a refused launch:\n%s\nwant those last applied:\n%s", got, applied)
+	}
+	list, err := l.Trail().List(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list[0].Outcome != "refused" || list[0].Plan == nil || list[0].Plan.Destroy != 1 {
+		t.Errorf("newest audit record = %+v, want outcome refused with 1 destroy", list[0])
+	}
+}
+
+// MaxCount bounds one apply too: merged requests that would go past it
+// wait for the next apply.
+func TestMergedAppliesStayWithinMaxCount(t *testing.T) {
+	f := newFixture(t)
+	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{MaxCount: 3})
+	const n = 5
+	results := make([]launcher.Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i], errs[i] = l.Launch(context.Background(), launcher.Request{Count: 2}) })
+	}
+	wg.Wait()
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		if r.Requested > 3 {
+			t.Errorf("request %d was applied with %d VMs requested, above MaxCount 3", i, r.Requested)
+		}
+	}
+	if got := f.stateVMs(t); got != 2*n {
+		t.Errorf("state holds %d VMs, want %d", got, 2*n)
 	}
 }
 
@@ -324,14 +391,32 @@ resource "terraform_data" "slow" {
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Progress: func(p launcher.Progress) {
-		if strings.HasPrefix(p.Resource, "terraform_data.lablink_vm") {
+	var (
+		l         *launcher.Launcher
+		statusErr error
+		during    launcher.Status
+	)
+	l = f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Progress: func(p launcher.Progress) {
+		if strings.HasPrefix(p.Resource, "terraform_data.lablink_vm") && ctx.Err() == nil {
+			// Status answers while the apply runs, without waiting for it.
+			during, statusErr = l.Status(context.Background())
 			cancel()
 		}
 	}})
 	_, err := l.Launch(ctx, launcher.Request{Count: 2})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Launch error = %v, want context.Canceled", err)
+	}
+	if statusErr != nil || !during.Busy {
+		t.Errorf("Status during the apply = %+v, %v; want Busy", during, statusErr)
+	}
+	// OpenTofu was interrupted, not killed: it released the state lock and
+	// saved the VMs it had created before the interrupt.
+	if _, err := os.Stat(filepath.Join(f.dir, ".terraform.tfstate.lock.info")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state lock left behind after cancellation: %v", err)
+	}
+	if got := f.stateVMs(t); got < 1 {
+		t.Errorf("state holds %d VMs after the interrupt; want those created before it saved", got)
 	}
 	list, err := l.Trail().List(context.Background(), "test")
 	if err != nil || len(list) != 1 || list[0].Outcome != "canceled" {
