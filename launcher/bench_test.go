@@ -25,3 +25,19 @@ func BenchmarkRenderClientTFVars(b *testing.B) {
 		})
 	}
 }
+
+// The allocation target of issue 5, held by a test: allocation counts,
+// unlike timings, are the same on every machine. The JSON format goes
+// through HCL's JSON parser and is not held to it.
+func TestRenderClientTFVarsAllocs(t *testing.T) {
+	schema := schema(t, "aws")
+	in := defaultInputs(t)
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := launcher.Render(schema, in, tfvars.HCL); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs >= 200 {
+		t.Errorf("render + check + verify of the client tfvars: %.0f allocations, want under 200", allocs)
+	}
+}

@@ -107,7 +107,7 @@ func Render(schema *tfvars.Schema, in Inputs, format tfvars.Format) (Rendered, e
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render tfvars: %w", err)
 	}
-	if err := Verify(data, format, in); err != nil {
+	if err := verify(data, format, vals); err != nil {
 		return Rendered{}, err
 	}
 	sum := sha256.Sum256(data)
@@ -119,16 +119,28 @@ func Render(schema *tfvars.Schema, in Inputs, format tfvars.Format) (Rendered, e
 // equals its config field; a mismatch names both
 // (`machine_type = "x" but machine.machine_type = "y"`).
 func Verify(data []byte, format tfvars.Format, in Inputs) error {
+	return verify(data, format, Values(in))
+}
+
+// verify is Verify for the values of the binding table, already evaluated.
+func verify(data []byte, format tfvars.Format, vals map[string]cty.Value) error {
 	parsed, err := tfvars.Parse(data, format)
 	if err != nil {
 		return fmt.Errorf("verify tfvars: %w", err)
 	}
 	// Config-bound variables first, so that their mismatches name the
-	// config field rather than just the wanted value.
-	if err := tfvars.VerifyBound(parsed, Expectations(in.Config)); err != nil {
+	// config field rather than just the wanted value. Their wanted values
+	// are those of vals: a binding's value is its config field.
+	exp := make([]tfvars.Expectation, 0, len(bindings))
+	for _, b := range bindings {
+		if b.Kind == FromConfig {
+			exp = append(exp, tfvars.Expectation{Variable: b.Variable, Source: b.Source, Value: vals[b.Variable]})
+		}
+	}
+	if err := tfvars.VerifyBound(parsed, exp); err != nil {
 		return fmt.Errorf("verify tfvars against config:\n%w", err)
 	}
-	if err := tfvars.Compare(parsed, Values(in)); err != nil {
+	if err := tfvars.Compare(parsed, vals); err != nil {
 		return fmt.Errorf("verify tfvars:\n%w", err)
 	}
 	return nil

@@ -74,10 +74,16 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
+	for _, s := range flatCases {
+		f.Add([]byte(s), false)
+	}
 	f.Fuzz(func(t *testing.T, src []byte, json bool) {
 		format := HCL
 		if json {
 			format = JSON
+		}
+		if format == HCL {
+			sameAsHCL(t, src)
 		}
 		got, err := Parse(src, format)
 		if err != nil {
@@ -95,4 +101,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Verify(Render(Parse(%s))): %v\n%s", strconv.Quote(string(src)), err, out)
 		}
 	})
+}
+
+// sameAsHCL fails t when parseFlat accepts src but hclsyntax reads it
+// differently, or rejects it.
+func sameAsHCL(t *testing.T, src []byte) {
+	t.Helper()
+	flat, ok := parseFlat(src)
+	if !ok {
+		return
+	}
+	full, err := parseFull(src, HCL)
+	if err != nil {
+		t.Fatalf("parseFlat accepts %s, hclsyntax rejects it: %v", strconv.Quote(string(src)), err)
+	}
+	if len(flat) != len(full) {
+		t.Fatalf("parseFlat(%s) has %d names, hclsyntax %d", strconv.Quote(string(src)), len(flat), len(full))
+	}
+	for name, want := range full {
+		if got, ok := flat[name]; !ok || !got.RawEquals(want) {
+			t.Fatalf("parseFlat(%s)[%q] = %#v, hclsyntax gives %#v", strconv.Quote(string(src)), name, got, want)
+		}
+	}
 }

@@ -25,6 +25,19 @@ import (
 // Syntax and evaluation errors are joined with errors.Join, each an
 // *hcl.Diagnostic with its position in a file named "<tfvars>".
 func Parse(src []byte, format Format) (map[string]cty.Value, error) {
+	if format == HCL {
+		// The usual file, one primitive per line, is read without building
+		// a syntax tree; parseFlat gives the values hclsyntax gives, and
+		// anything else is parsed by hclsyntax.
+		if vals, ok := parseFlat(src); ok {
+			return vals, nil
+		}
+	}
+	return parseFull(src, format)
+}
+
+// parseFull is Parse through hclsyntax or the HCL JSON parser.
+func parseFull(src []byte, format Format) (map[string]cty.Value, error) {
 	const filename = "<tfvars>"
 	var (
 		file  *hcl.File

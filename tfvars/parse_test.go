@@ -2,6 +2,7 @@ package tfvars
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -292,4 +293,98 @@ func TestDrift(t *testing.T) {
 	if d := s.Drift(exp[1:4]); d != nil {
 		t.Errorf("Drift of agreeing defaults = %v, want nil", d)
 	}
+}
+
+// flatCases are inputs at the edges of what parseFlat reads itself; each
+// must give what hclsyntax gives, or be left to it. FuzzParse starts from
+// them too.
+var flatCases = []string{
+	"",
+	"\n\n",
+	"# only a comment",
+	"#\n# header\n\na = 1\n",
+	"a = 1",
+	"a=1\nb\t=\t2\n",
+	"a = 1 # trailing comment\n",
+	"a = 1\na = 2\n",
+	"_a-b_1 = true\n",
+	"a = true\nb = false\nc = null\n",
+	"a = truex\n",
+	"a = nullable\n",
+	"a = 0\nb = 007\nc = 1.50\nd = 1e3\ne = 2.5E-3\nf = 1e+2\n",
+	"a = 1.\n",
+	"a = 1e\n",
+	"a = .5\n",
+	"a = -1\n",
+	"a = 1a\n",
+	"a = 123456789012345678901234567890.123456789\n",
+	`a = ""`,
+	`a = "plain"`,
+	`a = "q\"b\\n\n\r\t"`,
+	`a = "\u00e9\U0001F600"`,
+	`a = "\u00E9"`,
+	`a = "\ud800"`,
+	`a = "\U00110000"`,
+	`a = "\u12"`,
+	`a = "\x41"`,
+	`a = "$${x}"`,
+	`a = "$$${x}"`,
+	`a = "$$$${x}"`,
+	`a = "%%{if true}x%%{endif}"`,
+	`a = "%%%{x}"`,
+	`a = "${x}"`,
+	`a = "%{if true}x%{endif}"`,
+	`a = "$%{x}"`,
+	`a = "%${x}"`,
+	`a = "$$%%{"`,
+	`a = "$$$"`,
+	`a = "a$"`,
+	`a = "{}$"`,
+	"a = \"e\u0301\"\n",
+	"a = \"\u200b\u2028\"\n",
+	"a = \"\x85\"\n",
+	"a = \"tab\there\"\n",
+	"a = \"line\nbreak\"\n",
+	"a = \"unterminated\n",
+	"a = \"x\" \"y\"\n",
+	"a = \"x\"y\n",
+	"é = 1\n",
+	"aé = 1\n",
+	"a = 1\r\n",
+	"a == 1\n",
+	"a => 1\n",
+	"a = <<EOT\nx\nEOT\n",
+	"a = [1]\n",
+	"a = x\n",
+	"// c\na = 1\n",
+	"/* c */ a = 1\n",
+	"\ufeffa = 1\n",
+	"# bad utf-8 \xff\na = 1\n",
+	"a = \"bad utf-8 \xff\"\n",
+	"  a = 1\n",
+	"for = 1\nin = 2\nif = 3\n",
+}
+
+func TestParseFlatMatchesHCL(t *testing.T) {
+	accepted := 0
+	for _, src := range flatCases {
+		t.Run(strconv.Quote(src), func(t *testing.T) {
+			sameAsHCL(t, []byte(src))
+		})
+		if _, ok := parseFlat([]byte(src)); ok {
+			accepted++
+		}
+	}
+	// The fast path must actually serve the usual files.
+	if accepted < 20 {
+		t.Errorf("parseFlat accepted %d of %d cases; the fast path has stopped serving flat files", accepted, len(flatCases))
+	}
+	src, err := Render(clientValues(), &Options{Header: "header"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := parseFlat(src); !ok {
+		t.Errorf("parseFlat does not read the rendered client tfvars:\n%s", src)
+	}
+	sameAsHCL(t, src)
 }

@@ -182,18 +182,26 @@ func appendFlat(buf *bytes.Buffer, values map[string]cty.Value, names []string) 
 	return true
 }
 
-// appendPrimitive writes a primitive or null value as hclwrite writes it;
-// integers that fit an int64 are formatted directly, which gives the same
-// digits without big.Float's text conversion.
+// appendPrimitive writes a primitive or null value as hclwrite writes it.
+// Strings go through appendQuoted, and integers that fit an int64 are
+// formatted directly, which gives the same digits without big.Float's text
+// conversion.
 func appendPrimitive(buf *bytes.Buffer, v cty.Value) {
-	if !v.IsNull() && v.Type() == cty.Number {
+	switch {
+	case v.IsNull():
+		buf.WriteString("null")
+	case v.Type() == cty.String:
+		appendQuoted(buf, v.AsString())
+	case v.Type() == cty.Bool:
+		buf.WriteString(strconv.FormatBool(v.True()))
+	default:
 		if i, acc := v.AsBigFloat().Int64(); acc == big.Exact {
 			buf.WriteString(strconv.FormatInt(i, 10))
 			return
 		}
-	}
-	for _, t := range hclwrite.TokensForValue(v) {
-		buf.Write(t.Bytes)
+		for _, t := range hclwrite.TokensForValue(v) {
+			buf.Write(t.Bytes)
+		}
 	}
 }
 
