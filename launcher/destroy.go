@@ -33,6 +33,7 @@ func (l *Launcher) Destroy(ctx context.Context, actor string) (res DestroyResult
 	l.applyMu.Lock()
 	defer l.applyMu.Unlock()
 	start := l.opts.Now()
+	l.warmVersion(ctx)
 
 	data, err := os.ReadFile(l.TFVarsPath())
 	if errors.Is(err, fs.ErrNotExist) {

@@ -161,6 +161,8 @@ type Launcher struct {
 	known int
 	// initHash is the module hash init last ran for.
 	initHash string
+	// versionOnce starts the background version check (warmVersion).
+	versionOnce sync.Once
 
 	mu sync.Mutex
 	// queue holds the batches waiting for an apply, oldest first; only the
@@ -241,6 +243,7 @@ func (l *Launcher) Trail() *audit.Trail { return l.trail }
 func (l *Launcher) Prepare(ctx context.Context) error {
 	l.applyMu.Lock()
 	defer l.applyMu.Unlock()
+	l.versionOnce.Do(func() {})
 	if _, _, err := l.tf.Version(ctx, false); err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
@@ -349,6 +352,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 	l.applyMu.Lock()
 	defer l.applyMu.Unlock()
 	start := l.opts.Now()
+	l.warmVersion(ctx)
 
 	requested := 0
 	var actors []string
@@ -704,6 +708,19 @@ func moduleHash(dir string) (string, error) {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// warmVersion asks for OpenTofu's version in the background, once per
+// Launcher, while the first launch prepares its tfvars and plans.
+// terraform-exec checks the version before `init` and `show -json` and
+// caches it; without this, the first launch of a process (every CLI
+// launch) would wait for one more OpenTofu process in series. Version
+// holds terraform-exec's own lock, so `init` or `show` waits for this call
+// rather than starting another; if it fails, they ask again.
+func (l *Launcher) warmVersion(ctx context.Context) {
+	l.versionOnce.Do(func() {
+		go l.tf.Version(ctx, false)
+	})
 }
 
 // plan runs `plan -out` and `show -json` of the saved plan.
