@@ -8,10 +8,11 @@
 //     apply of the saved plan) with the var-file the library rendered.
 //     Measured: the same launches through one long-lived Launcher, as the
 //     HTTP server runs it. Launches go to 1, 10, 100 and 500 VMs in turn,
-//     in one working directory each; every row is the median of -reps
-//     runs. The CLI's cold start (a fresh process, an empty workdir,
-//     init included) is compared at 1 VM with init + the same three
-//     commands.
+//     in one working directory per side; each count is launched by hand and
+//     through the library back to back, which side goes first alternating
+//     between runs, and every row is the median of -reps runs. The CLI's
+//     cold start (a fresh process, an empty workdir, init included) is
+//     compared at 1 VM with init + the same three commands.
 //  2. 16 concurrent launch requests against 16 sequential ones: applies
 //     and wall-clock time.
 //  3. EC2 requests made by 100 launches of one instance type, through the
@@ -31,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,7 +55,18 @@ var env = launcher.Env{AllocatorIP: "203.0.113.10", Environment: "bench"}
 func main() {
 	reps := flag.Int("reps", 3, "runs per measurement; the median is reported")
 	countsFlag := flag.String("counts", "1,10,100,500", "instance counts the launches go to, in order")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (the library side's Go code) to `file`")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var counts []int
 	for f := range strings.SplitSeq(*countsFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -68,27 +81,39 @@ func main() {
 		fail(err)
 	}
 	b := &bench{bin: bin, tofuEnv: tofuEnv()}
-	version, _ := exec.Command(bin, "version").Output()
-	first, _, _ := strings.Cut(string(version), "\n")
-	fmt.Printf("machine: %s/%s, %d CPUs; %s (%s)\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), first, bin)
+	fmt.Printf("machine: %s/%s, %d CPUs, %s; %s (%s)\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), b.version(), bin)
 
 	fmt.Printf("%-34s %12s %12s %8s\n", "launch to N VMs", "tofu by hand", "library", "ratio")
 	worst := 0.0
 	hand := make([][]time.Duration, len(counts))
 	lib := make([][]time.Duration, len(counts))
-	for range *reps {
-		h, err := b.byHand(ctx, counts)
+	for rep := range *reps {
+		// Each count is launched by hand and through the library back to
+		// back, the first side alternating between runs, so that drift in
+		// the machine's speed falls on both sides alike.
+		h, err := b.byHand(ctx)
 		if err != nil {
 			fail(err)
 		}
-		l, err := b.library(ctx, counts)
+		l, err := b.library(ctx)
 		if err != nil {
 			fail(err)
 		}
-		for i := range counts {
-			hand[i] = append(hand[i], h[i])
-			lib[i] = append(lib[i], l[i])
+		for i, n := range counts {
+			var first, second launchSide = h, l
+			if rep%2 == 1 {
+				first, second = l, h
+			}
+			for _, side := range []launchSide{first, second} {
+				if err := side.launch(ctx, n); err != nil {
+					fail(err)
+				}
+			}
+			hand[i] = append(hand[i], h.took)
+			lib[i] = append(lib[i], l.took)
 		}
+		h.close()
+		l.close()
 	}
 	var ratios []string
 	for i, n := range counts {
@@ -181,14 +206,28 @@ func (b *bench) run(ctx context.Context, dir string, args ...string) error {
 	return nil
 }
 
-// byHand times plan -out, show -json and apply of the saved plan, run by
-// a shell script, for launches to each count; init is done beforehand.
-func (b *bench) byHand(ctx context.Context, counts []int) ([]time.Duration, error) {
+// launchSide launches to a total of n VMs and records how long it took.
+type launchSide interface {
+	launch(ctx context.Context, n int) error
+	close()
+}
+
+// handSide runs plan -out, show -json and apply of the saved plan from a
+// shell script, as a careful operator would, with the var-file the
+// library renders; init is done beforehand.
+type handSide struct {
+	b      *bench
+	dir    string
+	script string
+	schema *launcher.Launcher
+	took   time.Duration
+}
+
+func (b *bench) byHand(ctx context.Context) (*handSide, error) {
 	dir, err := workdir()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
 	if err := b.run(ctx, dir, "init", "-input=false"); err != nil {
 		return nil, err
 	}
@@ -204,25 +243,30 @@ func (b *bench) byHand(ctx context.Context, counts []int) ([]time.Duration, erro
 	if err != nil {
 		return nil, err
 	}
-	var out []time.Duration
-	for _, n := range counts {
-		// The var-file the library renders, so both sides apply the same.
-		data, err := renderFor(ctx, schema, n)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, "terraform.runtime.tfvars"), data, 0o600); err != nil {
-			return nil, err
-		}
-		cmd := exec.CommandContext(ctx, "bash", script)
-		cmd.Dir, cmd.Env = dir, b.environ()
-		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("by hand, N = %d: %w\n%s", n, err, out)
-		}
-		out = append(out, time.Since(start))
+	return &handSide{b: b, dir: dir, script: script, schema: schema}, nil
+}
+
+func (h *handSide) launch(ctx context.Context, n int) error {
+	data, err := renderFor(ctx, h.schema, n)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	if err := os.WriteFile(filepath.Join(h.dir, "terraform.runtime.tfvars"), data, 0o600); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "bash", h.script)
+	cmd.Dir, cmd.Env = h.dir, h.b.environ()
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("by hand, N = %d: %w\n%s", n, err, out)
+	}
+	h.took = time.Since(start)
+	return nil
+}
+
+func (h *handSide) close() {
+	h.schema.Close()
+	os.RemoveAll(h.dir)
 }
 
 func renderFor(ctx context.Context, l *launcher.Launcher, n int) ([]byte, error) {
@@ -235,38 +279,48 @@ func renderFor(ctx context.Context, l *launcher.Launcher, n int) ([]byte, error)
 	return r.Data, err
 }
 
-// library times Launch for launches to each count, through one Launcher
-// prepared beforehand (version asked, init done), as a server holds it.
-func (b *bench) library(ctx context.Context, counts []int) ([]time.Duration, error) {
+// libSide launches through one Launcher prepared beforehand (version
+// asked, init done), as a server holds it.
+type libSide struct {
+	dir  string
+	l    *launcher.Launcher
+	have int
+	took time.Duration
+}
+
+func (b *bench) library(ctx context.Context) (*libSide, error) {
 	dir, err := workdir()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
 	l, err := launcher.New(dir, b.bin, lablink.DefaultConfig(), env, gpu.Catalog{},
 		&launcher.Options{MaxCount: 1000, TofuEnv: b.tofuEnv})
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
 	if err := l.Prepare(ctx); err != nil {
 		return nil, err
 	}
-	var out []time.Duration
-	have := 0
-	for _, n := range counts {
-		start := time.Now()
-		r, err := l.Launch(ctx, launcher.Request{Count: n - have})
-		if err != nil {
-			return nil, fmt.Errorf("library, N = %d: %w", n, err)
-		}
-		out = append(out, time.Since(start))
-		if r.Total != n {
-			return nil, fmt.Errorf("library, N = %d: launched to %d", n, r.Total)
-		}
-		have = n
+	return &libSide{dir: dir, l: l}, nil
+}
+
+func (s *libSide) launch(ctx context.Context, n int) error {
+	start := time.Now()
+	r, err := s.l.Launch(ctx, launcher.Request{Count: n - s.have})
+	if err != nil {
+		return fmt.Errorf("library, N = %d: %w", n, err)
 	}
-	return out, nil
+	s.took = time.Since(start)
+	if r.Total != n {
+		return fmt.Errorf("library, N = %d: launched to %d", n, r.Total)
+	}
+	s.have = n
+	return nil
+}
+
+func (s *libSide) close() {
+	s.l.Close()
+	os.RemoveAll(s.dir)
 }
 
 func (b *bench) buildCLI(ctx context.Context) (string, error) {
@@ -421,6 +475,33 @@ func (b *bench) ec2Requests(ctx context.Context, launches int) (int, error) {
 type detectorFunc func(ctx context.Context, instanceType string) (gpu.Info, error)
 
 func (f detectorFunc) Detect(ctx context.Context, it string) (gpu.Info, error) { return f(ctx, it) }
+
+// version is the first line of `tofu version` that names the engine.
+func (b *bench) version() string {
+	cmd := exec.Command(b.bin, "version")
+	cmd.Env = b.environ()
+	out, _ := cmd.Output()
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, "OpenTofu ") || strings.HasPrefix(line, "Terraform ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return "unknown version"
+}
+
+// cpuModel is the processor's name from /proc/cpuinfo, where there is one.
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.Lines(string(data)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
