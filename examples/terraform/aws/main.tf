@@ -1,7 +1,9 @@
 # Client VMs of one LabLink deployment. The allocator applies this module
-# with a generated terraform.runtime.tfvars and -var instance_count=N, where
-# N counts the VMs already running plus the new ones, so growing the count
-# only adds VMs.
+# with a generated terraform.runtime.tfvars holding every variable,
+# instance_count included: N counts the VMs already running plus the new
+# ones, so growing the count only adds VMs. (Upstream passes instance_count
+# as -var; writing it into the file lets the audited copy alone reproduce
+# the apply.)
 
 locals {
   # Keep this call identical to the one in ../local/main.tf.
