@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,7 +80,8 @@ type Result struct {
 	Plan         PlanSummary
 	// Audit is the location of the launch's audit record.
 	Audit string
-	// Outputs are the module's outputs after the apply, as JSON.
+	// Outputs are the module's outputs after the apply, as JSON,
+	// sensitive ones included: do not log them.
 	Outputs map[string]json.RawMessage
 	// Duration of the whole launch.
 	Duration time.Duration
@@ -136,8 +138,14 @@ type Options struct {
 	// Progress, when set, receives apply progress. It is called from the
 	// launcher's goroutine and must not block for long.
 	Progress func(Progress)
-	// TofuEnv, when set, is the environment of OpenTofu processes (merged
-	// over the launcher's own environment by terraform-exec).
+	// TofuEnv is the whole environment of OpenTofu processes; it replaces
+	// the launcher's own (as tfexec.Terraform.SetEnv does) and must not
+	// hold the variables terraform-exec manages (tfexec.ProhibitedEnv).
+	// Default: the process environment when New is called, without those
+	// variables: TF_VAR_*, TF_CLI_ARGS*, TF_WORKSPACE, TF_LOG* and the
+	// like, so that the runtime tfvars alone decide what is applied. In
+	// both cases a TF_CLI_CONFIG_FILE that names no file is replaced by
+	// the empty os.DevNull (see tofuEnv).
 	TofuEnv map[string]string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -208,16 +216,40 @@ func New(workdir, binary string, cfg lablink.Config, env Env, gpus GPUDetector, 
 	if err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
 	}
-	if o.TofuEnv != nil {
-		if err := tf.SetEnv(o.TofuEnv); err != nil {
-			return nil, fmt.Errorf("launcher: %w", err)
-		}
+	if err := tf.SetEnv(tofuEnv(o.TofuEnv)); err != nil {
+		return nil, fmt.Errorf("launcher: %w", err)
 	}
 	trail := o.Trail
 	if trail == nil {
 		trail = audit.NewTrail(audit.NewDirStore(filepath.Join(dir, ".lablink", "audit")), &audit.Options{Now: o.Now})
 	}
 	return &Launcher{dir: dir, cfg: cfg, env: env, gpus: gpus, schema: schema, opts: o, tf: tf, trail: trail, known: -1}, nil
+}
+
+// tofuEnv returns the environment for OpenTofu processes: env, or the
+// process environment without the variables terraform-exec manages when
+// env is nil. A TF_CLI_CONFIG_FILE that names no file becomes os.DevNull:
+// OpenTofu reads a missing file as an empty configuration anyway, but
+// first prints a warning on stdout, where terraform-exec then fails to
+// parse the output of `version -json`.
+func tofuEnv(env map[string]string) map[string]string {
+	out := make(map[string]string)
+	if env == nil {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				out[k] = v
+			}
+		}
+		out = tfexec.CleanEnv(out)
+	} else {
+		maps.Copy(out, env)
+	}
+	if p := out["TF_CLI_CONFIG_FILE"]; p != "" {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			out["TF_CLI_CONFIG_FILE"] = os.DevNull
+		}
+	}
+	return out
 }
 
 // TFVarsPath is where the runtime tfvars file lives.

@@ -431,3 +431,28 @@ resource "terraform_data" "slow" {
 		t.Errorf("state holds %d VMs, result says %d", got, r.Total)
 	}
 }
+
+// Without Options.TofuEnv, OpenTofu runs with the process environment,
+// cleaned: a TF_CLI_CONFIG_FILE that names no file does not break
+// terraform-exec's version check (OpenTofu would warn about it on stdout),
+// and TF_CLI_ARGS_plan cannot change the apply behind the runtime tfvars'
+// back.
+func TestLaunchWithProcessEnvironment(t *testing.T) {
+	f := newFixture(t)
+	t.Setenv("TF_CLI_CONFIG_FILE", filepath.Join(t.TempDir(), "missing.tofurc"))
+	t.Setenv("CHECKPOINT_DISABLE", "1")
+	t.Setenv("TF_CLI_ARGS_plan", "-var=instance_count=7")
+	l, err := launcher.New(f.dir, f.bin, lablink.DefaultConfig(),
+		launcher.Env{AllocatorIP: "203.0.113.10", Environment: "test"}, gpu.Catalog{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r, err := l.Launch(context.Background(), launcher.Request{Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.stateVMs(t); r.Total != 2 || got != 2 {
+		t.Errorf("launch of 2 = %+v with %d VMs in state; want 2, as the runtime tfvars say", r, got)
+	}
+}
