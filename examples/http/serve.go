@@ -11,8 +11,8 @@ import (
 )
 
 // Server timeouts. WriteTimeout is short, which suits healthz, errors and
-// auth failures; the handlers that wait for OpenTofu (launch, destroy,
-// status) move their own write deadline to serverOptions.ApplyWriteTimeout
+// auth failures; the handlers that wait for OpenTofu (launch, destroy)
+// move their own write deadline to serverOptions.ApplyWriteTimeout
 // (1 h by default) with http.ResponseController. A server-wide
 // WriteTimeout long enough for an apply would let every slow client hold a
 // connection that long; none at all would let them hold it forever. When

@@ -350,6 +350,7 @@ func (s *server) destroy(w http.ResponseWriter, r *http.Request) {
 type statusResponse struct {
 	VMs    int       `json:"vms"`
 	TFVars bool      `json:"tfvars"`
+	Busy   bool      `json:"busy"` // a launch or destroy is running
 	Last   *lastJSON `json:"last"`
 }
 
@@ -369,16 +370,13 @@ type lastJSON struct {
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
-	// Status waits while an apply runs (it takes the launcher's apply
-	// lock), so it gets the long write deadline too.
-	s.extendWriteDeadline(w, r)
 	st, err := s.l.Status(r.Context())
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "status failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "status failed; see the server log")
 		return
 	}
-	resp := statusResponse{VMs: st.VMs, TFVars: st.TFVars}
+	resp := statusResponse{VMs: st.VMs, TFVars: st.TFVars, Busy: st.Busy}
 	if m := st.Last; m != nil {
 		resp.Last = &lastJSON{m.LaunchID, m.Operation, m.Actor, m.Started, m.Duration, m.Outcome,
 			m.Requested, m.Existing, m.Total, m.TFVarsSHA256}

@@ -475,7 +475,7 @@ func TestDestroy(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	f := &fakeLauncher{StatusFn: func(context.Context) (launcher.Status, error) {
-		return launcher.Status{VMs: 4, TFVars: true, Last: &audit.Manifest{
+		return launcher.Status{VMs: 4, TFVars: true, Busy: true, Last: &audit.Manifest{
 			LaunchID: "L9", Operation: "launch", Actor: "admin", Outcome: "succeeded",
 			Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: "2s",
 			Requested: 1, Existing: 3, Total: 4, TFVarsSHA256: "ff", Error: "must not show",
@@ -489,7 +489,7 @@ func TestStatus(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := statusResponse{VMs: 4, TFVars: true, Last: &lastJSON{"L9", "launch", "admin",
+	want := statusResponse{VMs: 4, TFVars: true, Busy: true, Last: &lastJSON{"L9", "launch", "admin",
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2s", "succeeded", 1, 3, 4, "ff"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
