@@ -18,7 +18,6 @@ import (
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/ec2fake"
 	"github.com/lablink-go/lablink/internal/miniotest"
-	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -27,12 +26,7 @@ import (
 // configuration chain points EC2 at the ec2fake server and S3 at a real
 // MinIO (the --audit store), and a real OpenTofu applies the local module.
 func TestEndToEndEC2AndS3(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs OpenTofu and MinIO")
-	}
-	isolateTofu(t)
-	noAWS(t)
-	tofu := tofutest.Binary(t)
+	tofu := serverTofu(t, "runs OpenTofu and MinIO")
 	minio := miniotest.Start(t)
 	bucket := minio.NewBucket(t)
 	ec2 := ec2fake.New(t)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/lablink-go/lablink/internal/tofutest"
 )
 
 // mainArgsEnv, when set, makes the test binary run main with the JSON
@@ -34,12 +32,7 @@ func TestMain(m *testing.M) {
 // manager does, and stops it with SIGTERM or SIGINT: it shuts down and
 // exits 0.
 func TestMainStopsOnSignal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs OpenTofu")
-	}
-	isolateTofu(t)
-	noAWS(t)
-	tofu := tofutest.Binary(t)
+	tofu := serverTofu(t, "runs OpenTofu")
 	cfg := writeConfig(t, testConfig())
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {

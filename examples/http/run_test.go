@@ -46,6 +46,19 @@ func writeConfig(t *testing.T, cfg lablink.Config) string {
 	return p
 }
 
+// serverTofu prepares a test that runs the server with a real OpenTofu:
+// skipped under -short, with the environment of isolateTofu and noAWS. It
+// returns the OpenTofu binary. Tests that call it cannot run in parallel.
+func serverTofu(t *testing.T, skipReason string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(skipReason)
+	}
+	isolateTofu(t)
+	noAWS(t)
+	return tofutest.Binary(t)
+}
+
 // isolateTofu gives the OpenTofu processes that run starts, which inherit
 // this process's environment, the environment of tofutest.Env: no TF_*
 // variable of the machine running the tests, no ~/.terraformrc. Tests
@@ -383,12 +396,7 @@ func TestRunRefusesToStart(t *testing.T) {
 // TestRunStartsAndStops starts the real server, OpenTofu init included,
 // and shuts it down as SIGTERM would.
 func TestRunStartsAndStops(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs OpenTofu")
-	}
-	isolateTofu(t)
-	noAWS(t)
-	tofu := tofutest.Binary(t)
+	tofu := serverTofu(t, "runs OpenTofu")
 	defaultPassword := testConfig()
 	defaultPassword.App.AdminPassword = lablink.DefaultConfig().App.AdminPassword
 
@@ -476,12 +484,7 @@ func TestRunStartsAndStops(t *testing.T) {
 // module (warning when it differs from the embedded one) and refuses one
 // that holds something else.
 func TestRunWorkdirProblems(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs OpenTofu")
-	}
-	isolateTofu(t)
-	noAWS(t)
-	tofu := tofutest.Binary(t)
+	tofu := serverTofu(t, "runs OpenTofu")
 	cfg := writeConfig(t, testConfig())
 	args := func(workdir string, more ...string) []string {
 		return append([]string{"--config", cfg, "--workdir", workdir, "--addr", "127.0.0.1:0",

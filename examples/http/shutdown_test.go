@@ -18,7 +18,6 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
-	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
 )
 
@@ -144,12 +143,7 @@ func TestServeReturnsServeError(t *testing.T) {
 // the state lock and recorded what it created, the attempt is audited as
 // canceled, and a new server on the same workdir launches on top of it.
 func TestShutdownMidApply(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs OpenTofu")
-	}
-	isolateTofu(t)
-	noAWS(t)
-	tofu := tofutest.Binary(t)
+	tofu := serverTofu(t, "runs OpenTofu")
 	dir := t.TempDir()
 	workdir := filepath.Join(dir, "client")
 	if err := terraform.Materialize("local", workdir); err != nil {
