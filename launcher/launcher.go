@@ -420,8 +420,12 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		return res, fmt.Errorf("launch: audit the attempt: %w", err)
 	}
 	res.LaunchID = m.LaunchID
+	open := true // m is begun and not yet finished
 	defer func() {
 		res.Duration = l.opts.Now().Sub(start)
+		if !open {
+			return
+		}
 		var latest []byte
 		if err == nil {
 			latest = l.auditCopy(rendered)
@@ -466,6 +470,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		// stale file is closed as superseded and a new one holds the file
 		// that is planned and applied.
 		stale := fmt.Errorf("%w: the state holds %d client VMs, not %d", errSuperseded, prior, existing)
+		open = false
 		m.Outcome, m.Error = outcome(stale), stale.Error()
 		if _, err := l.trail.Finish(context.WithoutCancel(ctx), m, nil); err != nil {
 			return res, fmt.Errorf("launch: audit the superseded attempt: %w", err)
@@ -475,11 +480,11 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 		if rendered, err = Render(l.schema, in, l.opts.Format); err != nil {
 			return res, fmt.Errorf("launch: %w", err)
 		}
-		m = l.manifest("launch", actor, in, info, rendered, requested, existing)
-		if m, err = l.trail.Begin(ctx, m, l.auditCopy(rendered)); err != nil {
+		next, err := l.trail.Begin(ctx, l.manifest("launch", actor, in, info, rendered, requested, existing), l.auditCopy(rendered))
+		if err != nil {
 			return res, fmt.Errorf("launch: audit the attempt: %w", err)
 		}
-		res.LaunchID = m.LaunchID
+		m, open, res.LaunchID = next, true, next.LaunchID
 		if err := writeTFVars(l.TFVarsPath(), rendered.Data); err != nil {
 			return res, fmt.Errorf("launch: write tfvars: %w", err)
 		}

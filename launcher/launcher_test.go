@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/tofutest"
@@ -454,5 +455,44 @@ func TestLaunchWithProcessEnvironment(t *testing.T) {
 	}
 	if got := f.stateVMs(t); r.Total != 2 || got != 2 {
 		t.Errorf("launch of 2 = %+v with %d VMs in state; want 2, as the runtime tfvars say", r, got)
+	}
+}
+
+// When the state changed behind a launcher's back (another process
+// launched), the plan's prior state corrects the count: the attempt with
+// the stale count is closed as superseded, and a new attempt plans,
+// applies and audits the corrected file.
+func TestLaunchReplansOnStaleCount(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	launchOK(t, l, 2)
+	launchOK(t, f.launcher(t, lablink.DefaultConfig(), nil), 1) // another process
+
+	r, err := l.Launch(ctx, launcher.Request{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.stateVMs(t); r.Existing != 3 || r.Total != 4 || got != 4 {
+		t.Errorf("launch = %+v with %d VMs in state; want 3 existing + 1 = 4", r, got)
+	}
+	list, err := l.Trail().List(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 4 || list[0].LaunchID != r.LaunchID || list[0].Outcome != audit.OutcomeSucceeded ||
+		list[1].Outcome != audit.OutcomeSuperseded || list[1].Total != 3 {
+		t.Fatalf("audit records = %+v; want the succeeded launch after a superseded one", list)
+	}
+	_, stored, err := l.Trail().Show(ctx, "test", r.LaunchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := tfvars.Parse(stored, tfvars.HCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := vals["instance_count"].AsBigFloat().Int64(); n != 4 {
+		t.Errorf("audited tfvars hold instance_count = %d, want the 4 applied", n)
 	}
 }
