@@ -120,10 +120,16 @@ func Values(in Inputs) map[string]cty.Value {
 // these, so a mismatch names both the variable and the field.
 func Expectations(cfg lablink.Config) []tfvars.Expectation {
 	in := Inputs{Config: cfg}
-	var exp []tfvars.Expectation
+	return expectations(func(b Binding) cty.Value { return b.value(&in) })
+}
+
+// expectations lists the config-bound bindings with the values value
+// gives them.
+func expectations(value func(Binding) cty.Value) []tfvars.Expectation {
+	exp := make([]tfvars.Expectation, 0, len(bindings))
 	for _, b := range bindings {
 		if b.Kind == FromConfig {
-			exp = append(exp, tfvars.Expectation{Variable: b.Variable, Source: b.Source, Value: b.value(&in)})
+			exp = append(exp, tfvars.Expectation{Variable: b.Variable, Source: b.Source, Value: value(b)})
 		}
 	}
 	return exp

@@ -213,6 +213,8 @@ func TestResolveErrors(t *testing.T) {
 			[]string{"CLOUD_INIT_LOG_GROUP"}, nil},
 		{"bad IP", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "1.2.3"}, gpu.Catalog{},
 			[]string{"ALLOCATOR_PUBLIC_IP"}, nil},
+		{"missing IP, with the other problems", lablink.DefaultConfig(), launcher.Env{Environment: "a;b"}, gpu.Catalog{},
+			[]string{"ALLOCATOR_PUBLIC_IP is not set", "ENVIRONMENT"}, nil},
 		{"GPU API failure is an error, never no GPU", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "203.0.113.10"},
 			failingDetector{apiDown}, []string{"503"}, apiDown},
 		{"unknown instance type", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "203.0.113.10"},

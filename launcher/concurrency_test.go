@@ -17,7 +17,6 @@ import (
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
-	"github.com/lablink-go/lablink/tfvars"
 )
 
 // 50 concurrent requests of random sizes end with exactly their sum in
@@ -176,15 +175,7 @@ resource "terraform_data" "slow" {
 	if applied == nil || applied.Total != 4 {
 		t.Fatalf("audit records %+v; want the helper's succeeded launch to total 4", list)
 	}
-	_, stored, err := l.Trail().Show(context.Background(), "test", applied.LaunchID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vals, err := tfvars.Parse(stored, tfvars.HCL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := vals["instance_count"].AsBigFloat().Int64(); n != 4 {
+	if n := auditedCount(t, l, applied.LaunchID); n != 4 {
 		t.Errorf("the helper's audited tfvars hold instance_count = %d, want the 4 it applied", n)
 	}
 }

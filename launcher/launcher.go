@@ -275,7 +275,6 @@ func (l *Launcher) Trail() *audit.Trail { return l.trail }
 func (l *Launcher) Prepare(ctx context.Context) error {
 	l.applyMu.Lock()
 	defer l.applyMu.Unlock()
-	l.versionOnce.Do(func() {})
 	if _, _, err := l.tf.Version(ctx, false); err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
@@ -489,7 +488,6 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 			return res, fmt.Errorf("launch: write tfvars: %w", err)
 		}
 		res.TFVarsSHA256 = rendered.SHA256
-		os.Remove(planFile)
 		if plan, planFile, err = l.plan(ctx, m.LaunchID, false); err != nil {
 			return res, fmt.Errorf("launch: %w", err)
 		}

@@ -101,7 +101,23 @@ func (f *fixture) stateVMs(t testing.TB) int {
 
 func (f *fixture) tfvarsCount(t testing.TB) int {
 	t.Helper()
-	vals, err := tfvars.Parse([]byte(readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))), tfvars.HCL)
+	return instanceCount(t, []byte(readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))))
+}
+
+// auditedCount is the instance_count of the tfvars the audit trail of l
+// stores for launch id.
+func auditedCount(t testing.TB, l *launcher.Launcher, id string) int {
+	t.Helper()
+	_, stored, err := l.Trail().Show(context.Background(), "test", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return instanceCount(t, stored)
+}
+
+func instanceCount(t testing.TB, tfvarsHCL []byte) int {
+	t.Helper()
+	vals, err := tfvars.Parse(tfvarsHCL, tfvars.HCL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,15 +500,7 @@ func TestLaunchReplansOnStaleCount(t *testing.T) {
 		list[1].Outcome != audit.OutcomeSuperseded || list[1].Total != 3 {
 		t.Fatalf("audit records = %+v; want the succeeded launch after a superseded one", list)
 	}
-	_, stored, err := l.Trail().Show(ctx, "test", r.LaunchID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vals, err := tfvars.Parse(stored, tfvars.HCL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := vals["instance_count"].AsBigFloat().Int64(); n != 4 {
+	if n := auditedCount(t, l, r.LaunchID); n != 4 {
 		t.Errorf("audited tfvars hold instance_count = %d, want the 4 applied", n)
 	}
 }

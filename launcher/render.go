@@ -53,6 +53,15 @@ func Resolve(ctx context.Context, cfg lablink.Config, env Env, gpus GPUDetector)
 	}
 	in := Inputs{Config: cfg, Environment: allocurl.NormalizeEnvironment(env.Environment)}
 	var errs []error
+	ip := strings.TrimSpace(env.AllocatorIP)
+	switch addr, err := netip.ParseAddr(ip); {
+	case ip == "":
+		errs = append(errs, errors.New("ALLOCATOR_PUBLIC_IP is not set; the client VMs need the allocator's public IP"))
+	case err != nil || addr.Zone() != "":
+		errs = append(errs, fmt.Errorf("ALLOCATOR_PUBLIC_IP: %q is not an IP address", env.AllocatorIP))
+	default:
+		in.AllocatorIP = addr.String()
+	}
 	if err := lablink.ValidateEnvironment(in.Environment); err != nil {
 		errs = append(errs, fmt.Errorf("ENVIRONMENT: %w", err))
 	}
@@ -60,14 +69,10 @@ func Resolve(ctx context.Context, cfg lablink.Config, env Env, gpus GPUDetector)
 		errs = append(errs, fmt.Errorf("CLOUD_INIT_LOG_GROUP: %w", err))
 	}
 	in.LogGroup = env.LogGroup
-	ip := strings.TrimSpace(env.AllocatorIP)
-	if addr, err := netip.ParseAddr(ip); err != nil || addr.Zone() != "" {
-		errs = append(errs, fmt.Errorf("ALLOCATOR_PUBLIC_IP: %q is not an IP address", env.AllocatorIP))
-	} else {
-		in.AllocatorIP = addr.String()
-	}
 	u, err := allocurl.Derive(cfg, allocurl.Input{AllocatorIP: ip, Environment: in.Environment, FQDN: env.FQDN})
-	if err != nil {
+	// A bad IP is reported above, by the name of its variable; Derive's
+	// own complaint about it would say the same again.
+	if err != nil && !(in.AllocatorIP == "" && (errors.Is(err, allocurl.ErrInvalidIP) || errors.Is(err, allocurl.ErrNoHost))) {
 		errs = append(errs, err)
 	}
 	in.URL = u
@@ -131,12 +136,7 @@ func verify(data []byte, format tfvars.Format, vals map[string]cty.Value) error 
 	// Config-bound variables first, so that their mismatches name the
 	// config field rather than just the wanted value. Their wanted values
 	// are those of vals: a binding's value is its config field.
-	exp := make([]tfvars.Expectation, 0, len(bindings))
-	for _, b := range bindings {
-		if b.Kind == FromConfig {
-			exp = append(exp, tfvars.Expectation{Variable: b.Variable, Source: b.Source, Value: vals[b.Variable]})
-		}
-	}
+	exp := expectations(func(b Binding) cty.Value { return vals[b.Variable] })
 	if err := tfvars.VerifyBound(parsed, exp); err != nil {
 		return fmt.Errorf("verify tfvars against config:\n%w", err)
 	}

@@ -31,7 +31,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -204,11 +203,6 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	return f, exitOK
 }
 
-// standInIP replaces a missing ALLOCATOR_PUBLIC_IP while checkEnv checks
-// the other variables, so that their problems are reported together with
-// the missing IP. It is TEST-NET-1 (RFC 5737) and never reaches a VM.
-const standInIP = "192.0.2.1"
-
 // checkEnv runs, at start, the checks every launch makes of cfg and env
 // (launcher.Resolve), so that a missing or invalid variable stops the
 // server with its name instead of failing each launch with a 500. It
@@ -216,13 +210,8 @@ const standInIP = "192.0.2.1"
 // each launch's business (cached per instance type), and the server must
 // not need EC2 to start.
 func checkEnv(ctx context.Context, cfg lablink.Config, env launcher.Env) error {
-	var missing error
-	if strings.TrimSpace(env.AllocatorIP) == "" {
-		missing = errors.New("ALLOCATOR_PUBLIC_IP is not set; the client VMs need the allocator's public IP")
-		env.AllocatorIP = standInIP
-	}
 	_, _, err := launcher.Resolve(ctx, cfg, env, noGPULookup{})
-	return errors.Join(missing, err)
+	return err
 }
 
 // noGPULookup answers every instance type without asking anyone, for

@@ -65,15 +65,22 @@ func serverTofu(t *testing.T, skipReason string) string {
 // that call it cannot run in parallel.
 func isolateTofu(t *testing.T) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TF_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	unsetPrefix(t, "TF_")
 	for k, v := range tofutest.ExecEnv(t) {
 		if strings.HasPrefix(k, "TF_") || k == "CHECKPOINT_DISABLE" {
 			t.Setenv(k, v)
+		}
+	}
+}
+
+// unsetPrefix unsets, for the rest of the test, every environment
+// variable whose name starts with prefix.
+func unsetPrefix(t *testing.T, prefix string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, prefix) {
+			t.Setenv(k, "") // restored at the end of the test
+			os.Unsetenv(k)
 		}
 	}
 }
@@ -84,12 +91,7 @@ func isolateTofu(t *testing.T) {
 // cannot run in parallel.
 func noAWS(t *testing.T) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	unsetPrefix(t, "AWS_")
 	dir := t.TempDir()
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
