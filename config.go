@@ -1,14 +1,27 @@
 package lablink
 
 // Config is the allocator's config.yaml: every section, key and default of
-// the upstream structured config. The zero value is not useful; start from
-// DefaultConfig or load a file with LoadConfig or ParseConfig, which fill in
-// the defaults for keys the file leaves out.
+// the upstream structured config, of every release since November 2025.
+// Keys a later release removed are kept with their old meaning (see
+// Deprecations); LoadConfig warns when a file sets one. The zero value is
+// not useful; start from DefaultConfig or load a file with LoadConfig or
+// ParseConfig, which fill in the defaults for keys the file leaves out.
 //
 // Field tags name the YAML keys; the YAML path of a field (used in every
-// error) is the section key and the field key joined with a dot, such as
-// "machine.machine_type".
+// error) is the keys from the top joined with dots, such as
+// "machine.machine_type" or "monitoring.budget.enabled".
 type Config struct {
+	// DeploymentName names the deployment ("" by default). With
+	// Environment it names the OpenTofu state key
+	// ("{deployment_name or lablink}/{environment}/client/...").
+	DeploymentName string `yaml:"deployment_name"`
+	// Environment is the deployment environment ("prod" by default). The
+	// ENVIRONMENT variable of the allocator's process wins over it; see
+	// EnvironmentName.
+	Environment string `yaml:"environment"`
+	// Provider is how client VMs are provisioned: "aws" (the default,
+	// through OpenTofu) or "manual" (clients register themselves).
+	Provider      string        `yaml:"provider"`
 	DB            DB            `yaml:"db"`
 	App           App           `yaml:"app"`
 	Machine       Machine       `yaml:"machine"`
@@ -18,9 +31,13 @@ type Config struct {
 	Allocator     Allocator     `yaml:"allocator"`
 	BucketName    string        `yaml:"bucket_name"`
 	StartupScript StartupScript `yaml:"startup_script"`
+	Monitoring    Monitoring    `yaml:"monitoring"`
+	Manual        Manual        `yaml:"manual"`
 }
 
-// DB is the allocator's PostgreSQL connection and its VM table.
+// DB is the allocator's PostgreSQL database. Since allocator v0.2.1 only
+// Password is configurable; the other keys are deprecated and keep their
+// old meaning.
 type DB struct {
 	DBName         string `yaml:"dbname"`
 	User           string `yaml:"user"`
@@ -32,11 +49,16 @@ type DB struct {
 }
 
 // App holds the admin credentials of the allocator web app and the AWS
-// region everything runs in.
+// region everything runs in. The credentials default to MissingSecret, as
+// upstream's since v0.1.0: an allocator must refuse to start with them
+// (see IsUnresolvedSecret).
 type App struct {
 	AdminUser     string `yaml:"admin_user"`
 	AdminPassword string `yaml:"admin_password"`
 	Region        string `yaml:"region"`
+	// AdminSessionTimeoutMinutes caps an admin's troubleshooting session
+	// on an unassigned VM (30 by default).
+	AdminSessionTimeoutMinutes int `yaml:"admin_session_timeout_minutes"`
 }
 
 // Machine describes the client VMs: EC2 instance type, AMI, the container
@@ -49,10 +71,14 @@ type Machine struct {
 	Image      string `yaml:"image"`
 	AMIID      string `yaml:"ami_id"`
 	Software   string `yaml:"software"`
-	Extension  string `yaml:"extension"`
+	// Extension is deprecated (removed in allocator v0.2.0).
+	Extension string `yaml:"extension"`
 }
 
-// DNS configures the allocator's host name (see package allocurl).
+// DNS configures the allocator's host name (see package allocurl). Since
+// allocator v0.1.0 Domain is the whole host name; AppName, Pattern,
+// CustomSubdomain and CreateZone are deprecated and, when a file sets
+// them, still build the host name as they did.
 type DNS struct {
 	Enabled          bool   `yaml:"enabled"`
 	TerraformManaged bool   `yaml:"terraform_managed"`
@@ -69,14 +95,17 @@ type DNS struct {
 // EIP chooses how the allocator gets its elastic IP.
 type EIP struct {
 	Strategy string `yaml:"strategy"`
-	TagName  string `yaml:"tag_name"`
+	// TagName is deprecated (removed in allocator v0.1.2).
+	TagName string `yaml:"tag_name"`
 }
 
 // SSL chooses how the allocator terminates TLS; it decides the scheme of
 // the allocator URL.
 type SSL struct {
-	Provider       string `yaml:"provider"`
-	Email          string `yaml:"email"`
+	Provider string `yaml:"provider"`
+	Email    string `yaml:"email"`
+	// Staging is deprecated (removed in allocator v0.1.0); when true the
+	// allocator URL is still plain http, as it was.
 	Staging        bool   `yaml:"staging"`
 	CertificateARN string `yaml:"certificate_arn"`
 }
@@ -88,8 +117,10 @@ type Allocator struct {
 
 // StartupScript is an optional script the client VM runs after boot.
 type StartupScript struct {
-	Enabled bool   `yaml:"enabled"`
-	Path    string `yaml:"path"`
+	Enabled bool `yaml:"enabled"`
+	// Path is the script on the allocator's file system; OpenTofu reads it
+	// at plan time. A relative path is relative to the config file.
+	Path string `yaml:"path"`
 	// OnError is "continue" or "fail".
 	OnError          string `yaml:"on_error"`
 	MaxAttempts      int    `yaml:"max_attempts"`
@@ -99,9 +130,67 @@ type StartupScript struct {
 	SuccessCheck string `yaml:"success_check"`
 }
 
-// DefaultConfig returns the upstream defaults for every key.
+// Monitoring is the client-side activity monitoring of today's allocator
+// (v0.2.0 on), plus the fields of the older, removed shape (allocator
+// v0.1.x: Email, Thresholds, Budget, CloudTrail), which load with a
+// deprecation warning.
+type Monitoring struct {
+	Enabled bool `yaml:"enabled"`
+	// SubjectWindowPatterns are window-title patterns; empty means the
+	// client uses machine.software.
+	SubjectWindowPatterns []string `yaml:"subject_window_patterns"`
+	ProcessAllowlist      []string `yaml:"process_allowlist"`
+	WatchDir              string   `yaml:"watch_dir"`
+	SampleIntervalSeconds int      `yaml:"sample_interval_seconds"`
+	PushIntervalSeconds   int      `yaml:"push_interval_seconds"`
+
+	Email      string               `yaml:"email"`
+	Thresholds MonitoringThresholds `yaml:"thresholds"`
+	Budget     MonitoringBudget     `yaml:"budget"`
+	CloudTrail MonitoringCloudTrail `yaml:"cloudtrail"`
+}
+
+// MonitoringThresholds belongs to the removed monitoring shape.
+type MonitoringThresholds struct {
+	MaxInstancesPer5Min          int `yaml:"max_instances_per_5min"`
+	MaxTerminationsPer5Min       int `yaml:"max_terminations_per_5min"`
+	MaxUnauthorizedCallsPer15Min int `yaml:"max_unauthorized_calls_per_15min"`
+}
+
+// MonitoringBudget belongs to the removed monitoring shape.
+type MonitoringBudget struct {
+	Enabled          bool `yaml:"enabled"`
+	MonthlyBudgetUSD int  `yaml:"monthly_budget_usd"`
+}
+
+// MonitoringCloudTrail belongs to the removed monitoring shape.
+type MonitoringCloudTrail struct {
+	RetentionDays int `yaml:"retention_days"`
+}
+
+// Manual configures provider "manual": how browsers reach clients that
+// registered themselves, and how participants reach the allocator.
+type Manual struct {
+	// Connectivity is "lan_direct" (default), "mesh_overlay" or
+	// "reverse_tunnel".
+	Connectivity string `yaml:"connectivity"`
+	// OverlayTailnet is the tailnet's MagicDNS suffix (example.ts.net).
+	OverlayTailnet string `yaml:"overlay_tailnet"`
+	// ParticipantExposure is "none" (default), "tailscale_funnel" or
+	// "cloudflare_tunnel".
+	ParticipantExposure string `yaml:"participant_exposure"`
+	// PublicHostname is the bare host name participants open when
+	// ParticipantExposure is "cloudflare_tunnel".
+	PublicHostname string `yaml:"public_hostname"`
+}
+
+// DefaultConfig returns the upstream defaults for every key: today's for
+// today's keys, and for each removed key the default it had when it was
+// removed.
 func DefaultConfig() Config {
 	return Config{
+		Environment: "prod",
+		Provider:    "aws",
 		DB: DB{
 			DBName:         "lablink_db",
 			User:           "lablink",
@@ -112,9 +201,10 @@ func DefaultConfig() Config {
 			MessageChannel: "vm_updates",
 		},
 		App: App{
-			AdminUser:     "admin",
-			AdminPassword: "admin_password",
-			Region:        "us-west-2",
+			AdminUser:                  MissingSecret,
+			AdminPassword:              MissingSecret,
+			Region:                     "us-west-2",
+			AdminSessionTimeoutMinutes: 30,
 		},
 		Machine: Machine{
 			MachineType: "g4dn.xlarge",
@@ -140,6 +230,23 @@ func DefaultConfig() Config {
 			OnError:          "continue",
 			MaxAttempts:      3,
 			BaseDelaySeconds: 30,
+		},
+		Monitoring: Monitoring{
+			ProcessAllowlist:      []string{"sleap-train", "sleap-track", "sleap-label"},
+			WatchDir:              "/home/client/Desktop",
+			SampleIntervalSeconds: 2,
+			PushIntervalSeconds:   60,
+			Thresholds: MonitoringThresholds{
+				MaxInstancesPer5Min:          10,
+				MaxTerminationsPer5Min:       20,
+				MaxUnauthorizedCallsPer15Min: 5,
+			},
+			Budget:     MonitoringBudget{MonthlyBudgetUSD: 500},
+			CloudTrail: MonitoringCloudTrail{RetentionDays: 90},
+		},
+		Manual: Manual{
+			Connectivity:        "lan_direct",
+			ParticipantExposure: "none",
 		},
 	}
 }

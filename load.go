@@ -57,56 +57,108 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// LoadConfig reads and parses the config file at path (see ParseConfig).
-// Errors name the file, line and YAML path.
-func LoadConfig(path string) (Config, error) {
+// LoadConfig reads, decodes and validates the config file at path (see
+// ParseConfig). Errors and warnings name the file, line and YAML path.
+func LoadConfig(path string) (Config, []Warning, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("load config: %w", err)
+		return Config{}, nil, fmt.Errorf("load config: %w", err)
 	}
 	return parseConfig(data, path)
 }
 
-// ParseConfig parses config.yaml content strictly: keys missing from the
-// file keep the defaults of DefaultConfig, and a null value (`repository:`
-// with nothing after it) keeps the default too. Unknown keys, duplicate
-// keys and values of the wrong type are errors; every such problem is
-// reported at once (errors.Join of *FieldError). ParseConfig does not call
-// Validate.
-func ParseConfig(data []byte) (Config, error) {
+// ParseConfig decodes config.yaml content strictly and validates it. Keys
+// missing from the file keep the defaults of DefaultConfig, and a null
+// value (`repository:` with nothing after it) keeps the default too.
+//
+// Every problem of the file is reported at once, as errors.Join of
+// *FieldError: unknown keys, duplicate keys and values of the wrong type
+// (never coerced), together with every problem Validate finds in what
+// could be decoded, each with the line of its key. A key that an upstream
+// release removed still loads with its old meaning and yields a Warning
+// (see Deprecations); warnings are returned whether or not there are
+// errors.
+//
+// The returned Config holds what could be decoded, even when err is not
+// nil, so that a caller can report on it; it must not be used to launch.
+func ParseConfig(data []byte) (Config, []Warning, error) {
 	return parseConfig(data, "")
 }
 
-func parseConfig(data []byte, file string) (Config, error) {
+func parseConfig(data []byte, file string) (Config, []Warning, error) {
 	cfg := DefaultConfig()
-	if len(bytes.TrimSpace(data)) == 0 {
-		return cfg, nil
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		if file != "" {
-			return Config{}, fmt.Errorf("parse config %s: %w", file, err)
+	d := decoder{file: file, lines: map[string]int{}}
+	if len(bytes.TrimSpace(data)) > 0 {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			if file != "" {
+				return Config{}, nil, fmt.Errorf("parse config %s: %w", file, err)
+			}
+			return Config{}, nil, fmt.Errorf("parse config: %w", err)
 		}
-		return Config{}, fmt.Errorf("parse config: %w", err)
+		d.value(&doc, reflect.ValueOf(&cfg).Elem(), "")
 	}
-	d := decoder{file: file}
-	d.value(&doc, reflect.ValueOf(&cfg).Elem(), "")
-	if err := errors.Join(d.errs...); err != nil {
-		return Config{}, err
+	errs := d.errs
+	for _, err := range unwrapJoin(cfg.Validate()) {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			if d.failed[fe.Path] {
+				continue // its value is the default; the decode error says why
+			}
+			fe.File = file
+			fe.Line = d.line(fe.Path)
+		}
+		errs = append(errs, err)
 	}
-	return cfg, nil
+	return cfg, d.warnings, errors.Join(errs...)
+}
+
+// unwrapJoin returns the errors of an errors.Join, or err alone.
+func unwrapJoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // decoder walks a yaml.Node tree against a struct, collecting one
 // FieldError per problem instead of stopping at the first, which is what
 // yaml.v3's own KnownFields decoding does.
 type decoder struct {
-	file string
-	errs []error
+	file     string
+	errs     []error
+	warnings []Warning
+	// lines maps the YAML path of every key in the file to its line.
+	lines map[string]int
+	// failed holds the paths whose values could not be decoded.
+	failed map[string]bool
 }
 
 func (d *decoder) fail(n *yaml.Node, path string, err error) {
 	d.errs = append(d.errs, &FieldError{File: d.file, Line: n.Line, Path: path, Err: err})
+	if d.failed == nil {
+		d.failed = map[string]bool{}
+	}
+	d.failed[path] = true
+}
+
+// line returns the line of path's key in the file, or of the nearest
+// enclosing key the file has, or 0.
+func (d *decoder) line(path string) int {
+	for p := path; p != ""; {
+		if l, ok := d.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
 }
 
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
@@ -147,6 +199,27 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(i))
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			d.fail(n, name, fmt.Errorf("field of kind %s is not supported", v.Kind()))
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n, name, fmt.Errorf("%w: want a list of strings, got %s", ErrWrongType, describe(n)))
+			return
+		}
+		list := make([]string, 0, len(n.Content))
+		for i, item := range n.Content {
+			if item.Kind == yaml.AliasNode {
+				item = item.Alias
+			}
+			if item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
+				d.fail(item, fmt.Sprintf("%s[%d]", name, i), fmt.Errorf("%w: want a string, got %s (quote it if it is meant as text)", ErrWrongType, describe(item)))
+				continue
+			}
+			list = append(list, item.Value)
+		}
+		v.Set(reflect.ValueOf(list))
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
@@ -183,6 +256,10 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		if !ok {
 			d.fail(k, child, ErrUnknownKey)
 			continue
+		}
+		d.lines[child] = k.Line
+		if dep, ok := deprecationOf(child); ok {
+			d.warnings = append(d.warnings, Warning{File: d.file, Line: k.Line, Deprecation: dep})
 		}
 		d.value(val, v.Field(idx), child)
 	}

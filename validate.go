@@ -15,7 +15,32 @@ var (
 	DNSPatterns    = []string{"", "auto", "app-only", "custom"}
 	OnErrorActions = []string{"continue", "fail"}
 	EIPStrategies  = []string{"dynamic", "persistent"}
+	Providers      = []string{"aws", "manual"}
+	// Connectivities and ParticipantExposures are the values of
+	// manual.connectivity and manual.participant_exposure.
+	Connectivities       = []string{"lan_direct", "mesh_overlay", "reverse_tunnel"}
+	ParticipantExposures = []string{"none", "tailscale_funnel", "cloudflare_tunnel"}
 )
+
+// Placeholder secrets: the unfilled default of today's upstream schema and
+// the prefix of the literals lablink-template commits for its deploy
+// workflow to replace.
+const (
+	MissingSecret     = "MISSING"
+	PlaceholderPrefix = "PLACEHOLDER_"
+)
+
+// IsUnresolvedSecret reports whether s is a placeholder rather than a real
+// credential.
+func IsUnresolvedSecret(s string) bool {
+	return s == MissingSecret || strings.HasPrefix(s, PlaceholderPrefix)
+}
+
+// weakPasswords are refused for an allocator published to the internet
+// (upstream's list, compared case-insensitively, with its minimum length).
+var weakPasswords = []string{"", "123456", "admin", "password", "changeme", "placeholder_admin_password"}
+
+const minPublicPasswordLen = 12
 
 // format is a strict pattern for a value that may reach the client VM's
 // boot script. The patterns admit no quote, backslash, '$', backtick,
@@ -40,6 +65,10 @@ var (
 	bucketFormat     = format{regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`), "an S3 bucket name", 63}
 	logGroupFormat   = format{regexp.MustCompile(`^[A-Za-z0-9_/.#-]+$`), "a CloudWatch log group name", 512}
 	envFormat        = format{regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`), "an environment name of lowercase letters, digits and inner hyphens", 32}
+	deploymentFormat = format{regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$`), "a deployment name of 3 to 32 lowercase letters, digits and inner hyphens", 32}
+	// A public host name is a bare FQDN: at least two labels, no scheme,
+	// port or path (upstream interpolates it into "https://{host}").
+	publicHostFormat = format{regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`), "a bare host name such as lab.example.org, without scheme, port or path", 253}
 )
 
 func (f format) check(s string) error {
@@ -101,14 +130,28 @@ func ValidateEnvironment(env string) error {
 // format that admits no quote, backslash, '$', backtick, white space or
 // control character, so no value can break the tfvars file or be
 // interpreted by the shell.
+//
+// Validate also applies today's upstream cross-field rules: ssl.provider
+// other than "none" needs dns.enabled; letsencrypt needs ssl.email; acm
+// needs ssl.certificate_arn; cloudflare needs dns.terraform_managed false;
+// dns.domain may not start or end with a dot; and the rules of provider
+// "manual".
 func (c Config) Validate() error {
 	var v validator
+	if c.DeploymentName != "" {
+		v.format("deployment_name", c.DeploymentName, deploymentFormat)
+	}
+	v.format("environment", NormalizeEnvironment(c.Environment), envFormat)
+	v.oneOf("provider", c.Provider, Providers)
 	v.port("db.port", c.DB.Port)
 	v.nonEmpty("db.dbname", c.DB.DBName)
 	v.nonEmpty("db.host", c.DB.Host)
 
 	v.nonEmpty("app.admin_user", c.App.AdminUser)
 	v.format("app.region", c.App.Region, regionFormat)
+	if c.App.AdminSessionTimeoutMinutes < 1 {
+		v.add("app.admin_session_timeout_minutes", fmt.Errorf("%d; want at least 1", c.App.AdminSessionTimeoutMinutes))
+	}
 
 	v.format("machine.machine_type", c.Machine.MachineType, instanceTypeFormat)
 	v.format("machine.image", c.Machine.Image, imageFormat)
@@ -126,9 +169,13 @@ func (c Config) Validate() error {
 	if c.DNS.Enabled && domain == "" {
 		v.add("dns.domain", errors.New("dns.enabled is true, so a domain is required"))
 	}
+	if strings.HasPrefix(c.DNS.Domain, ".") || strings.HasSuffix(c.DNS.Domain, ".") {
+		v.add("dns.domain", fmt.Errorf("%q starts or ends with a dot", c.DNS.Domain))
+	}
 
 	v.oneOf("eip.strategy", c.EIP.Strategy, EIPStrategies)
 	v.oneOf("ssl.provider", c.SSL.Provider, SSLProviders)
+	v.sslNeeds(c)
 	v.format("allocator.image_tag", c.Allocator.ImageTag, imageTagFormat)
 	v.format("bucket_name", c.BucketName, bucketFormat)
 
@@ -143,7 +190,69 @@ func (c Config) Validate() error {
 	if s.Enabled && s.Path == "" {
 		v.add("startup_script.path", errors.New("startup_script.enabled is true, so a path is required"))
 	}
+
+	m := c.Monitoring
+	if m.SampleIntervalSeconds < 1 {
+		v.add("monitoring.sample_interval_seconds", fmt.Errorf("%d; want at least 1", m.SampleIntervalSeconds))
+	}
+	if m.PushIntervalSeconds < 1 {
+		v.add("monitoring.push_interval_seconds", fmt.Errorf("%d; want at least 1", m.PushIntervalSeconds))
+	}
+	v.manual(c)
 	return errors.Join(v.errs...)
+}
+
+// sslNeeds applies upstream's rules of what each TLS provider needs.
+func (v *validator) sslNeeds(c Config) {
+	switch p := c.SSL.Provider; {
+	case p == "none" || !slices.Contains(SSLProviders, p):
+		return
+	case !c.DNS.Enabled:
+		v.add("ssl.provider", fmt.Errorf(`%q needs dns.enabled (use "none" for plain HTTP)`, p))
+	}
+	switch c.SSL.Provider {
+	case "letsencrypt":
+		if strings.TrimSpace(c.SSL.Email) == "" {
+			v.add("ssl.email", errors.New(`required when ssl.provider is "letsencrypt"`))
+		}
+	case "acm":
+		if strings.TrimSpace(c.SSL.CertificateARN) == "" {
+			v.add("ssl.certificate_arn", errors.New(`required when ssl.provider is "acm"`))
+		}
+	case "cloudflare":
+		if c.DNS.TerraformManaged {
+			v.add("dns.terraform_managed", errors.New(`must be false when ssl.provider is "cloudflare" (Cloudflare manages the DNS)`))
+		}
+	}
+}
+
+// manual applies upstream's rules for provider "manual": how clients and
+// participants reach an allocator outside AWS.
+func (v *validator) manual(c Config) {
+	m := c.Manual
+	v.oneOf("manual.connectivity", m.Connectivity, Connectivities)
+	v.oneOf("manual.participant_exposure", m.ParticipantExposure, ParticipantExposures)
+	exposed := m.ParticipantExposure != "none" && slices.Contains(ParticipantExposures, m.ParticipantExposure)
+	if exposed && m.Connectivity == "lan_direct" {
+		v.add("manual.connectivity", fmt.Errorf(`"lan_direct" cannot serve participants through %q: their browsers would connect to a client's LAN address; use "mesh_overlay"`, m.ParticipantExposure))
+	}
+	if m.ParticipantExposure == "cloudflare_tunnel" {
+		if m.PublicHostname == "" {
+			v.add("manual.public_hostname", errors.New(`required when manual.participant_exposure is "cloudflare_tunnel"`))
+		} else {
+			v.format("manual.public_hostname", m.PublicHostname, publicHostFormat)
+		}
+	}
+	if (m.Connectivity == "mesh_overlay" || m.ParticipantExposure == "tailscale_funnel") && m.OverlayTailnet == "" {
+		v.add("manual.overlay_tailnet", errors.New(`required when manual.connectivity is "mesh_overlay" or manual.participant_exposure is "tailscale_funnel"`))
+	}
+	if m.ParticipantExposure == "tailscale_funnel" && c.App.AdminPassword != MissingSecret && weakPassword(c.App.AdminPassword) {
+		v.add("app.admin_password", fmt.Errorf("too weak for an allocator published through Tailscale Funnel: want at least %d characters and no well-known value", minPublicPasswordLen))
+	}
+}
+
+func weakPassword(p string) bool {
+	return slices.Contains(weakPasswords, strings.ToLower(p)) || len(p) < minPublicPasswordLen
 }
 
 type validator struct{ errs []error }

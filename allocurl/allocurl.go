@@ -81,18 +81,9 @@ func defaultPort(scheme string) int {
 	return 0
 }
 
-// NormalizeEnvironment applies the upstream rule to an environment name:
-// surrounding whitespace is trimmed, the name is lowercased, and each run
-// of inner whitespace becomes one "-". An empty or all-whitespace name is
-// "prod", the upstream default. The result is also the resource suffix of
-// the client VMs; it is not checked here.
-func NormalizeEnvironment(env string) string {
-	fields := strings.Fields(env)
-	if len(fields) == 0 {
-		return "prod"
-	}
-	return strings.ToLower(strings.Join(fields, "-"))
-}
+// NormalizeEnvironment is lablink.NormalizeEnvironment: the upstream
+// rule for an environment name, "prod" when blank.
+func NormalizeEnvironment(env string) string { return lablink.NormalizeEnvironment(env) }
 
 // Scheme returns the URL scheme the SSL settings call for: "http" when
 // ssl.Provider is "none" or ssl.Staging is true (a staging certificate is
