@@ -18,11 +18,23 @@ func (c Config) Field(path string) (any, bool) {
 		if v.Kind() != reflect.Struct {
 			return nil, false
 		}
-		idx, ok := fieldsByKey(v.Type())[key]
-		if !ok {
+		idx := fieldIndex(v.Type(), key)
+		if idx < 0 {
 			return nil, false
 		}
 		v = v.Field(idx)
 	}
 	return v.Interface(), true
+}
+
+// fieldIndex is the index of the field of struct type t whose YAML key is
+// key, or -1. It allocates nothing: verification calls it for every
+// variable of every render.
+func fieldIndex(t reflect.Type, key string) int {
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k == key && key != "" && key != "-" {
+			return i
+		}
+	}
+	return -1
 }

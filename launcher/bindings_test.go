@@ -4,16 +4,20 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -21,30 +25,48 @@ import (
 func schema(t testing.TB, name string) *tfvars.Schema {
 	t.Helper()
 	fsys, err := terraform.FS(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, err := tfvars.LoadSchemaFS(fsys, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
-// The binding table and the module's variables.tf name the same variables:
-// a variable without a source, or a source without a variable, fails here.
+// upstreamSchema is the shape of upstream's client module of August 2026
+// (examples/terraform/testdata/upstream-variables.tf).
+func upstreamSchema(t testing.TB) *tfvars.Schema {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "examples", "terraform", "testdata", "upstream-variables.tf"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "variables.tf"), src, 0o644))
+	s, err := tfvars.LoadSchema(dir)
+	require.NoError(t, err)
+	return s
+}
+
+// testEnv is the environment the tests give the launcher.
+func testEnv() launcher.Env {
+	return launcher.Env{
+		AllocatorIP:   testkit.AllocatorIP,
+		AllocatorSGID: testkit.SecurityGroup,
+		AgentToken:    testkit.AgentToken,
+		RegisterToken: testkit.RegisterToken,
+	}
+}
+
+// Every variable of our modules has a source; only the two upstream
+// declares for compatibility and never reads keep their module default.
 func TestBindingsCoverModule(t *testing.T) {
 	for _, name := range terraform.Names {
 		t.Run(name, func(t *testing.T) {
-			var declared []string
-			for _, v := range schema(t, name).Variables() {
-				declared = append(declared, v.Name)
-			}
-			slices.Sort(declared)
-			bound := launcher.Order()
-			slices.Sort(bound)
-			if diff := cmp.Diff(declared, bound); diff != "" {
-				t.Errorf("variables.tf vs binding table (-declared +bound):\n%s", diff)
+			for _, s := range launcher.Sources(schema(t, name)) {
+				switch s.Variable {
+				case "ssh_user", "retry_number":
+					assert.Equal(t, launcher.FromModuleDefault, s.Kind, s.Variable)
+				default:
+					assert.NotEqual(t, launcher.FromModuleDefault, s.Kind, s.Variable)
+					assert.NotEqual(t, launcher.Unbound, s.Kind, s.Variable)
+				}
 			}
 		})
 	}
@@ -52,73 +74,57 @@ func TestBindingsCoverModule(t *testing.T) {
 
 func TestNoDefaultsDrift(t *testing.T) {
 	for _, name := range terraform.Names {
-		if d := launcher.Drift(schema(t, name)); len(d) != 0 {
-			t.Errorf("%s module drifts from the Go defaults: %v", name, d)
-		}
+		assert.Empty(t, launcher.Drift(schema(t, name)), "%s module drifts from the Go defaults", name)
 	}
 }
 
 // Drift is reported for a module whose default disagrees with DefaultConfig,
 // as upstream's t2.medium did.
 func TestDriftDetected(t *testing.T) {
-	dir := t.TempDir()
-	if err := terraform.Materialize("local", dir); err != nil {
-		t.Fatal(err)
+	drift := launcher.Drift(upstreamSchema(t))
+	var vars []string
+	for _, d := range drift {
+		vars = append(vars, d.Variable)
 	}
-	path := dir + "/variables.tf"
-	src := readFile(t, path)
-	src = strings.Replace(src, `default     = "g4dn.xlarge"`, `default     = "t2.medium"`, 1)
-	if !strings.Contains(src, "t2.medium") {
-		t.Fatal("could not edit the machine_type default; did variables.tf change layout?")
-	}
-	writeFile(t, path, src)
-	got, err := tfvars.LoadSchema(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drift := launcher.Drift(got)
-	if len(drift) != 1 || drift[0].Variable != "machine_type" || !strings.Contains(drift[0].String(), `"t2.medium"`) ||
-		!strings.Contains(drift[0].String(), `machine.machine_type`) || !strings.Contains(drift[0].String(), `"g4dn.xlarge"`) {
-		t.Errorf("Drift = %v, want one entry naming t2.medium, machine.machine_type and g4dn.xlarge", drift)
+	require.Contains(t, vars, "machine_type")
+	for _, d := range drift {
+		if d.Variable == "machine_type" {
+			assert.Equal(t, `variable "machine_type" defaults to "t2.medium" but machine.machine_type defaults to "g4dn.xlarge"`, d.String())
+		}
 	}
 }
 
 func defaultInputs(t testing.TB) launcher.Inputs {
 	t.Helper()
-	in, _, err := launcher.Resolve(context.Background(), lablink.DefaultConfig(),
-		launcher.Env{AllocatorIP: "203.0.113.10"}, gpu.Catalog{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, _, err := launcher.Resolve(context.Background(), testkit.Config(), testEnv(), gpu.Catalog{})
+	require.NoError(t, err)
 	in.InstanceCount = 3
 	return in
 }
 
 func TestValuesFollowTheirSources(t *testing.T) {
-	cfg := lablink.DefaultConfig()
+	cfg := testkit.Config()
 	cfg.Machine.Repository = "https://github.com/talmolab/sleap-tutorial-data.git"
 	cfg.StartupScript.SuccessCheck = `test -f "/ready" && echo $(date) ${x}`
-	cfg.SSL.Provider = "none"
-	in, info, err := launcher.Resolve(context.Background(), cfg,
-		launcher.Env{AllocatorIP: "203.0.113.10", Environment: " Test ", LogGroup: "/aws/lablink"}, gpu.Catalog{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !info.HasNVIDIA() || info.Source != gpu.SourceCatalog {
-		t.Errorf("GPU info = %+v, want NVIDIA from the catalog", info)
-	}
+	cfg.StartupScript.Enabled, cfg.StartupScript.Path = true, "scripts/start.sh"
+	cfg.Environment = "ignored-when-ENVIRONMENT-is-set"
+	env := testEnv()
+	env.Environment, env.LogGroup, env.ConfigDir = " Test ", "/aws/lablink", "/etc/lablink"
+	in, info, err := launcher.Resolve(context.Background(), cfg, env, gpu.Catalog{})
+	require.NoError(t, err)
+	assert.True(t, info.HasNVIDIA())
+	assert.Equal(t, gpu.SourceCatalog, info.Source)
 	in.InstanceCount = 7
-	got := launcher.Values(in)
+
 	want := map[string]cty.Value{
 		"allocator_ip":                cty.StringVal("203.0.113.10"),
 		"allocator_url":               cty.StringVal("http://203.0.113.10"),
-		"allocator_port":              cty.NumberIntVal(80),
 		"machine_type":                cty.StringVal("g4dn.xlarge"),
 		"image_name":                  cty.StringVal("ghcr.io/talmolab/lablink-client-base-image:latest"),
 		"repository":                  cty.StringVal("https://github.com/talmolab/sleap-tutorial-data.git"),
 		"client_ami_id":               cty.StringVal("ami-00c257e12d6828491"),
 		"subject_software":            cty.StringVal("sleap"),
-		"resource_suffix":             cty.StringVal("test"),
+		"resource_prefix":             cty.StringVal("sleap-lablink-client-test"),
 		"gpu_support":                 cty.True,
 		"cloud_init_output_log_group": cty.StringVal("/aws/lablink"),
 		"region":                      cty.StringVal("us-west-2"),
@@ -126,67 +132,151 @@ func TestValuesFollowTheirSources(t *testing.T) {
 		"startup_max_attempts":        cty.NumberIntVal(3),
 		"startup_base_delay_seconds":  cty.NumberIntVal(30),
 		"startup_success_check_b64":   cty.StringVal(base64.StdEncoding.EncodeToString([]byte(cfg.StartupScript.SuccessCheck))),
+		"custom_startup_script_path":  cty.StringVal("/etc/lablink/scripts/start.sh"),
+		"agent_token":                 cty.StringVal(testkit.AgentToken),
+		"register_token":              cty.StringVal(testkit.RegisterToken),
+		"allocator_sg_id":             cty.StringVal(testkit.SecurityGroup),
 		"instance_count":              cty.NumberIntVal(7),
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) })); diff != "" {
-		t.Errorf("Values (-want +got):\n%s", diff)
+	for _, name := range []string{"aws", "upstream"} {
+		t.Run(name, func(t *testing.T) {
+			s := upstreamSchema(t)
+			if name == "aws" {
+				s = schema(t, "aws")
+			}
+			r, err := launcher.Render(s, in, tfvars.HCL)
+			require.NoError(t, err)
+			assert.Len(t, r.Values, len(want))
+			for k, v := range want {
+				assert.True(t, v.RawEquals(r.Values[k]), "%s = %#v, want %#v", k, r.Values[k], v)
+			}
+		})
 	}
+}
+
+// Each generation of the client module gets exactly the variables it
+// declares: November 2025's resource_suffix and allocator_port, today's
+// resource_prefix, tokens and security group.
+func TestRenderWritesOnlyDeclaredVariables(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "variables.tf"), []byte(`
+variable "allocator_url" { type = string }
+variable "allocator_port" { type = number }
+variable "resource_suffix" { type = string }
+variable "machine_type" {
+  type    = string
+  default = "g4dn.xlarge"
+}
+variable "instance_count" { type = number }
+variable "extra" {
+  type    = string
+  default = "kept"
+}
+`), 0o644))
+	s, err := tfvars.LoadSchema(dir)
+	require.NoError(t, err)
+	in := defaultInputs(t)
+	r, err := launcher.Render(s, in, tfvars.HCL)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"allocator_port", "allocator_url", "instance_count", "machine_type", "resource_suffix"}, keys(r.Values))
+	assert.NotContains(t, string(r.Data), "extra")
+	assert.True(t, r.Values["resource_suffix"].RawEquals(cty.StringVal("prod")))
+	assert.True(t, r.Values["allocator_port"].RawEquals(cty.NumberIntVal(80)))
+}
+
+func keys(m map[string]cty.Value) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A required variable nothing supplies is an error naming what would
+// supply it, all of them at once.
+func TestRenderNamesMissingRequired(t *testing.T) {
+	in := defaultInputs(t)
+	in.AllocatorSGID = ""
+	in.Tokens = launcher.Tokens{}
+	_, err := launcher.Render(upstreamSchema(t), in, tfvars.HCL)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, `variable "allocator_sg_id": required by the module and not set: set --allocator-sg-id or ALLOCATOR_SG_ID`)
+	// Upstream's tokens default to "": missing ones keep that default.
+	assert.NotContains(t, err.Error(), "agent_token")
+
+	_, err = launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+	assert.ErrorContains(t, err, `variable "agent_token": required by the module and not set: set LABLINK_AGENT_TOKEN`)
+	assert.ErrorContains(t, err, `variable "register_token": required by the module and not set`)
+	assert.ErrorContains(t, err, `variable "allocator_sg_id"`)
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "variables.tf"), []byte(`variable "mystery" { type = string }`), 0o644))
+	s, err := tfvars.LoadSchema(dir)
+	require.NoError(t, err)
+	_, err = launcher.Render(s, in, tfvars.HCL)
+	assert.ErrorContains(t, err, `variable "mystery": required by the module, and lablink knows no source for it`)
 }
 
 // A missing repository is "" in the file, never "None"; a missing log group
 // too.
 func TestMissingValuesAreEmpty(t *testing.T) {
 	r, err := launcher.Render(schema(t, "aws"), defaultInputs(t), tfvars.HCL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(r.Data), "None") {
-		t.Errorf("rendered file mentions None:\n%s", r.Data)
-	}
+	require.NoError(t, err)
+	assert.NotContains(t, string(r.Data), "None")
 	for _, name := range []string{"repository", "cloud_init_output_log_group"} {
-		if v := r.Values[name]; !v.RawEquals(cty.StringVal("")) {
-			t.Errorf("%s = %#v, want \"\"", name, v)
-		}
+		assert.True(t, r.Values[name].RawEquals(cty.StringVal("")), "%s = %#v", name, r.Values[name])
 	}
-	// gpu_support is a bool in the file, not the string "true".
-	if !strings.Contains(string(r.Data), "gpu_support                 = true\n") && !strings.Contains(string(r.Data), "gpu_support = true") {
-		t.Errorf("gpu_support is not rendered as a bare bool:\n%s", r.Data)
-	}
+	// gpu_support is a bool in the file, not the string "true"; a disabled
+	// startup script leaves custom_startup_script_path to the module.
+	assert.Regexp(t, `(?m)^gpu_support +=  ?true$`, string(r.Data))
+	assert.NotContains(t, r.Values, "custom_startup_script_path")
 }
 
 func TestRenderBothFormats(t *testing.T) {
 	in := defaultInputs(t)
 	for _, f := range []tfvars.Format{tfvars.HCL, tfvars.JSON} {
 		r, err := launcher.Render(schema(t, "aws"), in, f)
-		if err != nil {
-			t.Fatalf("format %v: %v", f, err)
-		}
+		require.NoError(t, err, f)
 		parsed, err := tfvars.Parse(r.Data, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := parsed["instance_count"]; !got.Equals(cty.NumberIntVal(3)).True() {
-			t.Errorf("format %v: instance_count = %#v, want 3 (written into the file, not passed as -var)", f, got)
-		}
+		require.NoError(t, err)
+		assert.True(t, parsed["instance_count"].Equals(cty.NumberIntVal(3)).True(),
+			"format %v: instance_count written into the file, not passed as -var", f)
 	}
 }
 
-// Verify catches a file that does not say what the config says, naming the
-// variable and the config field.
+// Verification reads each config-bound expectation from the config by its
+// YAML path, so a binding that alters a value fails the render, naming the
+// variable and the field.
+func TestVerifyDoesNotTrustTheBindings(t *testing.T) {
+	in := defaultInputs(t)
+	in.Config.Machine.Software = "SLEAP"
+	restore := launcher.SetBindingValue("subject_software", func(in *launcher.Inputs) cty.Value {
+		return cty.StringVal(strings.ToLower(in.Config.Machine.Software))
+	})
+	_, err := launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+	restore()
+	assert.ErrorContains(t, err, `subject_software = "sleap" but machine.software = "SLEAP"`)
+
+	in.Config.Machine.Software = "sleap"
+	t.Cleanup(launcher.SetBindingValue("startup_success_check_b64", func(in *launcher.Inputs) cty.Value {
+		return cty.StringVal(base64.StdEncoding.EncodeToString([]byte(strings.TrimSpace(in.Config.StartupScript.SuccessCheck))))
+	}))
+	in.Config.StartupScript.SuccessCheck = "test -f /ready\n"
+	_, err = launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+	assert.ErrorContains(t, err, "but base64 of startup_script.success_check")
+}
+
 func TestVerifyNamesVariableAndField(t *testing.T) {
 	in := defaultInputs(t)
 	r, err := launcher.Render(schema(t, "aws"), in, tfvars.HCL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tampered := strings.Replace(string(r.Data), `"g4dn.xlarge"`, `"t2.medium"`, 1)
-	err = launcher.Verify([]byte(tampered), tfvars.HCL, in)
-	if err == nil {
-		t.Fatal("Verify accepted a tampered file")
-	}
-	if want := `machine_type = "t2.medium" but machine.machine_type = "g4dn.xlarge"`; !strings.Contains(err.Error(), want) {
-		t.Errorf("error %q does not contain %q", err, want)
-	}
+	err = launcher.VerifyFile([]byte(tampered), in, r.Values)
+	assert.ErrorContains(t, err, `machine_type = "t2.medium" but machine.machine_type = "g4dn.xlarge"`)
+	tampered = strings.Replace(string(r.Data), "sleap-lablink-client-prod", "sleap-lablink-client-test", 1)
+	err = launcher.VerifyFile([]byte(tampered), in, r.Values)
+	assert.ErrorContains(t, err, `resource_prefix = "sleap-lablink-client-test" but machine.software + environment = "sleap-lablink-client-prod"`)
 }
 
 type failingDetector struct{ err error }
@@ -195,8 +285,13 @@ func (f failingDetector) Detect(context.Context, string) (gpu.Info, error) { ret
 
 func TestResolveErrors(t *testing.T) {
 	apiDown := errors.New("ec2: 503 service unavailable")
-	bad := lablink.DefaultConfig()
+	bad := testkit.Config()
 	bad.Machine.MachineType = "$(reboot)"
+	with := func(edit func(*launcher.Env)) launcher.Env {
+		e := testEnv()
+		edit(&e)
+		return e
+	}
 	tests := []struct {
 		name string
 		cfg  lablink.Config
@@ -205,62 +300,121 @@ func TestResolveErrors(t *testing.T) {
 		want []string
 		is   error
 	}{
-		{"invalid config names the path", bad, launcher.Env{AllocatorIP: "203.0.113.10"}, gpu.Catalog{},
+		{"invalid config names the path", bad, testEnv(), gpu.Catalog{},
 			[]string{"machine.machine_type"}, lablink.ErrInvalidValue},
-		{"bad environment", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "203.0.113.10", Environment: "a;b"}, gpu.Catalog{},
+		{"bad environment", testkit.Config(), with(func(e *launcher.Env) { e.Environment = "a;b" }), gpu.Catalog{},
 			[]string{"ENVIRONMENT"}, nil},
-		{"bad log group", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "203.0.113.10", LogGroup: "x$(id)"}, gpu.Catalog{},
+		{"bad log group", testkit.Config(), with(func(e *launcher.Env) { e.LogGroup = "x$(id)" }), gpu.Catalog{},
 			[]string{"CLOUD_INIT_LOG_GROUP"}, nil},
-		{"bad IP", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "1.2.3"}, gpu.Catalog{},
+		{"bad IP", testkit.Config(), with(func(e *launcher.Env) { e.AllocatorIP = "1.2.3" }), gpu.Catalog{},
 			[]string{"ALLOCATOR_PUBLIC_IP"}, nil},
-		{"missing IP, with the other problems", lablink.DefaultConfig(), launcher.Env{Environment: "a;b"}, gpu.Catalog{},
+		{"bad security group", testkit.Config(), with(func(e *launcher.Env) { e.AllocatorSGID = "sg-1; id" }), gpu.Catalog{},
+			[]string{"ALLOCATOR_SG_ID"}, nil},
+		{"bad tokens, never echoed", testkit.Config(), with(func(e *launcher.Env) { e.AgentToken, e.RegisterToken = "short", "has space in it, sixteen+" }), gpu.Catalog{},
+			[]string{"LABLINK_AGENT_TOKEN", "LABLINK_REGISTER_TOKEN"}, nil},
+		{"missing IP, with the other problems", testkit.Config(), with(func(e *launcher.Env) { e.AllocatorIP, e.Environment = "", "a;b" }), gpu.Catalog{},
 			[]string{"ALLOCATOR_PUBLIC_IP is not set", "ENVIRONMENT"}, nil},
-		{"GPU API failure is an error, never no GPU", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "203.0.113.10"},
+		{"GPU API failure is an error, never no GPU", testkit.Config(), testEnv(),
 			failingDetector{apiDown}, []string{"503"}, apiDown},
-		{"unknown instance type", lablink.DefaultConfig(), launcher.Env{AllocatorIP: "203.0.113.10"},
+		{"unknown instance type", testkit.Config(), testEnv(),
 			failingDetector{gpu.ErrUnknownInstanceType}, nil, gpu.ErrUnknownInstanceType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := launcher.Resolve(context.Background(), tt.cfg, tt.env, tt.gpus)
-			if err == nil {
-				t.Fatal("Resolve succeeded, want an error")
-			}
+			require.Error(t, err)
 			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %q", err, w)
-				}
+				assert.ErrorContains(t, err, w)
 			}
-			if tt.is != nil && !errors.Is(err, tt.is) {
-				t.Errorf("errors.Is(%v, %v) = false", err, tt.is)
+			if tt.is != nil {
+				assert.ErrorIs(t, err, tt.is)
 			}
+			assert.NotContains(t, err.Error(), "short")
+			assert.NotContains(t, err.Error(), "has space")
 		})
 	}
 }
 
-func TestSourcesNameEveryVariable(t *testing.T) {
-	src := launcher.Sources()
-	if got := src["machine_type"]; got != "config machine.machine_type" {
-		t.Errorf(`Sources()["machine_type"] = %q`, got)
-	}
-	if len(src) != len(launcher.Order()) {
-		t.Errorf("Sources has %d entries, the table %d", len(src), len(launcher.Order()))
+// The environment is ENVIRONMENT when set, else the config's, else prod,
+// everywhere it is used: resource names and the audit trail's key.
+func TestResolveEnvironment(t *testing.T) {
+	for _, tt := range []struct{ config, env, want string }{
+		{"", "", "prod"}, {"test", "", "test"}, {"test", "ci-test", "ci-test"},
+	} {
+		cfg := testkit.Config()
+		cfg.Environment = tt.config
+		env := testEnv()
+		env.Environment = tt.env
+		in, _, err := launcher.Resolve(context.Background(), cfg, env, gpu.Catalog{})
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, in.Environment)
+		r, err := launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+		require.NoError(t, err)
+		assert.True(t, r.Values["resource_prefix"].RawEquals(cty.StringVal("sleap-lablink-client-"+tt.want)))
 	}
 }
 
+func TestSources(t *testing.T) {
+	got := map[string]launcher.Source{}
+	for _, s := range launcher.Sources(upstreamSchema(t)) {
+		got[s.Variable] = s
+	}
+	assert.Equal(t, launcher.FromConfig, got["machine_type"].Kind)
+	assert.Equal(t, "machine.machine_type", got["machine_type"].From)
+	assert.Contains(t, got["machine_type"].Drift, "t2.medium")
+	assert.Equal(t, launcher.FromSecret, got["agent_token"].Kind)
+	assert.Equal(t, launcher.FromEnvironment, got["allocator_sg_id"].Kind)
+	assert.True(t, got["allocator_sg_id"].Required)
+	assert.Equal(t, launcher.FromDerived, got["resource_prefix"].Kind)
+	assert.Equal(t, launcher.FromRequest, got["instance_count"].Kind)
+	assert.Equal(t, launcher.FromModuleDefault, got["ssh_user"].Kind)
+}
+
 func TestConfigDigestIgnoresSecrets(t *testing.T) {
-	a := lablink.DefaultConfig()
+	a := testkit.Config()
 	b := a
 	b.App.AdminPassword = "another-password"
 	b.DB.Password = "x"
-	if launcher.ConfigDigest(a) != launcher.ConfigDigest(b) {
-		t.Error("digest changes with passwords")
-	}
+	assert.Equal(t, launcher.ConfigDigest(a), launcher.ConfigDigest(b), "digest changes with passwords")
 	b.Machine.MachineType = "t3.large"
-	if launcher.ConfigDigest(a) == launcher.ConfigDigest(b) {
-		t.Error("digest ignores machine_type")
+	assert.NotEqual(t, launcher.ConfigDigest(a), launcher.ConfigDigest(b), "digest ignores machine_type")
+	assert.True(t, strings.HasPrefix(launcher.ConfigDigest(a), "sha256:"))
+}
+
+func TestWorkdirTokens(t *testing.T) {
+	dir := t.TempDir()
+	a, err := launcher.WorkdirTokens(dir)
+	require.NoError(t, err)
+	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, a.Agent)
+	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, a.Register)
+	assert.NotEqual(t, a.Agent, a.Register)
+	b, err := launcher.WorkdirTokens(dir)
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "a second call (a restart) reuses the tokens")
+	fi, err := os.Stat(filepath.Join(dir, ".lablink", "tokens.json"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	other, err := launcher.WorkdirTokens(t.TempDir())
+	require.NoError(t, err)
+	assert.NotEqual(t, a, other, "each working directory has its own")
+
+	// Concurrent first calls agree on one pair.
+	dir = t.TempDir()
+	got := make(chan launcher.Tokens, 8)
+	for range 8 {
+		go func() {
+			tok, err := launcher.WorkdirTokens(dir)
+			assert.NoError(t, err)
+			got <- tok
+		}()
 	}
-	if !strings.HasPrefix(launcher.ConfigDigest(a), "sha256:") {
-		t.Error("digest lacks its sha256: prefix")
+	first := <-got
+	for range 7 {
+		assert.Equal(t, first, <-got)
 	}
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".lablink", "tokens.json"), []byte(`{"agent_token":"x y","register_token":""}`), 0o600))
+	_, err = launcher.WorkdirTokens(dir)
+	assert.Error(t, err)
 }

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
 )
@@ -23,7 +23,7 @@ import (
 // state, in far fewer applies than requests.
 func TestFiftyConcurrentRandomSizes(t *testing.T) {
 	f := newFixture(t)
-	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	l := f.launcher(t, testkit.Config(), nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 50
 	sizes := make([]int, n)
@@ -76,8 +76,8 @@ func TestHelperLaunchProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := launcher.New(dir, tofutest.Binary(t), lablink.DefaultConfig(),
-		launcher.Env{AllocatorIP: "203.0.113.10", Environment: "test"}, gpu.Catalog{},
+	l, err := launcher.New(dir, tofutest.Binary(t), testkit.Config(),
+		fixtureEnv(), gpu.Catalog{},
 		&launcher.Options{LockTimeout: timeout, TofuEnv: tofutest.ExecEnv(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ resource "terraform_data" "slow" {
 `)
 	applying := make(chan struct{})
 	var once sync.Once
-	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Progress: func(p launcher.Progress) {
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Progress: func(p launcher.Progress) {
 		if strings.HasPrefix(p.Resource, "terraform_data.lablink_vm") {
 			once.Do(func() { close(applying) })
 		}

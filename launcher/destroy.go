@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/lablink-go/lablink/allocurl"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/tfvars"
@@ -154,5 +153,5 @@ func (l *Launcher) stableStateVMs(ctx context.Context) (int, error) {
 
 // environment is the normalized environment name, the audit trail's key.
 func (l *Launcher) environment() string {
-	return allocurl.NormalizeEnvironment(l.env.Environment)
+	return l.cfg.EnvironmentName(l.env.Environment)
 }

@@ -15,10 +15,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/ec2fake"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/launcher"
 )
 
@@ -73,7 +73,7 @@ func launchOK(t *testing.T, l *launcher.Launcher, n int) {
 // file untouched, nothing applied.
 func TestFaultDiskFull(t *testing.T) {
 	f := newFixture(t)
-	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	l := f.launcher(t, testkit.Config(), nil)
 	launchOK(t, l, 2)
 	prev := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
 
@@ -99,7 +99,7 @@ func TestFaultDiskFull(t *testing.T) {
 // error, a state OpenTofu can still use, and a later launch that succeeds.
 func TestFaultOpenTofuKilled(t *testing.T) {
 	f := newFixture(t)
-	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	l := f.launcher(t, testkit.Config(), nil)
 	launchOK(t, l, 1)
 	prev := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
 
@@ -150,13 +150,13 @@ exec '` + real + `' "$@"
 // applied, the attempt is recorded as canceled, and a later launch works.
 func TestFaultCancelMidPlan(t *testing.T) {
 	f := newFixture(t)
-	launchOK(t, f.launcher(t, lablink.DefaultConfig(), nil), 1)
+	launchOK(t, f.launcher(t, testkit.Config(), nil), 1)
 	prev := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
 
 	real := f.bin
 	bin, started := slowPlanBinary(t, real)
 	f.bin = bin
-	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	l := f.launcher(t, testkit.Config(), nil)
 	f.bin = real
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -184,7 +184,7 @@ func TestFaultCancelMidPlan(t *testing.T) {
 		t.Errorf("state holds %d VMs after a canceled plan, want 1", got)
 	}
 	// The later launch runs through the real binary again.
-	afterFault(t, f, f.launcher(t, lablink.DefaultConfig(), nil), 1, prev, "canceled")
+	afterFault(t, f, f.launcher(t, testkit.Config(), nil), 1, prev, "canceled")
 }
 
 // EC2 failing (HTTP 500 on every retry, or throttling): the launch fails
@@ -203,8 +203,8 @@ func TestFaultEC2(t *testing.T) {
 			srv.AddDefaults()
 			det := gpu.NewDetector(ec2.NewFromConfig(srv.Config(context.Background(), t)), nil)
 			f := newFixture(t)
-			l, err := launcher.New(f.dir, f.bin, lablink.DefaultConfig(),
-				launcher.Env{AllocatorIP: "203.0.113.10", Environment: "test"}, det, &launcher.Options{TofuEnv: f.env})
+			l, err := launcher.New(f.dir, f.bin, testkit.Config(),
+				fixtureEnv(), det, &launcher.Options{TofuEnv: f.env})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -251,7 +251,7 @@ func (s *flakyStore) Put(ctx context.Context, key string, body []byte, ct string
 func TestFaultAuditStoreDown(t *testing.T) {
 	f := newFixture(t)
 	store := &flakyStore{Store: audit.NewDirStore(t.TempDir())}
-	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Trail: audit.NewTrail(store, nil)})
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Trail: audit.NewTrail(store, nil)})
 	launchOK(t, l, 1)
 	prev := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
 	store.down.Store(true)

@@ -13,15 +13,16 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/terraform-exec/tfexec"
+	"github.com/stretchr/testify/assert"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/bootsim"
 	"github.com/lablink-go/lablink/internal/injection"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
@@ -60,7 +61,8 @@ func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	baseEnv := launcher.Env{AllocatorIP: "192.0.2.10", Environment: "test", LogGroup: "lablink/test"}
+	baseEnv := launcher.Env{AllocatorIP: "192.0.2.10", Environment: "test", LogGroup: "lablink/test",
+		AllocatorSGID: testkit.SecurityGroup, AgentToken: testkit.AgentToken, RegisterToken: testkit.RegisterToken}
 	seen := map[string]bool{}
 	var cases []injectionCase
 	add := func(field, value string, cfg lablink.Config, env launcher.Env) {
@@ -83,14 +85,16 @@ func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 		}
 	}
 	for _, path := range injection.StringFields() {
-		tmpl, err := injection.NewTemplate(lablink.DefaultConfig(), path)
+		tmpl, err := injection.NewTemplate(testkit.Config(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range corpus {
-			cfg, err := lablink.ParseConfig(tmpl.With(v))
-			if err != nil {
-				t.Fatalf("%s = %q: %v", path, v, err)
+			// Problems are Resolve's to report; what matters is what a
+			// config that loads carries to the VM.
+			cfg, _, _ := lablink.ParseConfig(tmpl.With(v))
+			if got, _ := injection.Field(cfg, path); got != v {
+				t.Fatalf("%s = %q arrived as %q", path, v, got)
 			}
 			add(path, v, cfg, baseEnv)
 		}
@@ -99,7 +103,7 @@ func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 		for _, v := range corpus {
 			env := baseEnv
 			envFields[name](&env, v)
-			add(name, v, lablink.DefaultConfig(), env)
+			add(name, v, testkit.Config(), env)
 		}
 	}
 	return cases
@@ -115,7 +119,13 @@ func wrapperModule(t *testing.T, dir string, schema *tfvars.Schema) {
 	}
 	var attrs, args strings.Builder
 	for _, v := range schema.Variables() {
-		fmt.Fprintf(&attrs, "    %s = %s\n", v.Name, typeexpr.TypeString(v.Type))
+		// A variable the render leaves to the module is null in the
+		// case object; null for a non-nullable variable means its default.
+		ty := typeexpr.TypeString(v.Type)
+		if !v.Required() {
+			ty = "optional(" + ty + ")"
+		}
+		fmt.Fprintf(&attrs, "    %s = %s\n", v.Name, ty)
 		fmt.Fprintf(&args, "  %s = each.value.%s\n", v.Name, v.Name)
 	}
 	main := "variable \"cases\" {\n  type = map(object({\n" + attrs.String() + "  }))\n}\n\n" +
@@ -191,34 +201,68 @@ func TestInjectionReachesVMIntact(t *testing.T) {
 	wg.Wait()
 }
 
+// checkBoot runs a case's boot and compares what the container receives
+// with values the test reads itself: config fields by their YAML path (the
+// corpus value as written in config.yaml, for the field under test), the
+// environment inputs as resolved, the tokens the test gave. Nothing here
+// comes from the binding table.
 func checkBoot(t *testing.T, c injectionCase, script string) {
 	name := fmt.Sprintf("%s = %q", c.field, c.value)
-	boot, err := bootsim.Run(context.Background(), t.TempDir(), script)
+	boot, err := bootsim.Run(context.Background(), t.TempDir(), script, bootsim.Options{})
 	if err != nil {
 		t.Errorf("%s: %v", name, err)
 		return
 	}
-	want := boot.WantCalls(c.in.Config.Machine.Image, c.in.GPU, c.in.LogGroup)
-	if diff := cmp.Diff(want, boot.Calls); diff != "" {
-		t.Errorf("%s: commands (-want +got):\n%s", name, diff)
-	}
-	vals := launcher.Values(c.in)
-	env, err := os.ReadFile(boot.EnvPath())
-	if err != nil {
-		t.Errorf("%s: %v", name, err)
-		return
-	}
-	wantEnv := bootsim.WantEnvFile(func(v string) string { return bootsim.TemplateString(vals[v]) })
-	if diff := cmp.Diff(wantEnv, string(env)); diff != "" {
-		t.Errorf("%s: client.env (-want +got):\n%s", name, diff)
-	}
-	// success_check travels base64-encoded; decoded it is the config value.
-	for line := range strings.Lines(string(env)) {
-		if b64, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "STARTUP_SUCCESS_CHECK_B64="); ok {
-			got, err := base64.StdEncoding.DecodeString(b64)
-			if err != nil || string(got) != c.in.Config.StartupScript.SuccessCheck {
-				t.Errorf("%s: success check arrived as %q (%v)", name, got, err)
-			}
+	field := func(path string) string {
+		v, ok := c.in.Config.Field(path)
+		if !ok {
+			t.Fatalf("no config field %s", path)
 		}
+		return fmt.Sprint(v)
 	}
+	vmName := field("machine.software") + "-lablink-client-" + c.in.Environment + "-vm-1"
+	want := boot.WantCalls(bootsim.Want{
+		LogGroup: c.in.LogGroup != "", AllocatorURL: c.in.URL.String(), RegisterToken: testkit.RegisterToken,
+		VMName: vmName, GPU: c.in.GPU, Image: field("machine.image"),
+	})
+	assert.Equal(t, want, boot.Calls, "%s: commands", name)
+	env, err := boot.Env()
+	if !assert.NoError(t, err, name) {
+		return
+	}
+	assert.Equal(t, map[string]string{
+		"ALLOCATOR_HOST":             c.in.AllocatorIP,
+		"ALLOCATOR_URL":              c.in.URL.String(),
+		"TUTORIAL_REPO_TO_CLONE":     field("machine.repository"),
+		"VM_NAME":                    vmName,
+		"SUBJECT_SOFTWARE":           field("machine.software"),
+		"STARTUP_ON_ERROR":           field("startup_script.on_error"),
+		"STARTUP_MAX_ATTEMPTS":       field("startup_script.max_attempts"),
+		"STARTUP_BASE_DELAY_SECONDS": field("startup_script.base_delay_seconds"),
+		"STARTUP_SUCCESS_CHECK_B64":  base64.StdEncoding.EncodeToString([]byte(field("startup_script.success_check"))),
+		"AGENT_TOKEN":                testkit.AgentToken,
+		"CLIENT_SECRET":              bootsim.DefaultClientSecret,
+		"REGISTER_RESPONSE":          strings.NewReplacer("\r", "", "\n", "").Replace(bootsim.DefaultRegisterAnswer),
+	}, env, "%s: client.env", name)
+	// The field under test, as written in config.yaml, is what the
+	// container reads.
+	if envName, ok := containerEnv[c.field]; ok {
+		got := env[envName]
+		if c.field == "startup_script.success_check" {
+			b, err := base64.StdEncoding.DecodeString(got)
+			assert.NoError(t, err, name)
+			got = string(b)
+		}
+		assert.Equal(t, c.value, got, "%s reaches the container as %s", c.field, envName)
+	}
+	assert.NoError(t, boot.CheckTripwires(), name)
+}
+
+// containerEnv names the container variable each config field reaches
+// unchanged.
+var containerEnv = map[string]string{
+	"machine.repository":           "TUTORIAL_REPO_TO_CLONE",
+	"machine.software":             "SUBJECT_SOFTWARE",
+	"startup_script.on_error":      "STARTUP_ON_ERROR",
+	"startup_script.success_check": "STARTUP_SUCCESS_CHECK_B64",
 }

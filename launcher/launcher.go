@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -281,6 +282,23 @@ func (l *Launcher) Prepare(ctx context.Context) error {
 	return l.init(ctx)
 }
 
+// Check runs the checks of a launch that need neither OpenTofu nor EC2:
+// the config, the environment and the binding of every variable the
+// module requires (a missing allocator_sg_id names the flag and variable
+// that supply it). A server calls it at start, so that a launch cannot
+// fail on input it had from the beginning.
+func (l *Launcher) Check(ctx context.Context) error {
+	in, _, err := l.resolve(ctx, noLookup{})
+	if err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	in.InstanceCount = 1
+	if _, err := Render(l.schema, in, l.opts.Format); err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	return nil
+}
+
 // Close stops accepting launches. Launches already merged into a batch
 // still run; Close does not interrupt them (cancel their contexts for
 // that).
@@ -396,7 +414,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 	res = Result{Requested: requested, Merged: len(reqs)}
 	actor := strings.Join(actors, ",")
 
-	in, info, err := Resolve(ctx, l.cfg, l.env, l.gpus)
+	in, info, err := l.resolve(ctx, l.gpus)
 	if err != nil {
 		return res, l.recordFailure(ctx, actor, requested, fmt.Errorf("launch: %w", err))
 	}
@@ -509,6 +527,29 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (res Result, err 
 	l.known = in.InstanceCount
 	res.Outputs = l.outputs(ctx)
 	return res, nil
+}
+
+// resolve is Resolve for the launcher's config and environment, with the
+// tokens the environment leaves unset taken from the working directory.
+func (l *Launcher) resolve(ctx context.Context, gpus GPUDetector) (Inputs, gpu.Info, error) {
+	env := l.env
+	if env.AgentToken == "" || env.RegisterToken == "" {
+		t, err := WorkdirTokens(l.dir)
+		if err != nil {
+			return Inputs{}, gpu.Info{}, err
+		}
+		env.AgentToken = cmp.Or(env.AgentToken, t.Agent)
+		env.RegisterToken = cmp.Or(env.RegisterToken, t.Register)
+	}
+	return Resolve(ctx, l.cfg, env, gpus)
+}
+
+// noLookup answers every instance type with no GPU, asking no one: for
+// Check, which must not need EC2.
+type noLookup struct{}
+
+func (noLookup) Detect(_ context.Context, instanceType string) (gpu.Info, error) {
+	return gpu.Info{InstanceType: instanceType}, nil
 }
 
 // writeTFVars writes the runtime tfvars atomically; tests replace it to
@@ -864,11 +905,16 @@ func (l *Launcher) manifest(op, actor string, in Inputs, info gpu.Info, r Render
 		TFVarsSHA256: r.SHA256,
 		GPU:          &audit.GPUAnswer{InstanceType: in.Config.Machine.MachineType, NVIDIA: info.HasNVIDIA(), Source: string(info.Source)},
 	}
-	for _, b := range bindings {
-		v, _ := l.schema.Lookup(b.Variable)
+	src := sources(r.Values)
+	for _, name := range order() {
+		source, ok := src[name]
+		if !ok {
+			continue
+		}
+		v, _ := l.schema.Lookup(name)
 		sensitive := v != nil && v.Sensitive
 		m.Variables = append(m.Variables, audit.VariableSource{
-			Name: b.Variable, Source: string(b.Kind) + " " + b.Source,
+			Name: name, Source: source,
 			Sensitive: sensitive, Redacted: sensitive && !l.opts.KeepSensitive,
 		})
 	}
@@ -885,7 +931,7 @@ func (l *Launcher) auditCopy(r Rendered) []byte {
 	if len(names) == 0 {
 		return r.Data
 	}
-	data, err := tfvars.Render(red, &tfvars.Options{Format: r.Format, Order: Order(), Header: header + "\nRedacted: " + strings.Join(names, ", ")})
+	data, err := tfvars.Render(red, &tfvars.Options{Format: r.Format, Order: order(), Header: header + "\nRedacted: " + strings.Join(names, ", ")})
 	if err != nil {
 		// Redacted values are plain strings; rendering them cannot fail
 		// where rendering the originals succeeded.

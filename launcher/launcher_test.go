@@ -18,6 +18,7 @@ import (
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
@@ -62,7 +63,7 @@ func (f *fixture) launcher(t testing.TB, cfg lablink.Config, opts *launcher.Opti
 		o = *opts
 	}
 	o.TofuEnv = f.env
-	l, err := launcher.New(f.dir, f.bin, cfg, launcher.Env{AllocatorIP: "203.0.113.10", Environment: "test"}, gpu.Catalog{}, &o)
+	l, err := launcher.New(f.dir, f.bin, cfg, fixtureEnv(), gpu.Catalog{}, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func instanceCount(t testing.TB, tfvarsHCL []byte) int {
 func TestLaunchAddsToRunningVMs(t *testing.T) {
 	f := newFixture(t)
 	var events []launcher.Progress
-	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Progress: func(p launcher.Progress) { events = append(events, p) }})
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Progress: func(p launcher.Progress) { events = append(events, p) }})
 	ctx := context.Background()
 
 	r1, err := l.Launch(ctx, launcher.Request{Count: 2, Actor: "admin"})
@@ -158,7 +159,7 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 	if fi, err := os.Stat(r2.TFVarsPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("runtime tfvars mode = %v, %v; want 0600", fi.Mode(), err)
 	}
-	if r2.AllocatorURL != "https://203.0.113.10" || !r2.GPU.HasNVIDIA() {
+	if r2.AllocatorURL != "http://203.0.113.10" || !r2.GPU.HasNVIDIA() {
 		t.Errorf("URL %q GPU %+v", r2.AllocatorURL, r2.GPU)
 	}
 	var userData []string
@@ -199,7 +200,7 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 	}
 
 	// A second launcher (a restarted allocator) sees the 5 VMs from state.
-	r3, err := f.launcher(t, lablink.DefaultConfig(), nil).Launch(ctx, launcher.Request{Count: 1})
+	r3, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 
 func TestLaunchRejectsBadCounts(t *testing.T) {
 	f := newFixture(t)
-	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{MaxCount: 10})
+	l := f.launcher(t, testkit.Config(), &launcher.Options{MaxCount: 10})
 	for _, n := range []int{0, -1, 11} {
 		if _, err := l.Launch(context.Background(), launcher.Request{Count: n}); !errors.Is(err, launcher.ErrInvalidCount) {
 			t.Errorf("Launch(%d) error = %v, want ErrInvalidCount", n, err)
@@ -223,11 +224,11 @@ func TestLaunchRejectsBadCounts(t *testing.T) {
 func TestLaunchRefusesReplacingVMs(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.launcher(t, lablink.DefaultConfig(), nil).Launch(ctx, launcher.Request{Count: 2}); err != nil {
+	if _, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 2}); err != nil {
 		t.Fatal(err)
 	}
 	applied := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
-	cfg := lablink.DefaultConfig()
+	cfg := testkit.Config()
 	cfg.Machine.AMIID = "ami-0123456789abcdef0"
 	l := f.launcher(t, cfg, nil)
 	_, err := l.Launch(ctx, launcher.Request{Count: 1})
@@ -260,12 +261,12 @@ func TestLaunchRefusesReplacingVMs(t *testing.T) {
 func TestLaunchRefusesDeletingVMs(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.launcher(t, lablink.DefaultConfig(), nil).Launch(ctx, launcher.Request{Count: 3}); err != nil {
+	if _, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 3}); err != nil {
 		t.Fatal(err)
 	}
 	applied := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
 	one := launcher.CounterFunc(func(context.Context) (int, error) { return 1, nil })
-	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Counter: one})
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Counter: one})
 	_, err := l.Launch(ctx, launcher.Request{Count: 1})
 	var refused *launcher.PlanRefusedError
 	if !errors.As(err, &refused) {
@@ -293,7 +294,7 @@ func TestLaunchRefusesDeletingVMs(t *testing.T) {
 // wait for the next apply.
 func TestMergedAppliesStayWithinMaxCount(t *testing.T) {
 	f := newFixture(t)
-	l := f.launcher(t, lablink.DefaultConfig(), &launcher.Options{MaxCount: 3})
+	l := f.launcher(t, testkit.Config(), &launcher.Options{MaxCount: 3})
 	const n = 5
 	results := make([]launcher.Result, n)
 	errs := make([]error, n)
@@ -318,7 +319,7 @@ func TestMergedAppliesStayWithinMaxCount(t *testing.T) {
 func TestDestroy(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	l := f.launcher(t, testkit.Config(), nil)
 	if _, err := l.Destroy(ctx, "admin"); !errors.Is(err, launcher.ErrNothingLaunched) {
 		t.Fatalf("Destroy before any launch = %v, want ErrNothingLaunched", err)
 	}
@@ -355,7 +356,7 @@ func TestDestroy(t *testing.T) {
 // apply that covered it.
 func TestConcurrentLaunchesMerge(t *testing.T) {
 	f := newFixture(t)
-	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	l := f.launcher(t, testkit.Config(), nil)
 	const n = 12
 	var wg sync.WaitGroup
 	results := make([]launcher.Result, n)
@@ -413,7 +414,7 @@ resource "terraform_data" "slow" {
 		statusErr error
 		during    launcher.Status
 	)
-	l = f.launcher(t, lablink.DefaultConfig(), &launcher.Options{Progress: func(p launcher.Progress) {
+	l = f.launcher(t, testkit.Config(), &launcher.Options{Progress: func(p launcher.Progress) {
 		if strings.HasPrefix(p.Resource, "terraform_data.lablink_vm") && ctx.Err() == nil {
 			// Status answers while the apply runs, without waiting for it.
 			during, statusErr = l.Status(context.Background())
@@ -459,8 +460,8 @@ func TestLaunchWithProcessEnvironment(t *testing.T) {
 	t.Setenv("TF_CLI_CONFIG_FILE", filepath.Join(t.TempDir(), "missing.tofurc"))
 	t.Setenv("CHECKPOINT_DISABLE", "1")
 	t.Setenv("TF_CLI_ARGS_plan", "-var=instance_count=7")
-	l, err := launcher.New(f.dir, f.bin, lablink.DefaultConfig(),
-		launcher.Env{AllocatorIP: "203.0.113.10", Environment: "test"}, gpu.Catalog{}, nil)
+	l, err := launcher.New(f.dir, f.bin, testkit.Config(),
+		fixtureEnv(), gpu.Catalog{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,9 +482,9 @@ func TestLaunchWithProcessEnvironment(t *testing.T) {
 func TestLaunchReplansOnStaleCount(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	l := f.launcher(t, lablink.DefaultConfig(), nil)
+	l := f.launcher(t, testkit.Config(), nil)
 	launchOK(t, l, 2)
-	launchOK(t, f.launcher(t, lablink.DefaultConfig(), nil), 1) // another process
+	launchOK(t, f.launcher(t, testkit.Config(), nil), 1) // another process
 
 	r, err := l.Launch(ctx, launcher.Request{Count: 1})
 	if err != nil {
@@ -503,4 +504,10 @@ func TestLaunchReplansOnStaleCount(t *testing.T) {
 	if n := auditedCount(t, l, r.LaunchID); n != 4 {
 		t.Errorf("audited tfvars hold instance_count = %d, want the 4 applied", n)
 	}
+}
+
+// fixtureEnv is the environment of the fixture's launchers: no tokens, so
+// the working directory's are used.
+func fixtureEnv() launcher.Env {
+	return launcher.Env{AllocatorIP: testkit.AllocatorIP, Environment: "test", AllocatorSGID: testkit.SecurityGroup}
 }

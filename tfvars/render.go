@@ -407,6 +407,11 @@ func markNames(v cty.Value) string {
 // compactLiteral writes v on one line in HCL literal syntax, for messages.
 // Unlike hclwrite it never panics: unknown and marked values are described
 // instead.
+// Literal returns v as a one-line HCL literal ("g4dn.xlarge" quoted, 3,
+// true, ["a", "b"]), for messages and listings; sensitive-marked values
+// are shown, so callers redact first.
+func Literal(v cty.Value) string { return compactLiteral(v) }
+
 func compactLiteral(v cty.Value) string {
 	var b strings.Builder
 	writeCompact(&b, v)

@@ -14,7 +14,7 @@ func TestFS(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FS(%q): %v", name, err)
 		}
-		for _, f := range []string{"main.tf", "variables.tf", "outputs.tf", "user_data.sh.tftpl"} {
+		for _, f := range []string{"main.tf", "variables.tf", "outputs.tf", "user_data.tf", "user_data.sh.tftpl"} {
 			if _, err := fs.Stat(fsys, f); err != nil {
 				t.Errorf("FS(%q): %v", name, err)
 			}

@@ -7,9 +7,18 @@
 //     each VM, so OpenTofu can plan and apply it offline in tests and dry
 //     runs.
 //
-// Both variants have the same variables.tf and the same boot script
-// (user_data.sh.tftpl), so a tfvars file that works with one works with
-// the other.
+// Both variants share variables.tf, the boot script (user_data.sh.tftpl)
+// and the locals that render it once per VM (user_data.tf), byte for byte,
+// so a tfvars file that works with one works with the other, and the local
+// module's user_data output is exactly what each EC2 instance boots with.
+//
+// The variables follow the contract of upstream's client module
+// (talmolab/lablink, packages/allocator/src/lablink_allocator_service/terraform):
+// testdata/upstream-variables.tf records its shape, and the tests list each
+// deliberate difference. The boot script registers the VM with the
+// allocator (POST /api/v1/clients/register) and starts the client
+// container with the environment the client image's start.sh reads; no
+// value ever reaches the shell as code.
 package terraform
 
 import (

@@ -3,42 +3,21 @@
 # instance_count included: N counts the VMs already running plus the new
 # ones, so growing the count only adds VMs. (Upstream passes instance_count
 # as -var; writing it into the file lets the audited copy alone reproduce
-# the apply.)
+# the apply.) The boot script and the user_data built from it are in
+# user_data.tf, shared with ../local.
 
 locals {
-  # Keep this call identical to the one in ../local/main.tf.
-  user_data = templatefile("${path.module}/user_data.sh.tftpl", {
-    allocator_ip                = var.allocator_ip
-    allocator_url               = var.allocator_url
-    allocator_port              = var.allocator_port
-    machine_type                = var.machine_type
-    image_name                  = var.image_name
-    repository                  = var.repository
-    client_ami_id               = var.client_ami_id
-    subject_software            = var.subject_software
-    resource_suffix             = var.resource_suffix
-    gpu_support                 = var.gpu_support
-    cloud_init_output_log_group = var.cloud_init_output_log_group
-    region                      = var.region
-    startup_on_error            = var.startup_on_error
-    startup_max_attempts        = var.startup_max_attempts
-    startup_base_delay_seconds  = var.startup_base_delay_seconds
-    startup_success_check_b64   = var.startup_success_check_b64
-  })
-
   # CIDR blocks allowed to reach the VMs over SSH. Empty by default: the
-  # clients only make outbound connections, and SSH is for debugging.
+  # clients reach out to the allocator, and SSH is for debugging.
   ssh_ingress_cidrs = []
-
-  name = "lablink-client-${var.resource_suffix}"
 }
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
 resource "aws_security_group" "lablink_client" {
-  name_prefix = "${local.name}-"
-  description = "LabLink client VMs: outbound only, SSH when enabled"
+  name_prefix = "${var.resource_prefix}-"
+  description = "LabLink client VMs: KasmVNC and agent from the allocator only, SSH when enabled"
 
   dynamic "ingress" {
     for_each = length(local.ssh_ingress_cidrs) > 0 ? [1] : []
@@ -49,6 +28,26 @@ resource "aws_security_group" "lablink_client" {
       protocol    = "tcp"
       cidr_blocks = local.ssh_ingress_cidrs
     }
+  }
+
+  # The allocator reaches each VM at its private address: the browser
+  # session through KasmVNC, session control through the client agent.
+  # Nothing else may (upstream's plan audit refuses a plan that opens
+  # either port to the world).
+  ingress {
+    description     = "KasmVNC, from the allocator only"
+    from_port       = 6080
+    to_port         = 6080
+    protocol        = "tcp"
+    security_groups = [var.allocator_sg_id]
+  }
+
+  ingress {
+    description     = "Client agent, from the allocator only"
+    from_port       = 7070
+    to_port         = 7070
+    protocol        = "tcp"
+    security_groups = [var.allocator_sg_id]
   }
 
   egress {
@@ -77,7 +76,7 @@ data "aws_iam_policy_document" "assume_ec2" {
 
 resource "aws_iam_role" "lablink_client" {
   name_prefix        = "lablink-client-"
-  description        = "LabLink client VMs (${var.resource_suffix})"
+  description        = "LabLink client VMs (${var.resource_prefix})"
   assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
 }
 
@@ -117,7 +116,7 @@ resource "tls_private_key" "lablink_client" {
 }
 
 resource "aws_key_pair" "lablink_client" {
-  key_name_prefix = "${local.name}-"
+  key_name_prefix = "${var.resource_prefix}-"
   public_key      = tls_private_key.lablink_client.public_key_openssh
 }
 
@@ -129,7 +128,7 @@ resource "aws_instance" "lablink_vm" {
   iam_instance_profile   = aws_iam_instance_profile.lablink_client.name
   key_name               = aws_key_pair.lablink_client.key_name
   vpc_security_group_ids = [aws_security_group.lablink_client.id]
-  user_data              = local.user_data
+  user_data_base64       = local.user_data_base64[count.index]
 
   metadata_options {
     # IMDSv2 only: the instance credentials are not readable with a plain GET.
@@ -145,14 +144,15 @@ resource "aws_instance" "lablink_vm" {
   }
 
   tags = {
-    Name = "lablink-vm-${var.resource_suffix}-${count.index + 1}"
+    Name = "${var.resource_prefix}-vm-${count.index + 1}"
   }
 
   lifecycle {
-    # user_data only runs at first boot; changing it on a running instance
-    # would only stop and start it. A changed config applies to VMs created
-    # from now on. A new AMI still replaces the VMs, and the allocator
-    # refuses plans that replace running VMs.
-    ignore_changes = [user_data]
+    # Changing user_data on a running instance stops and starts it, in the
+    # middle of a lab. A changed config applies to VMs created from now on;
+    # a VM keeps booting with the user_data it was created with. A new AMI
+    # still replaces the VMs, and the allocator refuses plans that replace
+    # running VMs.
+    ignore_changes = [user_data_base64]
   }
 }

@@ -23,3 +23,8 @@ output "private_key_pem" {
   value       = tls_private_key.lablink_client.private_key_pem
   sensitive   = true
 }
+
+output "vm_names" {
+  description = "Names of the client VMs ({resource_prefix}-vm-{i}), in count order; each registers with the allocator under its name."
+  value       = aws_instance.lablink_vm[*].tags.Name
+}

@@ -18,9 +18,9 @@ provider "aws" {
 
   default_tags {
     tags = {
-      Project     = "lablink"
-      Environment = var.resource_suffix
-      ManagedBy   = "lablink-allocator"
+      Project        = "lablink"
+      ResourcePrefix = var.resource_prefix
+      ManagedBy      = "lablink-allocator"
     }
   }
 }
