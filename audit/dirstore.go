@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,18 +48,31 @@ func (d *DirStore) path(key string) (string, error) {
 // Create implements Store. The object is moved into place with a hard link,
 // which fails when the name exists, giving O_EXCL semantics without ever
 // exposing a partly written file. The file system must support hard links.
+// An existing file is read back: the same bytes are success, as for
+// S3Store, other bytes (or a directory) an error matching ErrExists.
 func (d *DirStore) Create(ctx context.Context, key string, body []byte, _ string) error {
 	err := d.write(ctx, key, body, func(tmp, final string) error {
-		if err := os.Link(tmp, final); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%w: %w", ErrExists, err)
-			}
-			return err
+		err := os.Link(tmp, final)
+		if errors.Is(err, fs.ErrExist) {
+			return sameFile(final, body, err)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("audit: create %s: %w", d.Location(key), err)
+	}
+	return nil
+}
+
+// sameFile returns nil when the file at p holds body, and otherwise an
+// error matching ErrExists and exist, the error of the refused link.
+func sameFile(p string, body []byte, exist error) error {
+	stored, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("%w and cannot be compared: %w (%w)", ErrExists, err, exist)
+	}
+	if !bytes.Equal(stored, body) {
+		return fmt.Errorf("%w with other content: %w", ErrExists, exist)
 	}
 	return nil
 }

@@ -1,14 +1,14 @@
 package audit_test
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
 )
@@ -25,9 +25,7 @@ func files(t *testing.T, root string) []string {
 		got = append(got, filepath.ToSlash(rel))
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return got
 }
 
@@ -35,18 +33,12 @@ func TestDirStorePermissions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "audit")
 	s := audit.NewDirStore(dir)
 	ctx := t.Context()
-	if err := s.Create(ctx, "dev/client/history/1/attempt.json", []byte("{}"), audit.ContentTypeJSON); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Put(ctx, "dev/client/terraform.runtime.tfvars", []byte("x"), audit.ContentTypeTFVars); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Create(ctx, "dev/client/history/1/attempt.json", []byte("{}"), audit.ContentTypeJSON))
+	require.NoError(t, s.Put(ctx, "dev/client/terraform.runtime.tfvars", []byte("x"), audit.ContentTypeTFVars))
 	got := map[string]fs.FileMode{}
 	for _, rel := range files(t, dir) {
 		fi, err := os.Stat(filepath.Join(dir, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got[rel] = fi.Mode()
 	}
 	want := map[string]fs.FileMode{
@@ -58,9 +50,7 @@ func TestDirStorePermissions(t *testing.T) {
 		"dev/client/history/1/attempt.json":   0o600,
 		"dev/client/terraform.runtime.tfvars": 0o600,
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("modes mismatch (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, want, got, "modes")
 }
 
 func TestDirStoreWriteFailures(t *testing.T) {
@@ -88,25 +78,17 @@ func TestDirStoreWriteFailures(t *testing.T) {
 			dir, key := tt.setup(t, root)
 			before := files(t, root)
 			s := audit.NewDirStore(dir)
-			if err := s.Put(t.Context(), key, []byte("body"), audit.ContentTypeTFVars); err == nil {
-				t.Error("Put succeeded")
-			}
+			assert.Error(t, s.Put(t.Context(), key, []byte("body"), audit.ContentTypeTFVars), "Put")
 			// Create on an existing directory name fails too (as ErrExists).
-			if err := s.Create(t.Context(), key, []byte("body"), audit.ContentTypeTFVars); err == nil {
-				t.Error("Create succeeded")
-			}
-			if diff := cmp.Diff(before, files(t, root)); diff != "" {
-				t.Errorf("failed writes left files behind (-before +after):\n%s", diff)
-			}
+			assert.Error(t, s.Create(t.Context(), key, []byte("body"), audit.ContentTypeTFVars), "Create")
+			assert.Equal(t, before, files(t, root), "failed writes left files behind")
 		})
 	}
 }
 
 func TestDirStoreReadOnly(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o500); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Chmod(dir, 0o500))
 	t.Cleanup(func() { os.Chmod(dir, 0o700) })
 	if f, err := os.CreateTemp(dir, "probe"); err == nil {
 		f.Close()
@@ -119,13 +101,9 @@ func TestDirStoreReadOnly(t *testing.T) {
 		"Create":       func() error { return s.Create(t.Context(), "k", []byte("x"), audit.ContentTypeJSON) },
 		"Create/child": func() error { return s.Create(t.Context(), "a/k", []byte("x"), audit.ContentTypeJSON) },
 	} {
-		if err := write(); !errors.Is(err, fs.ErrPermission) {
-			t.Errorf("%s: got %v, want a permission error", name, err)
-		}
+		assert.ErrorIs(t, write(), fs.ErrPermission, name)
 	}
-	if diff := cmp.Diff([]string{"."}, files(t, dir)); diff != "" {
-		t.Errorf("files left behind (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, []string{"."}, files(t, dir), "files left behind")
 }
 
 func TestDirStoreKeysCannotEscape(t *testing.T) {
@@ -136,58 +114,33 @@ func TestDirStoreKeysCannotEscape(t *testing.T) {
 		"../outside", "a/../../outside", "/tmp/outside", `..\outside`, `a\..\..\outside`,
 		".audit-tmp-x", "a/.audit-tmp-x",
 	} {
-		if err := s.Put(t.Context(), key, []byte("x"), audit.ContentTypeJSON); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("Put(%q): got %v, want ErrInvalid", key, err)
-		}
-		if err := s.Create(t.Context(), key, []byte("x"), audit.ContentTypeJSON); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("Create(%q): got %v, want ErrInvalid", key, err)
-		}
+		assert.ErrorIs(t, s.Put(t.Context(), key, []byte("x"), audit.ContentTypeJSON), audit.ErrInvalid, "Put(%q)", key)
+		assert.ErrorIs(t, s.Create(t.Context(), key, []byte("x"), audit.ContentTypeJSON), audit.ErrInvalid, "Create(%q)", key)
 	}
-	if diff := cmp.Diff([]string{"."}, files(t, root)); diff != "" {
-		t.Errorf("files written (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, []string{"."}, files(t, root), "files written")
 }
 
 func TestDirStoreListSkipsTempFiles(t *testing.T) {
 	dir := t.TempDir()
 	s := audit.NewDirStore(dir)
-	if err := s.Put(t.Context(), "dev/k", []byte("x"), audit.ContentTypeJSON); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Put(t.Context(), "dev/k", []byte("x"), audit.ContentTypeJSON))
 	// What a crash between CreateTemp and the rename leaves behind.
 	writeFile(t, filepath.Join(dir, "dev", ".audit-tmp-123"), "partial")
-	got, err := s.List(t.Context(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"dev/k"}, got); diff != "" {
-		t.Errorf("List mismatch (-want +got):\n%s", diff)
-	}
+	checkKeys(t, s, []string{"dev/k"})
 }
 
 func TestDirStoreMissingDir(t *testing.T) {
 	s := audit.NewDirStore(filepath.Join(t.TempDir(), "not", "yet"))
 	got, err := s.List(t.Context(), "dev/client/history/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 0 {
-		t.Errorf("List = %q, want empty", got)
-	}
-	if _, err := s.Get(t.Context(), "dev/k"); !errors.Is(err, audit.ErrNotFound) {
-		t.Errorf("Get: got %v, want ErrNotFound", err)
-	}
-	if !strings.HasSuffix(s.Location("dev/k"), filepath.Join("not", "yet", "dev", "k")) {
-		t.Errorf("Location = %q", s.Location("dev/k"))
-	}
+	require.NoError(t, err)
+	assert.Empty(t, got, "List")
+	_, err = s.Get(t.Context(), "dev/k")
+	assert.ErrorIs(t, err, audit.ErrNotFound, "Get")
+	assert.True(t, strings.HasSuffix(s.Location("dev/k"), filepath.Join("not", "yet", "dev", "k")), "Location = %q", s.Location("dev/k"))
 }
 
 func writeFile(t *testing.T, p, body string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
 }

@@ -13,13 +13,16 @@
 //	{env}/client/history/{launchID}/manifest.json              written by Finish
 //
 // History objects are created with create-only semantics (Store.Create), so
-// they are never overwritten, even by a buggy or concurrent caller. Attempts
-// that fail, are refused or canceled are recorded too.
+// they are never overwritten, even by a buggy or concurrent caller. A
+// create that finds its own bytes already stored (a retried request whose
+// first answer was lost) succeeds; one that finds other bytes fails with
+// ErrExists. Attempts that fail, are refused or canceled are recorded too.
 //
 // The same layout is used by both stores: S3Store (an S3 bucket, optionally
 // under a prefix, optionally with SSE-KMS) and DirStore (a local directory,
 // the default when no bucket is configured). ParseStore picks one from a
-// command-line argument.
+// command-line argument; it takes the AWS configuration from its caller, so
+// that this package does not depend on the SDK's configuration chain.
 //
 // The Trail stores the tfvars bytes it is given verbatim. Redacting sensitive
 // variables is the caller's job and must happen before Begin; the caller

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // PutObjectAPIClient is the S3 operation an S3Store needs: PutObject, for
@@ -53,6 +51,15 @@ type S3Options struct {
 	// optional KMS key does. Default "": no encryption header, so the
 	// bucket's default encryption applies.
 	KMSKeyID string
+	// UsePathStyle, when true, makes every request address the bucket in
+	// the URL path (http://host/bucket/key) rather than in the host name
+	// (http://bucket.host/key), whatever the client was built with. An
+	// S3-compatible server reached by host name, such as MinIO at
+	// http://minio:9000 without MINIO_DOMAIN, needs it; the SDK already
+	// uses the path for an endpoint that is an IP address, and AWS S3
+	// serves both. Default false: the client's own setting
+	// (s3.Options.UsePathStyle), virtual-hosted unless it says otherwise.
+	UsePathStyle bool
 }
 
 // S3Store is a Store in an S3 bucket. Every PutObject carries a SHA-256
@@ -65,7 +72,9 @@ type S3Options struct {
 // Writing needs only PutObject. Get and List need the client to implement
 // GetObjectAPIClient and s3.ListObjectsV2APIClient too; when it does not,
 // they return an error matching ErrNotReadable, so a writer can be given a
-// client (or credentials) that cannot read the trail back.
+// client (or credentials) that cannot read the trail back. Such a writer
+// cannot confirm that an object Create finds already written holds its
+// bytes, so its retried writes fail with ErrExists (see Create).
 type S3Store struct {
 	client PutObjectAPIClient
 	get    GetObjectAPIClient        // nil: Get fails with ErrNotReadable
@@ -73,6 +82,7 @@ type S3Store struct {
 	bucket string
 	prefix string // "" or ending in "/"
 	kmsKey string
+	optFns []func(*s3.Options) // passed to every request
 }
 
 // NewS3Store returns a Store in bucket, using client for all requests.
@@ -90,22 +100,11 @@ func NewS3Store(client PutObjectAPIClient, bucket string, opts *S3Options) *S3St
 			s.prefix = p + "/"
 		}
 		s.kmsKey = opts.KMSKeyID
+		if opts.UsePathStyle {
+			s.optFns = append(s.optFns, func(o *s3.Options) { o.UsePathStyle = true })
+		}
 	}
 	return s
-}
-
-// Create implements Store. It sends If-None-Match: *, so the server refuses
-// to replace an existing object (412 Precondition Failed), which Create
-// reports as an error matching both ErrExists and the SDK's API error.
-func (s *S3Store) Create(ctx context.Context, key string, body []byte, contentType string) error {
-	err := s.put(ctx, key, body, contentType, true)
-	if err != nil && isPreconditionFailed(err) {
-		return fmt.Errorf("audit: create %s: %w: %w", s.Location(key), ErrExists, err)
-	}
-	if err != nil {
-		return fmt.Errorf("audit: create %s: %w", s.Location(key), err)
-	}
-	return nil
 }
 
 // Put implements Store.
@@ -137,7 +136,7 @@ func (s *S3Store) put(ctx context.Context, key string, body []byte, contentType 
 		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(s.kmsKey)
 	}
-	_, err := s.client.PutObject(ctx, in)
+	_, err := s.client.PutObject(ctx, in, s.optFns...)
 	return err
 }
 
@@ -153,7 +152,7 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 		Bucket:       aws.String(s.bucket),
 		Key:          aws.String(s.prefix + key),
 		ChecksumMode: types.ChecksumModeEnabled,
-	})
+	}, s.optFns...)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, fmt.Errorf("audit: get %s: %w: %w", s.Location(key), ErrNotFound, err)
@@ -183,7 +182,7 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
 	})
 	keys := []string{}
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, s.optFns...)
 		if err != nil {
 			return nil, fmt.Errorf("audit: list %s: %w", s.Location(prefix), err)
 		}
@@ -198,15 +197,6 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
 // Location implements Store: "s3://bucket/prefix/key".
 func (s *S3Store) Location(key string) string {
 	return "s3://" + s.bucket + "/" + s.prefix + key
-}
-
-func isPreconditionFailed(err error) bool {
-	var ae smithy.APIError
-	if errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
-		return true
-	}
-	var re *smithyhttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed
 }
 
 func isNotFound(err error) bool {

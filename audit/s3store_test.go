@@ -5,12 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/miniotest"
@@ -70,13 +67,10 @@ func TestS3StoreClientMethods(t *testing.T) {
 			tr := audit.NewTrail(s, &audit.Options{Now: func() time.Time { return t0 }, NewID: (&fakeIDs{}).Next})
 
 			m, err := tr.Begin(ctx, launch("dev"), []byte("history copy"))
-			if err != nil {
-				t.Fatalf("Begin: %v", err)
-			}
+			require.NoError(t, err, "Begin")
 			m.Outcome = audit.OutcomeSucceeded
-			if _, err := tr.Finish(ctx, m, []byte("latest copy")); err != nil {
-				t.Fatalf("Finish: %v", err)
-			}
+			_, err = tr.Finish(ctx, m, []byte("latest copy"))
+			require.NoError(t, err, "Finish")
 			// Everything landed, as a reader with every method sees.
 			reader := audit.NewS3Store(full, bucket, opts)
 			checkKeys(t, reader, []string{
@@ -104,14 +98,12 @@ func TestS3StoreClientMethods(t *testing.T) {
 // else ErrNotReadable with a message naming an object under location.
 func checkReadable(t *testing.T, op string, err error, can bool, location string) {
 	t.Helper()
-	switch {
-	case can && err != nil:
-		t.Errorf("%s: %v", op, err)
-	case !can && !errors.Is(err, audit.ErrNotReadable):
-		t.Errorf("%s: got %v, want ErrNotReadable", op, err)
-	case !can && !strings.Contains(err.Error(), location):
-		t.Errorf("%s: error %q does not name the object under %s", op, err, location)
+	if can {
+		assert.NoError(t, err, op)
+		return
 	}
+	assert.ErrorIs(t, err, audit.ErrNotReadable, op)
+	assert.ErrorContains(t, err, location, "%s: the error names the object", op)
 }
 
 func sha256Base64(b []byte) string {
@@ -121,7 +113,6 @@ func sha256Base64(b []byte) string {
 
 func TestS3StoreObjectMetadata(t *testing.T) {
 	srv := miniotest.Shared(t)
-	client := srv.S3Client(t)
 	tests := []struct {
 		name    string
 		opts    *audit.S3Options
@@ -137,53 +128,47 @@ func TestS3StoreObjectMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := t.Context()
 			bucket := srv.NewBucket(t)
-			s := audit.NewS3Store(client, bucket, tt.opts)
+			s := audit.NewS3Store(srv.S3Client(t), bucket, tt.opts)
 			body := []byte("machine_type = \"g4dn.xlarge\"\n")
 			write := s.Put
 			if tt.create {
 				write = s.Create
 			}
-			if err := write(ctx, audit.LatestKey("dev"), body, audit.ContentTypeTFVars); err != nil {
-				t.Fatalf("write: %v", err)
-			}
-			head, err := client.HeadObject(ctx, &s3.HeadObjectInput{
-				Bucket:       aws.String(bucket),
-				Key:          aws.String(tt.wantKey),
-				ChecksumMode: types.ChecksumModeEnabled,
-			})
-			if err != nil {
-				t.Fatalf("HeadObject: %v", err)
-			}
-			type meta struct {
-				ContentType, ChecksumSHA256 string
-				SSE                         types.ServerSideEncryption
-			}
-			want := meta{ContentType: "text/plain", ChecksumSHA256: sha256Base64(body), SSE: tt.wantSSE}
-			got := meta{aws.ToString(head.ContentType), aws.ToString(head.ChecksumSHA256), head.ServerSideEncryption}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("HeadObject mismatch (-want +got):\n%s", diff)
-			}
-			if tt.wantSSE != "" && !strings.HasSuffix(aws.ToString(head.SSEKMSKeyId), srv.KMSKeyID) {
-				t.Errorf("SSEKMSKeyId = %q, want the key %q", aws.ToString(head.SSEKMSKeyId), srv.KMSKeyID)
-			}
-
-			get, err := client.GetObject(ctx, &s3.GetObjectInput{
-				Bucket:       aws.String(bucket),
-				Key:          aws.String(tt.wantKey),
-				ChecksumMode: types.ChecksumModeEnabled,
-			})
-			if err != nil {
-				t.Fatalf("GetObject: %v", err)
-			}
-			get.Body.Close()
-			if got := aws.ToString(get.ChecksumSHA256); got != sha256Base64(body) {
-				t.Errorf("GetObject ChecksumSHA256 = %q, want %q", got, sha256Base64(body))
-			}
+			require.NoError(t, write(t.Context(), audit.LatestKey("dev"), body, audit.ContentTypeTFVars))
+			checkObjectMetadata(t, srv, bucket, tt.wantKey, body, tt.wantSSE)
 			mustGet(t, s, audit.LatestKey("dev"), string(body))
 		})
 	}
+}
+
+// checkObjectMetadata checks what HeadObject and GetObject say of the
+// object stored under key: text/plain, the SHA-256 checksum of body, and
+// SSE-KMS with the server's key when sse says so.
+func checkObjectMetadata(t *testing.T, srv *miniotest.Server, bucket, key string, body []byte, sse types.ServerSideEncryption) {
+	t.Helper()
+	client := srv.S3Client(t)
+	head, err := client.HeadObject(t.Context(), &s3.HeadObjectInput{
+		Bucket:       aws.String(bucket),
+		Key:          aws.String(key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	require.NoError(t, err, "HeadObject")
+	assert.Equal(t, "text/plain", aws.ToString(head.ContentType), "ContentType")
+	assert.Equal(t, sha256Base64(body), aws.ToString(head.ChecksumSHA256), "HeadObject ChecksumSHA256")
+	assert.Equal(t, sse, head.ServerSideEncryption, "ServerSideEncryption")
+	if sse != "" {
+		assert.True(t, strings.HasSuffix(aws.ToString(head.SSEKMSKeyId), srv.KMSKeyID),
+			"SSEKMSKeyId = %q, want the key %q", aws.ToString(head.SSEKMSKeyId), srv.KMSKeyID)
+	}
+	get, err := client.GetObject(t.Context(), &s3.GetObjectInput{
+		Bucket:       aws.String(bucket),
+		Key:          aws.String(key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	require.NoError(t, err, "GetObject")
+	get.Body.Close()
+	assert.Equal(t, sha256Base64(body), aws.ToString(get.ChecksumSHA256), "GetObject ChecksumSHA256")
 }
 
 // The server, not only the SDK, checks the checksum S3Store sends: a body
@@ -201,30 +186,11 @@ func TestS3ServerRejectsWrongChecksum(t *testing.T) {
 		ChecksumSHA256:    aws.String(sha256Base64([]byte("other body"))),
 	})
 	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("PutObject with a wrong checksum: got %v, want an API error", err)
-	}
+	require.ErrorAs(t, err, &ae, "PutObject with a wrong checksum")
 	t.Logf("MinIO answered %s: %s", ae.ErrorCode(), ae.ErrorMessage())
 	s := audit.NewS3Store(client, bucket, nil)
-	if _, err := s.Get(t.Context(), "k"); !errors.Is(err, audit.ErrNotFound) {
-		t.Errorf("Get after a refused write: got %v, want ErrNotFound", err)
-	}
-}
-
-// ErrExists must keep the SDK error reachable for callers that want the
-// status code.
-func TestS3CreateExistsWrapsAPIError(t *testing.T) {
-	srv := miniotest.Shared(t)
-	s := audit.NewS3Store(srv.S3Client(t), srv.NewBucket(t), nil)
-	ctx := t.Context()
-	if err := s.Create(ctx, "k", []byte("1"), audit.ContentTypeJSON); err != nil {
-		t.Fatal(err)
-	}
-	err := s.Create(ctx, "k", []byte("2"), audit.ContentTypeJSON)
-	var re *smithyhttp.ResponseError
-	if !errors.Is(err, audit.ErrExists) || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusPreconditionFailed {
-		t.Fatalf("got %v, want ErrExists wrapping a 412 response", err)
-	}
+	_, err = s.Get(t.Context(), "k")
+	assert.ErrorIs(t, err, audit.ErrNotFound, "Get after a refused write")
 }
 
 func TestS3ServerDown(t *testing.T) {
@@ -239,142 +205,115 @@ func TestS3ServerDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	_, err := trail.Begin(ctx, audit.Manifest{Environment: "dev", Operation: audit.OperationLaunch}, []byte("x"))
-	if err == nil {
-		t.Fatal("Begin with the server down succeeded")
-	}
 	var opErr *net.OpError
-	if !errors.As(err, &opErr) || errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Begin: got %v, want a network error before the deadline", err)
-	}
-	if !strings.Contains(err.Error(), "s3://"+bucket+"/dev/client/history/") {
-		t.Errorf("error %q does not name the object", err)
-	}
-	if _, err := trail.List(ctx, "dev"); !errors.As(err, &opErr) {
-		t.Errorf("List: got %v, want a network error", err)
-	}
+	require.ErrorAs(t, err, &opErr, "Begin with the server down")
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "Begin: want a network error before the deadline")
+	assert.ErrorContains(t, err, "s3://"+bucket+"/dev/client/history/", "the error names the object")
+	_, err = trail.List(ctx, "dev")
+	assert.ErrorAs(t, err, &opErr, "List")
 }
 
-// failingProxy forwards requests to the server except PUTs for which fail
-// returns true; it answers those with a 500 S3 error, without forwarding.
-func failingProxy(t *testing.T, srv *miniotest.Server, fail func(*http.Request) bool) *s3.Client {
+// failingClient is a client for srv whose PUTs for which fail returns true
+// are answered with a 500 S3 error, without reaching the server.
+func failingClient(t *testing.T, srv *miniotest.Server, fail func(*http.Request) bool) *s3.Client {
 	t.Helper()
-	target, err := url.Parse(srv.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p := newS3Proxy(t, srv, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.Method == http.MethodPut && fail(r) {
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>`))
+			writeS3Error(w, http.StatusInternalServerError, "InternalError")
 			return
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	return srv.S3Client(t, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(proxy.URL)
-		o.RetryMaxAttempts = 2
+		next.ServeHTTP(w, r)
 	})
+	return p.client(t, srv, func(o *s3.Options) { o.RetryMaxAttempts = 2 })
+}
+
+// serverErrorFixture is a bucket holding one successful launch, read
+// directly, and the trail options the tests of failed writes share.
+type serverErrorFixture struct {
+	srv    *miniotest.Server
+	bucket string
+	direct audit.Store
+	good   *audit.Trail // writes directly
+	opts   *audit.Options
+	first  audit.Manifest
+}
+
+func newServerErrorFixture(t *testing.T) *serverErrorFixture {
+	srv := miniotest.Shared(t)
+	f := &serverErrorFixture{srv: srv, bucket: srv.NewBucket(t)}
+	f.direct = audit.NewS3Store(srv.S3Client(t), f.bucket, nil)
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	f.opts = &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next}
+	f.good = audit.NewTrail(f.direct, f.opts)
+	m, err := f.good.Begin(t.Context(), launch("dev"), []byte("v1"))
+	require.NoError(t, err)
+	m.Outcome = audit.OutcomeSucceeded
+	_, err = f.good.Finish(t.Context(), m, []byte("v1"))
+	require.NoError(t, err)
+	f.first = m
+	return f
+}
+
+// through is a Trail on the fixture's bucket whose PUTs go through
+// failingClient(fail).
+func (f *serverErrorFixture) through(t *testing.T, fail func(*http.Request) bool) *audit.Trail {
+	return audit.NewTrail(audit.NewS3Store(failingClient(t, f.srv, fail), f.bucket, nil), f.opts)
 }
 
 func TestS3ServerError(t *testing.T) {
-	srv := miniotest.Shared(t)
-	bucket := srv.NewBucket(t)
-	direct := audit.NewS3Store(srv.S3Client(t), bucket, nil)
+	f := newServerErrorFixture(t)
+	t.Run("AllPuts", func(t *testing.T) { testFailedBegin(t, f) })
+	t.Run("ManifestPut", func(t *testing.T) { testFailedFinish(t, f) })
+	t.Run("AttemptPut", func(t *testing.T) { testHalfBegin(t, f) })
+}
+
+// A Begin whose every PUT fails reports the 500 and changes nothing.
+func testFailedBegin(t *testing.T, f *serverErrorFixture) {
 	ctx := t.Context()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	ids := &fakeIDs{}
-	opts := &audit.Options{Now: clock.Now, NewID: ids.Next}
+	before, err := f.direct.List(ctx, "")
+	require.NoError(t, err)
+	tr := f.through(t, func(*http.Request) bool { return true })
+	_, err = tr.Begin(ctx, launch("dev"), []byte("v2"))
+	var re *smithyhttp.ResponseError
+	require.ErrorAs(t, err, &re, "Begin")
+	assert.Equal(t, http.StatusInternalServerError, re.HTTPStatusCode())
+	// Reads through the proxy still work, and see the first launch only.
+	ms, err := tr.List(ctx, "dev")
+	require.NoError(t, err)
+	assert.Equal(t, []string{f.first.LaunchID}, launchIDs(ms))
+	after, err := f.direct.List(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "a failed Begin changed the bucket")
+}
 
-	// A launch that succeeds, so that a latest copy exists.
-	good := audit.NewTrail(direct, opts)
-	m1, err := good.Begin(ctx, launch("dev"), []byte("v1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m1.Outcome = audit.OutcomeSucceeded
-	if _, err := good.Finish(ctx, m1, []byte("v1")); err != nil {
-		t.Fatal(err)
-	}
-	before, err := direct.List(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+// Begin directly, then Finish through a proxy that refuses the manifest:
+// the latest copy stays the first launch's and the attempt shows started.
+func testFailedFinish(t *testing.T, f *serverErrorFixture) {
+	ctx := t.Context()
+	m2, err := f.good.Begin(ctx, launch("dev"), []byte("v2"))
+	require.NoError(t, err)
+	tr := f.through(t, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/"+audit.ManifestName) })
+	m2.Outcome = audit.OutcomeSucceeded
+	_, err = tr.Finish(ctx, m2, []byte("v2"))
+	require.Error(t, err, "Finish through a failing proxy")
+	mustGet(t, f.direct, audit.LatestKey("dev"), "v1")
+	got, _, err := f.good.Show(ctx, "dev", m2.LaunchID)
+	require.NoError(t, err)
+	assert.Equal(t, audit.OutcomeStarted, got.Outcome)
+}
 
-	t.Run("AllPuts", func(t *testing.T) {
-		s := audit.NewS3Store(failingProxy(t, srv, func(*http.Request) bool { return true }), bucket, nil)
-		tr := audit.NewTrail(s, opts)
-		_, err := tr.Begin(ctx, launch("dev"), []byte("v2"))
-		var re *smithyhttp.ResponseError
-		if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusInternalServerError {
-			t.Fatalf("Begin: got %v, want a 500 response error", err)
-		}
-		// Reads through the proxy still work, and see the first launch only.
-		ms, err := tr.List(ctx, "dev")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff([]string{m1.LaunchID}, launchIDs(ms)); diff != "" {
-			t.Errorf("List mismatch (-want +got):\n%s", diff)
-		}
-		after, err := direct.List(ctx, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(before, after); diff != "" {
-			t.Errorf("a failed Begin changed the bucket (-before +after):\n%s", diff)
-		}
-	})
-
-	t.Run("ManifestPut", func(t *testing.T) {
-		// Begin directly, then Finish through a proxy that refuses the
-		// manifest: the latest copy must stay the first launch's.
-		m2, err := good.Begin(ctx, launch("dev"), []byte("v2"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := audit.NewS3Store(failingProxy(t, srv, func(r *http.Request) bool {
-			return strings.HasSuffix(r.URL.Path, "/"+audit.ManifestName)
-		}), bucket, nil)
-		m2.Outcome = audit.OutcomeSucceeded
-		if _, err := audit.NewTrail(s, opts).Finish(ctx, m2, []byte("v2")); err == nil {
-			t.Fatal("Finish through a failing proxy succeeded")
-		}
-		mustGet(t, direct, audit.LatestKey("dev"), "v1")
-		got, _, err := good.Show(ctx, "dev", m2.LaunchID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Outcome != audit.OutcomeStarted {
-			t.Errorf("Outcome = %q, want %q", got.Outcome, audit.OutcomeStarted)
-		}
-	})
-
-	t.Run("AttemptPut", func(t *testing.T) {
-		// The tfvars lands but attempt.json does not: the attempt is not
-		// listed, and Show does not find it.
-		s := audit.NewS3Store(failingProxy(t, srv, func(r *http.Request) bool {
-			return strings.HasSuffix(r.URL.Path, "/"+audit.AttemptName)
-		}), bucket, nil)
-		m3, err := audit.NewTrail(s, opts).Begin(ctx, launch("dev"), []byte("v3"))
-		if err == nil {
-			t.Fatal("Begin through a failing proxy succeeded")
-		}
-		ms, err := good.List(ctx, "dev")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range ms {
-			if m.LaunchID == m3.LaunchID {
-				t.Errorf("List shows the half-written attempt %s", m3.LaunchID)
-			}
-		}
-		if _, _, err := good.Show(ctx, "dev", m3.LaunchID); !errors.Is(err, audit.ErrNotFound) {
-			t.Errorf("Show: got %v, want ErrNotFound", err)
-		}
-	})
+// The tfvars lands but attempt.json does not: the attempt is not listed,
+// and Show does not find it.
+func testHalfBegin(t *testing.T, f *serverErrorFixture) {
+	ctx := t.Context()
+	tr := f.through(t, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/"+audit.AttemptName) })
+	m3, err := tr.Begin(ctx, launch("dev"), []byte("v3"))
+	require.Error(t, err, "Begin through a failing proxy")
+	ms, err := f.good.List(ctx, "dev")
+	require.NoError(t, err)
+	assert.NotContains(t, launchIDs(ms), m3.LaunchID, "List shows the half-written attempt")
+	_, _, err = f.good.Show(ctx, "dev", m3.LaunchID)
+	assert.ErrorIs(t, err, audit.ErrNotFound, "Show")
 }
 
 func launchIDs(ms []audit.Manifest) []string {

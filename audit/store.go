@@ -12,8 +12,11 @@ import (
 // Store holds audit objects under slash-separated keys. Implementations are
 // safe for concurrent use.
 type Store interface {
-	// Create writes key only if it does not exist yet; otherwise it returns
-	// an error matching ErrExists and leaves the existing object unchanged.
+	// Create writes key only if it does not exist yet. If it exists and
+	// holds exactly body, Create succeeds, so a retried write is not an
+	// error; if it holds other bytes (or cannot be read to compare),
+	// Create returns an error matching ErrExists and leaves the existing
+	// object unchanged.
 	Create(ctx context.Context, key string, body []byte, contentType string) error
 	// Put writes key, replacing any previous object.
 	Put(ctx context.Context, key string, body []byte, contentType string) error
@@ -27,7 +30,8 @@ type Store interface {
 }
 
 var (
-	// ErrExists reports that Create found the key already written.
+	// ErrExists reports that Create found the key already written with
+	// other bytes, or could not read it back to compare.
 	ErrExists = errors.New("audit: object already exists")
 	// ErrNotFound reports that Get found no object under the key.
 	ErrNotFound = errors.New("audit: object not found")

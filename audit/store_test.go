@@ -2,13 +2,13 @@ package audit_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/miniotest"
@@ -51,181 +51,157 @@ func TestStores(t *testing.T) {
 
 // testStore is the contract every Store implementation must meet.
 func testStore(t *testing.T, newStore func(t *testing.T) storeUnderTest) {
-	t.Run("CreateTwice", func(t *testing.T) {
-		s := newStore(t).store
-		ctx := t.Context()
-		const key = "dev/client/history/1/terraform.runtime.tfvars"
-		if err := s.Create(ctx, key, []byte("first"), audit.ContentTypeTFVars); err != nil {
-			t.Fatalf("first Create: %v", err)
-		}
-		err := s.Create(ctx, key, []byte("second"), audit.ContentTypeTFVars)
-		if !errors.Is(err, audit.ErrExists) {
-			t.Fatalf("second Create: got %v, want ErrExists", err)
-		}
-		mustGet(t, s, key, "first")
-	})
+	for _, c := range []struct {
+		name string
+		test func(t *testing.T, sut storeUnderTest)
+	}{
+		{"CreateTwice", testCreateTwice},
+		{"PutOverwrites", testPutOverwrites},
+		{"GetMissing", testGetMissing},
+		{"List", testList},
+		{"Location", testLocation},
+		{"InvalidKeys", testInvalidKeys},
+		{"ConcurrentCreate", testConcurrentCreate},
+		{"Canceled", testCanceled},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, newStore(t)) })
+	}
+}
 
-	t.Run("PutOverwrites", func(t *testing.T) {
-		s := newStore(t).store
-		ctx := t.Context()
-		const key = "dev/client/terraform.runtime.tfvars"
-		for _, body := range []string{"one", "two", ""} {
-			if err := s.Put(ctx, key, []byte(body), audit.ContentTypeTFVars); err != nil {
-				t.Fatalf("Put %q: %v", body, err)
-			}
-			mustGet(t, s, key, body)
-		}
-		// Put also replaces an object made by Create.
-		if err := s.Create(ctx, "k", []byte("created"), audit.ContentTypeJSON); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Put(ctx, "k", []byte("replaced"), audit.ContentTypeJSON); err != nil {
-			t.Fatal(err)
-		}
-		mustGet(t, s, "k", "replaced")
-	})
+// A second Create of the same bytes is a retry and succeeds; other bytes
+// are refused and the object stays.
+func testCreateTwice(t *testing.T, sut storeUnderTest) {
+	s, ctx := sut.store, t.Context()
+	const key = "dev/client/history/1/terraform.runtime.tfvars"
+	require.NoError(t, s.Create(ctx, key, []byte("first"), audit.ContentTypeTFVars), "first Create")
+	assert.NoError(t, s.Create(ctx, key, []byte("first"), audit.ContentTypeTFVars), "Create with the same bytes")
+	err := s.Create(ctx, key, []byte("second"), audit.ContentTypeTFVars)
+	assert.ErrorIs(t, err, audit.ErrExists, "Create with other bytes")
+	assert.ErrorContains(t, err, sut.location(key), "the error names the object")
+	checkKeys(t, s, []string{key})
+	mustGet(t, s, key, "first")
+}
 
-	t.Run("GetMissing", func(t *testing.T) {
-		s := newStore(t).store
-		_, err := s.Get(t.Context(), "dev/client/nothing")
-		if !errors.Is(err, audit.ErrNotFound) {
-			t.Fatalf("Get: got %v, want ErrNotFound", err)
-		}
-	})
+func testPutOverwrites(t *testing.T, sut storeUnderTest) {
+	s, ctx := sut.store, t.Context()
+	const key = "dev/client/terraform.runtime.tfvars"
+	for _, body := range []string{"one", "two", ""} {
+		require.NoError(t, s.Put(ctx, key, []byte(body), audit.ContentTypeTFVars), "Put %q", body)
+		mustGet(t, s, key, body)
+	}
+	// Put also replaces an object made by Create.
+	require.NoError(t, s.Create(ctx, "k", []byte("created"), audit.ContentTypeJSON))
+	require.NoError(t, s.Put(ctx, "k", []byte("replaced"), audit.ContentTypeJSON))
+	mustGet(t, s, "k", "replaced")
+}
 
-	t.Run("List", func(t *testing.T) {
-		s := newStore(t).store
-		ctx := t.Context()
-		keys := []string{
-			"dev/client/history/b/x", "dev/client/history/a/y", "dev/client/history/a/x",
+func testGetMissing(t *testing.T, sut storeUnderTest) {
+	_, err := sut.store.Get(t.Context(), "dev/client/nothing")
+	assert.ErrorIs(t, err, audit.ErrNotFound)
+}
+
+func testList(t *testing.T, sut storeUnderTest) {
+	s, ctx := sut.store, t.Context()
+	keys := []string{
+		"dev/client/history/b/x", "dev/client/history/a/y", "dev/client/history/a/x",
+		"dev/client/terraform.runtime.tfvars", "dev2/a", "devx", "prod/client/z",
+	}
+	for _, k := range keys {
+		require.NoError(t, s.Create(ctx, k, []byte(k), audit.ContentTypeTFVars))
+	}
+	tests := []struct {
+		prefix string
+		want   []string
+	}{
+		{"", []string{
+			"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
 			"dev/client/terraform.runtime.tfvars", "dev2/a", "devx", "prod/client/z",
-		}
-		for _, k := range keys {
-			if err := s.Create(ctx, k, []byte(k), audit.ContentTypeTFVars); err != nil {
-				t.Fatal(err)
-			}
-		}
-		tests := []struct {
-			prefix string
-			want   []string
-		}{
-			{"", []string{
-				"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
-				"dev/client/terraform.runtime.tfvars", "dev2/a", "devx", "prod/client/z",
-			}},
-			{"dev/", []string{
-				"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
-				"dev/client/terraform.runtime.tfvars",
-			}},
-			{"dev", []string{
-				"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
-				"dev/client/terraform.runtime.tfvars", "dev2/a", "devx",
-			}},
-			{"dev/client/history/", []string{"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x"}},
-			{"dev/client/history/a", []string{"dev/client/history/a/x", "dev/client/history/a/y"}},
-			{"dev/client/t", []string{"dev/client/terraform.runtime.tfvars"}},
-			{"staging/", []string{}},
-			{"nothing/at/all/", []string{}},
-		}
-		for _, tt := range tests {
-			got, err := s.List(ctx, tt.prefix)
-			if err != nil {
-				t.Fatalf("List(%q): %v", tt.prefix, err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("List(%q) mismatch (-want +got):\n%s", tt.prefix, diff)
-			}
-		}
-	})
+		}},
+		{"dev/", []string{
+			"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
+			"dev/client/terraform.runtime.tfvars",
+		}},
+		{"dev", []string{
+			"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
+			"dev/client/terraform.runtime.tfvars", "dev2/a", "devx",
+		}},
+		{"dev/client/history/", []string{"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x"}},
+		{"dev/client/history/a", []string{"dev/client/history/a/x", "dev/client/history/a/y"}},
+		{"dev/client/t", []string{"dev/client/terraform.runtime.tfvars"}},
+		{"staging/", []string{}},
+		{"nothing/at/all/", []string{}},
+	}
+	for _, tt := range tests {
+		got, err := s.List(ctx, tt.prefix)
+		require.NoError(t, err, "List(%q)", tt.prefix)
+		assert.Equal(t, tt.want, got, "List(%q)", tt.prefix)
+	}
+}
 
-	t.Run("Location", func(t *testing.T) {
-		sut := newStore(t)
-		for _, key := range []string{"dev/client/terraform.runtime.tfvars", "k"} {
-			if got, want := sut.store.Location(key), sut.location(key); got != want {
-				t.Errorf("Location(%q) = %q, want %q", key, got, want)
-			}
-		}
-	})
+func testLocation(t *testing.T, sut storeUnderTest) {
+	for _, key := range []string{"dev/client/terraform.runtime.tfvars", "k"} {
+		assert.Equal(t, sut.location(key), sut.store.Location(key), "Location(%q)", key)
+	}
+}
 
-	t.Run("InvalidKeys", func(t *testing.T) {
-		s := newStore(t).store
-		ctx := t.Context()
-		for _, key := range []string{
-			"", "/abs", "a/", "a//b", ".", "..", "../x", "a/../../x", "a/./b",
-			`a\b`, `..\x`, "a\x00b", "a\nb",
-		} {
-			ops := map[string]error{
-				"Create": s.Create(ctx, key, []byte("x"), audit.ContentTypeTFVars),
-				"Put":    s.Put(ctx, key, []byte("x"), audit.ContentTypeTFVars),
-			}
-			_, ops["Get"] = s.Get(ctx, key)
-			for op, err := range ops {
-				if !errors.Is(err, audit.ErrInvalid) {
-					t.Errorf("%s(%q): got %v, want ErrInvalid", op, key, err)
-				}
-			}
+func testInvalidKeys(t *testing.T, sut storeUnderTest) {
+	s, ctx := sut.store, t.Context()
+	for _, key := range []string{
+		"", "/abs", "a/", "a//b", ".", "..", "../x", "a/../../x", "a/./b",
+		`a\b`, `..\x`, "a\x00b", "a\nb",
+	} {
+		ops := map[string]error{
+			"Create": s.Create(ctx, key, []byte("x"), audit.ContentTypeTFVars),
+			"Put":    s.Put(ctx, key, []byte("x"), audit.ContentTypeTFVars),
 		}
-		if _, err := s.List(ctx, "../"); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf(`List("../"): got %v, want ErrInvalid`, err)
+		_, ops["Get"] = s.Get(ctx, key)
+		for op, err := range ops {
+			assert.ErrorIs(t, err, audit.ErrInvalid, "%s(%q)", op, key)
 		}
-		got, err := s.List(ctx, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff([]string{}, got); diff != "" {
-			t.Errorf("invalid keys left objects (-want +got):\n%s", diff)
-		}
-	})
+	}
+	_, err := s.List(ctx, "../")
+	assert.ErrorIs(t, err, audit.ErrInvalid, `List("../")`)
+	checkKeys(t, s, []string{})
+}
 
-	t.Run("ConcurrentCreate", func(t *testing.T) {
-		s := newStore(t).store
-		ctx := t.Context()
-		const n = 8
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				errs[i] = s.Create(ctx, "race", fmt.Appendf(nil, "writer %d", i), audit.ContentTypeJSON)
-			})
+// Writers of different bytes race for one key: exactly one wins, the
+// others get ErrExists.
+func testConcurrentCreate(t *testing.T, sut storeUnderTest) {
+	s, ctx := sut.store, t.Context()
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Create(ctx, "race", fmt.Appendf(nil, "writer %d", i), audit.ContentTypeJSON)
+		})
+	}
+	wg.Wait()
+	var winners []int
+	for i, err := range errs {
+		if err == nil {
+			winners = append(winners, i)
+			continue
 		}
-		wg.Wait()
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Errorf("writers %d and %d both created the object", winner, i)
-			case err == nil:
-				winner = i
-			case !errors.Is(err, audit.ErrExists):
-				t.Errorf("writer %d: got %v, want nil or ErrExists", i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatal("no writer created the object")
-		}
-		mustGet(t, s, "race", fmt.Sprintf("writer %d", winner))
-	})
+		assert.ErrorIs(t, err, audit.ErrExists, "writer %d", i)
+	}
+	require.Len(t, winners, 1, "writers that created the object")
+	mustGet(t, s, "race", fmt.Sprintf("writer %d", winners[0]))
+}
 
-	t.Run("Canceled", func(t *testing.T) {
-		s := newStore(t).store
-		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		if err := s.Put(ctx, "k", []byte("x"), audit.ContentTypeJSON); !errors.Is(err, context.Canceled) {
-			t.Errorf("Put: got %v, want context.Canceled", err)
-		}
-		if _, err := s.Get(ctx, "k"); !errors.Is(err, context.Canceled) {
-			t.Errorf("Get: got %v, want context.Canceled", err)
-		}
-	})
+func testCanceled(t *testing.T, sut storeUnderTest) {
+	s := sut.store
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	assert.ErrorIs(t, s.Put(ctx, "k", []byte("x"), audit.ContentTypeJSON), context.Canceled, "Put")
+	assert.ErrorIs(t, s.Create(ctx, "k", []byte("x"), audit.ContentTypeJSON), context.Canceled, "Create")
+	_, err := s.Get(ctx, "k")
+	assert.ErrorIs(t, err, context.Canceled, "Get")
 }
 
 func mustGet(t *testing.T, s audit.Store, key, want string) {
 	t.Helper()
 	got, err := s.Get(t.Context(), key)
-	if err != nil {
-		t.Fatalf("Get(%q): %v", key, err)
-	}
-	if diff := cmp.Diff(want, string(got)); diff != "" {
-		t.Errorf("Get(%q) mismatch (-want +got):\n%s", key, diff)
-	}
+	require.NoError(t, err, "Get(%q)", key)
+	assert.Equal(t, want, string(got), "Get(%q)", key)
 }

@@ -160,8 +160,9 @@ func checkSegment(what, s string) error {
 // Options.NewID) and m.Started (from Options.Now) when they are zero and
 // returns the completed manifest, to be passed to Finish. Both objects are
 // create-only: a launch ID that was used before yields an error matching
-// ErrExists and writes nothing. If attempt.json cannot be written, the
-// tfvars may remain, but the attempt is not listed.
+// ErrExists and writes nothing, unless both objects already hold exactly
+// these bytes (the same Begin retried), which succeeds. If attempt.json
+// cannot be written, the tfvars may remain, but the attempt is not listed.
 func (t *Trail) Begin(ctx context.Context, m Manifest, tfvars []byte) (Manifest, error) {
 	if m.LaunchID == "" {
 		m.LaunchID = t.newID()

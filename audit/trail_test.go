@@ -2,14 +2,14 @@ package audit_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
 )
@@ -78,64 +78,63 @@ func stores(t *testing.T, f func(t *testing.T, s audit.Store)) {
 
 func TestTrailLayout(t *testing.T) {
 	stores(t, func(t *testing.T, s audit.Store) {
-		ctx := t.Context()
 		clock := &fakeClock{t: t0}
 		tr := audit.NewTrail(s, &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next})
-
-		m, err := tr.Begin(ctx, launch("dev"), []byte("redacted tfvars"))
-		if err != nil {
-			t.Fatalf("Begin: %v", err)
-		}
-		wantStarted := launch("dev")
-		wantStarted.LaunchID = "launch-1"
-		wantStarted.Started = t0
-		wantStarted.Outcome = audit.OutcomeStarted
-		if diff := cmp.Diff(wantStarted, m); diff != "" {
-			t.Errorf("Begin manifest mismatch (-want +got):\n%s", diff)
-		}
-		wantKeys := []string{
-			"dev/client/history/launch-1/attempt.json",
-			"dev/client/history/launch-1/terraform.runtime.tfvars",
-		}
-		checkKeys(t, s, wantKeys)
-		checkJSON(t, s, "dev/client/history/launch-1/attempt.json", wantStarted)
+		m, wantStarted := checkBegin(t, tr, s)
 
 		clock.Set(t0.Add(90 * time.Second))
 		m.Outcome = audit.OutcomeSucceeded
-		loc, err := tr.Finish(ctx, m, []byte("full tfvars"))
-		if err != nil {
-			t.Fatalf("Finish: %v", err)
-		}
-		if want := s.Location("dev/client/history/launch-1/manifest.json"); loc != want {
-			t.Errorf("Finish location = %q, want %q", loc, want)
-		}
+		loc, err := tr.Finish(t.Context(), m, []byte("full tfvars"))
+		require.NoError(t, err, "Finish")
+		assert.Equal(t, s.Location("dev/client/history/launch-1/manifest.json"), loc, "Finish location")
 		wantDone := wantStarted
 		wantDone.Outcome = audit.OutcomeSucceeded
 		wantDone.Finished = t0.Add(90 * time.Second)
 		wantDone.Duration = "1m30s"
-		wantKeys = []string{
+		checkKeys(t, s, []string{
 			"dev/client/history/launch-1/attempt.json",
 			"dev/client/history/launch-1/manifest.json",
 			"dev/client/history/launch-1/terraform.runtime.tfvars",
 			"dev/client/terraform.runtime.tfvars",
-		}
-		checkKeys(t, s, wantKeys)
+		})
 		checkJSON(t, s, "dev/client/history/launch-1/manifest.json", wantDone)
 		checkJSON(t, s, "dev/client/history/launch-1/attempt.json", wantStarted) // untouched
 		mustGet(t, s, "dev/client/history/launch-1/terraform.runtime.tfvars", "redacted tfvars")
 		mustGet(t, s, audit.LatestKey("dev"), "full tfvars")
 
-		gotM, gotTF, err := tr.Show(ctx, "dev", "launch-1")
-		if err != nil {
-			t.Fatalf("Show: %v", err)
-		}
-		if diff := cmp.Diff(wantDone, gotM); diff != "" {
-			t.Errorf("Show manifest mismatch (-want +got):\n%s", diff)
-		}
-		if string(gotTF) != "redacted tfvars" {
-			t.Errorf("Show tfvars = %q", gotTF)
-		}
+		gotM, gotTF, err := tr.Show(t.Context(), "dev", "launch-1")
+		require.NoError(t, err, "Show")
+		checkManifest(t, "Show", wantDone, gotM)
+		assert.Equal(t, "redacted tfvars", string(gotTF), "Show tfvars")
 	})
+}
+
+// checkBegin begins launch-1 at t0 and checks what Begin returns and
+// writes. It returns the manifest and what it must be.
+func checkBegin(t *testing.T, tr *audit.Trail, s audit.Store) (m, want audit.Manifest) {
+	t.Helper()
+	m, err := tr.Begin(t.Context(), launch("dev"), []byte("redacted tfvars"))
+	require.NoError(t, err, "Begin")
+	want = launch("dev")
+	want.LaunchID = "launch-1"
+	want.Started = t0
+	want.Outcome = audit.OutcomeStarted
+	checkManifest(t, "Begin", want, m)
+	checkKeys(t, s, []string{
+		"dev/client/history/launch-1/attempt.json",
+		"dev/client/history/launch-1/terraform.runtime.tfvars",
+	})
+	checkJSON(t, s, "dev/client/history/launch-1/attempt.json", want)
+	return m, want
+}
+
+// checkManifest compares manifests with cmp, which compares their times
+// with time.Time.Equal and shows a readable diff of the nested fields.
+func checkManifest(t *testing.T, what string, want, got audit.Manifest) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s manifest mismatch (-want +got):\n%s", what, diff)
+	}
 }
 
 // The JSON field names are the wire format other tools read.
@@ -145,9 +144,7 @@ func TestManifestJSON(t *testing.T) {
 	m.Started = t0
 	m.Outcome = audit.OutcomeStarted
 	got, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := `{"launch_id":"launch-1","environment":"dev","operation":"launch","actor":"admin",` +
 		`"started":"2026-01-02T03:04:05Z","requested":2,"existing":1,"total":3,` +
 		`"config_digest":"sha256:b79606fb3afea5bd1609ed40b622142f1c98125abcfe89a76a661b0e8e343910",` +
@@ -156,9 +153,7 @@ func TestManifestJSON(t *testing.T) {
 		`{"name":"machine_type","source":"machine.machine_type","sensitive":false,"redacted":false}],` +
 		`"gpu":{"instance_type":"g4dn.xlarge","nvidia":true,"source":"ec2"},` +
 		`"plan":{"add":2,"change":0,"destroy":0,"replace":0},"outcome":"started"}`
-	if diff := cmp.Diff(want, string(got)); diff != "" {
-		t.Errorf("JSON mismatch (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, want, string(got))
 }
 
 func TestTrailLatest(t *testing.T) {
@@ -184,20 +179,13 @@ func TestTrailLatest(t *testing.T) {
 			m := launch("dev")
 			m.Operation = st.op
 			m, err := tr.Begin(ctx, m, st.latest)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "step %d: Begin", i)
 			m.Outcome = st.outcome
-			if _, err := tr.Finish(ctx, m, st.latest); err != nil {
-				t.Fatal(err)
-			}
+			_, err = tr.Finish(ctx, m, st.latest)
+			require.NoError(t, err, "step %d: Finish", i)
 			got, err := s.Get(ctx, audit.LatestKey("dev"))
-			if err != nil {
-				t.Fatalf("step %d: %v", i, err)
-			}
-			if string(got) != st.wantLatest {
-				t.Errorf("step %d (%s %s): latest = %q, want %q", i, st.op, st.outcome, got, st.wantLatest)
-			}
+			require.NoError(t, err, "step %d", i)
+			assert.Equal(t, st.wantLatest, string(got), "step %d (%s %s): latest", i, st.op, st.outcome)
 		}
 	})
 }
@@ -210,32 +198,27 @@ func TestTrailHistoryImmutable(t *testing.T) {
 			NewID: func() string { return "same" },
 		})
 		m, err := tr.Begin(ctx, launch("dev"), []byte("first"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tr.Begin(ctx, launch("dev"), []byte("second")); !errors.Is(err, audit.ErrExists) {
-			t.Fatalf("second Begin: got %v, want ErrExists", err)
-		}
+		require.NoError(t, err)
+		_, err = tr.Begin(ctx, launch("dev"), []byte("second"))
+		require.ErrorIs(t, err, audit.ErrExists, "second Begin")
+		// The same Begin again (a retry) writes the same bytes: not an error.
+		_, err = tr.Begin(ctx, launch("dev"), []byte("first"))
+		require.NoError(t, err, "repeated Begin")
 		m.Outcome = audit.OutcomeFailed
 		m.Error = "apply failed"
-		if _, err := tr.Finish(ctx, m, nil); err != nil {
-			t.Fatal(err)
-		}
+		_, err = tr.Finish(ctx, m, nil)
+		require.NoError(t, err)
 		m2 := m
 		m2.Outcome = audit.OutcomeSucceeded
-		if _, err := tr.Finish(ctx, m2, []byte("x")); !errors.Is(err, audit.ErrExists) {
-			t.Fatalf("second Finish: got %v, want ErrExists", err)
-		}
+		_, err = tr.Finish(ctx, m2, []byte("x"))
+		require.ErrorIs(t, err, audit.ErrExists, "second Finish")
 		got, tfvars, err := tr.Show(ctx, "dev", "same")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Outcome != audit.OutcomeFailed || got.Error != "apply failed" || string(tfvars) != "first" {
-			t.Errorf("Show = %+v, %q; want the first attempt, failed", got, tfvars)
-		}
-		if _, err := s.Get(ctx, audit.LatestKey("dev")); !errors.Is(err, audit.ErrNotFound) {
-			t.Errorf("latest: got %v, want ErrNotFound", err)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, audit.OutcomeFailed, got.Outcome, "Show: the first attempt")
+		assert.Equal(t, "apply failed", got.Error, "Show: the first attempt")
+		assert.Equal(t, "first", string(tfvars), "Show: the first attempt")
+		_, err = s.Get(ctx, audit.LatestKey("dev"))
+		assert.ErrorIs(t, err, audit.ErrNotFound, "latest")
 	})
 }
 
@@ -249,15 +232,12 @@ func TestTrailList(t *testing.T) {
 		for i, outcome := range []string{audit.OutcomeSucceeded, audit.OutcomeFailed, "", audit.OutcomeSucceeded} {
 			clock.Set(t0.Add(time.Duration(i) * time.Hour))
 			m, err := tr.Begin(ctx, launch("dev"), []byte("tf"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			if outcome != "" { // "" stays a started-only attempt
 				clock.Set(t0.Add(time.Duration(i)*time.Hour + time.Minute))
 				m.Outcome = outcome
-				if _, err := tr.Finish(ctx, m, []byte("tf")); err != nil {
-					t.Fatal(err)
-				}
+				_, err := tr.Finish(ctx, m, []byte("tf"))
+				require.NoError(t, err)
 				m.Finished = clock.Now()
 				m.Duration = "1m0s"
 			}
@@ -265,30 +245,23 @@ func TestTrailList(t *testing.T) {
 		}
 		// Another environment, and a tfvars without attempt.json, stay out.
 		clock.Set(t0.Add(10 * time.Hour))
-		if _, err := tr.Begin(ctx, launch("prod"), nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Create(ctx, audit.HistoryPrefix("dev", "orphan")+audit.TFVarsName, nil, audit.ContentTypeTFVars); err != nil {
-			t.Fatal(err)
-		}
+		_, err := tr.Begin(ctx, launch("prod"), nil)
+		require.NoError(t, err)
+		require.NoError(t, s.Create(ctx, audit.HistoryPrefix("dev", "orphan")+audit.TFVarsName, nil, audit.ContentTypeTFVars))
 
 		got, err := tr.List(ctx, "dev")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		// cmp: manifests hold times (see checkManifest).
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("List mismatch (-want +got):\n%s", diff)
 		}
-		if got[1].Outcome != audit.OutcomeStarted {
-			t.Errorf("the unfinished attempt shows as %q", got[1].Outcome)
-		}
+		require.Len(t, got, 4)
+		assert.Equal(t, audit.OutcomeStarted, got[1].Outcome, "the unfinished attempt")
 		empty, err := tr.List(ctx, "staging")
-		if err != nil || len(empty) != 0 {
-			t.Errorf("List(staging) = %v, %v; want empty", empty, err)
-		}
-		if _, _, err := tr.Show(ctx, "dev", "launch-99"); !errors.Is(err, audit.ErrNotFound) {
-			t.Errorf("Show unknown: got %v, want ErrNotFound", err)
-		}
+		assert.NoError(t, err, "List(staging)")
+		assert.Empty(t, empty, "List(staging)")
+		_, _, err = tr.Show(ctx, "dev", "launch-99")
+		assert.ErrorIs(t, err, audit.ErrNotFound, "Show unknown")
 	})
 }
 
@@ -298,54 +271,41 @@ func TestTrailValidates(t *testing.T) {
 	ctx := t.Context()
 	bad := []string{"", ".", "..", "../x", "a/b", `a\b`, "-x", ".hidden", "a b", "a\nb", string(make([]byte, 129))}
 	for _, v := range bad {
-		m := launch(v)
-		if _, err := tr.Begin(ctx, m, nil); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("Begin env %q: got %v, want ErrInvalid", v, err)
-		}
-		m = launch("dev")
+		_, err := tr.Begin(ctx, launch(v), nil)
+		assert.ErrorIs(t, err, audit.ErrInvalid, "Begin env %q", v)
+		m := launch("dev")
 		m.LaunchID = v
 		if v != "" { // "" means "assign one"
-			if _, err := tr.Begin(ctx, m, nil); !errors.Is(err, audit.ErrInvalid) {
-				t.Errorf("Begin launch ID %q: got %v, want ErrInvalid", v, err)
-			}
+			_, err := tr.Begin(ctx, m, nil)
+			assert.ErrorIs(t, err, audit.ErrInvalid, "Begin launch ID %q", v)
 		}
 		m.Outcome = audit.OutcomeFailed
-		if _, err := tr.Finish(ctx, m, nil); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("Finish launch ID %q: got %v, want ErrInvalid", v, err)
-		}
-		if _, err := tr.List(ctx, v); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("List env %q: got %v, want ErrInvalid", v, err)
-		}
-		if _, _, err := tr.Show(ctx, v, "id"); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("Show env %q: got %v, want ErrInvalid", v, err)
-		}
-		if _, _, err := tr.Show(ctx, "dev", v); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("Show launch ID %q: got %v, want ErrInvalid", v, err)
-		}
+		_, err = tr.Finish(ctx, m, nil)
+		assert.ErrorIs(t, err, audit.ErrInvalid, "Finish launch ID %q", v)
+		_, err = tr.List(ctx, v)
+		assert.ErrorIs(t, err, audit.ErrInvalid, "List env %q", v)
+		_, _, err = tr.Show(ctx, v, "id")
+		assert.ErrorIs(t, err, audit.ErrInvalid, "Show env %q", v)
+		_, _, err = tr.Show(ctx, "dev", v)
+		assert.ErrorIs(t, err, audit.ErrInvalid, "Show launch ID %q", v)
 	}
 	m := launch("dev")
 	m.Operation = "apply"
-	if _, err := tr.Begin(ctx, m, nil); !errors.Is(err, audit.ErrInvalid) {
-		t.Errorf("Begin operation apply: got %v, want ErrInvalid", err)
-	}
+	_, err := tr.Begin(ctx, m, nil)
+	assert.ErrorIs(t, err, audit.ErrInvalid, "Begin operation apply")
 	m = launch("dev")
 	m.LaunchID = "x"
 	for _, outcome := range []string{"", audit.OutcomeStarted, "done"} {
 		m.Outcome = outcome
-		if _, err := tr.Finish(ctx, m, nil); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("Finish outcome %q: got %v, want ErrInvalid", outcome, err)
-		}
+		_, err := tr.Finish(ctx, m, nil)
+		assert.ErrorIs(t, err, audit.ErrInvalid, "Finish outcome %q", outcome)
 	}
-	keys, err := s.List(ctx, "")
-	if err != nil || len(keys) != 0 {
-		t.Errorf("invalid calls wrote %q (%v)", keys, err)
-	}
+	checkKeys(t, s, []string{}) // invalid calls wrote nothing
 }
 
 func TestTrailDefaultID(t *testing.T) {
 	s := audit.NewDirStore(t.TempDir())
 	tr := audit.NewTrail(s, &audit.Options{Now: func() time.Time { return t0.In(time.FixedZone("X", 3600)) }})
-	re := regexp.MustCompile(`^20260102T030405Z-[0-9a-f]{8}$`)
 	// Concurrent Begins: every one gets its own ID (and -race checks the Trail).
 	const n = 16
 	ids := make([]string, n)
@@ -353,64 +313,43 @@ func TestTrailDefaultID(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			m, err := tr.Begin(t.Context(), launch("dev"), []byte("tf"))
-			if err != nil {
-				t.Error(err)
+			if !assert.NoError(t, err) {
 				return
 			}
 			ids[i] = m.LaunchID
-			if !m.Started.Equal(t0) || m.Started.Location() != time.UTC {
-				t.Errorf("Started = %v, want %v in UTC", m.Started, t0)
-			}
+			assert.True(t, m.Started.Equal(t0), "Started = %v, want %v", m.Started, t0)
+			assert.Equal(t, time.UTC, m.Started.Location(), "Started in UTC")
 		})
 	}
 	wg.Wait()
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if !re.MatchString(id) {
-			t.Errorf("ID %q does not match %s", id, re)
-		}
-		if seen[id] {
-			t.Errorf("ID %q handed out twice", id)
-		}
+		assert.Regexp(t, `^20260102T030405Z-[0-9a-f]{8}$`, id)
+		assert.False(t, seen[id], "ID %q handed out twice", id)
 		seen[id] = true
 	}
 	ms, err := tr.List(t.Context(), "dev")
-	if err != nil || len(ms) != n {
-		t.Errorf("List: %d manifests, %v; want %d", len(ms), err, n)
-	}
+	require.NoError(t, err)
+	assert.Len(t, ms, n)
 }
 
 func TestKeys(t *testing.T) {
-	if got, want := audit.LatestKey("dev"), "dev/client/terraform.runtime.tfvars"; got != want {
-		t.Errorf("LatestKey = %q, want %q", got, want)
-	}
-	if got, want := audit.HistoryPrefix("dev", "20260102T030405Z-0a1b2c3d"), "dev/client/history/20260102T030405Z-0a1b2c3d/"; got != want {
-		t.Errorf("HistoryPrefix = %q, want %q", got, want)
-	}
+	assert.Equal(t, "dev/client/terraform.runtime.tfvars", audit.LatestKey("dev"))
+	assert.Equal(t, "dev/client/history/20260102T030405Z-0a1b2c3d/", audit.HistoryPrefix("dev", "20260102T030405Z-0a1b2c3d"))
 }
 
 func checkKeys(t *testing.T, s audit.Store, want []string) {
 	t.Helper()
 	got, err := s.List(t.Context(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("keys mismatch (-want +got):\n%s", diff)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "keys")
 }
 
 func checkJSON(t *testing.T, s audit.Store, key string, want audit.Manifest) {
 	t.Helper()
 	b, err := s.Get(t.Context(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var got audit.Manifest
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", key, diff)
-	}
+	require.NoError(t, json.Unmarshal(b, &got), key)
+	checkManifest(t, key, want, got)
 }
