@@ -189,64 +189,78 @@ type Manual struct {
 // removed.
 func DefaultConfig() Config {
 	return Config{
-		Environment: "prod",
-		Provider:    "aws",
-		DB: DB{
-			DBName:         "lablink_db",
-			User:           "lablink",
-			Password:       "lablink",
-			Host:           "localhost",
-			Port:           5432,
-			TableName:      "vm_table",
-			MessageChannel: "vm_updates",
+		Environment:   "prod",
+		Provider:      "aws",
+		DB:            defaultDB(),
+		App:           defaultApp(),
+		Machine:       defaultMachine(),
+		DNS:           DNS{TerraformManaged: true, AppName: "lablink"},
+		EIP:           EIP{Strategy: "dynamic", TagName: "lablink-eip"},
+		SSL:           SSL{Provider: "letsencrypt"},
+		Allocator:     Allocator{ImageTag: "linux-amd64-latest"},
+		BucketName:    "tf-state-lablink-allocator-bucket",
+		StartupScript: defaultStartupScript(),
+		Monitoring:    defaultMonitoring(),
+		Manual:        Manual{Connectivity: "lan_direct", ParticipantExposure: "none"},
+	}
+}
+
+// defaultDB is the db section as allocator v0.2.0 had it, before every key
+// but password was fixed.
+func defaultDB() DB {
+	return DB{
+		DBName:         "lablink_db",
+		User:           "lablink",
+		Password:       "lablink",
+		Host:           "localhost",
+		Port:           5432,
+		TableName:      "vm_table",
+		MessageChannel: "vm_updates",
+	}
+}
+
+// defaultApp leaves the admin credentials unresolved, as upstream does.
+func defaultApp() App {
+	return App{
+		AdminUser:                  MissingSecret,
+		AdminPassword:              MissingSecret,
+		Region:                     "us-west-2",
+		AdminSessionTimeoutMinutes: 30,
+	}
+}
+
+func defaultMachine() Machine {
+	return Machine{
+		MachineType: "g4dn.xlarge",
+		Image:       "ghcr.io/talmolab/lablink-client-base-image:latest",
+		AMIID:       "ami-00c257e12d6828491",
+		Software:    "sleap",
+		Extension:   "slp",
+	}
+}
+
+func defaultStartupScript() StartupScript {
+	return StartupScript{
+		OnError:          "continue",
+		MaxAttempts:      3,
+		BaseDelaySeconds: 30,
+	}
+}
+
+// defaultMonitoring holds today's monitoring defaults and those of the
+// removed shape (thresholds, budget, cloudtrail) side by side.
+func defaultMonitoring() Monitoring {
+	return Monitoring{
+		ProcessAllowlist:      []string{"sleap-train", "sleap-track", "sleap-label"},
+		WatchDir:              "/home/client/Desktop",
+		SampleIntervalSeconds: 2,
+		PushIntervalSeconds:   60,
+		Thresholds: MonitoringThresholds{
+			MaxInstancesPer5Min:          10,
+			MaxTerminationsPer5Min:       20,
+			MaxUnauthorizedCallsPer15Min: 5,
 		},
-		App: App{
-			AdminUser:                  MissingSecret,
-			AdminPassword:              MissingSecret,
-			Region:                     "us-west-2",
-			AdminSessionTimeoutMinutes: 30,
-		},
-		Machine: Machine{
-			MachineType: "g4dn.xlarge",
-			Image:       "ghcr.io/talmolab/lablink-client-base-image:latest",
-			AMIID:       "ami-00c257e12d6828491",
-			Software:    "sleap",
-			Extension:   "slp",
-		},
-		DNS: DNS{
-			TerraformManaged: true,
-			AppName:          "lablink",
-		},
-		EIP: EIP{
-			Strategy: "dynamic",
-			TagName:  "lablink-eip",
-		},
-		SSL: SSL{
-			Provider: "letsencrypt",
-		},
-		Allocator:  Allocator{ImageTag: "linux-amd64-latest"},
-		BucketName: "tf-state-lablink-allocator-bucket",
-		StartupScript: StartupScript{
-			OnError:          "continue",
-			MaxAttempts:      3,
-			BaseDelaySeconds: 30,
-		},
-		Monitoring: Monitoring{
-			ProcessAllowlist:      []string{"sleap-train", "sleap-track", "sleap-label"},
-			WatchDir:              "/home/client/Desktop",
-			SampleIntervalSeconds: 2,
-			PushIntervalSeconds:   60,
-			Thresholds: MonitoringThresholds{
-				MaxInstancesPer5Min:          10,
-				MaxTerminationsPer5Min:       20,
-				MaxUnauthorizedCallsPer15Min: 5,
-			},
-			Budget:     MonitoringBudget{MonthlyBudgetUSD: 500},
-			CloudTrail: MonitoringCloudTrail{RetentionDays: 90},
-		},
-		Manual: Manual{
-			Connectivity:        "lan_direct",
-			ParticipantExposure: "none",
-		},
+		Budget:     MonitoringBudget{MonthlyBudgetUSD: 500},
+		CloudTrail: MonitoringCloudTrail{RetentionDays: 90},
 	}
 }

@@ -20,8 +20,9 @@ const base = "ssl:\n  provider: none\n"
 // baseLines is how many lines base adds before a snippet.
 const baseLines = 2
 
-// TestDefaultConfig pins every default: SPEC §1 for the keys of November
-// 2025 and §6 for today's.
+// TestDefaultConfig pins every default: for a key a release removed, the
+// default it had then; for today's keys, today's (see the schema
+// generations in docs/upstream.md).
 func TestDefaultConfig(t *testing.T) {
 	want := lablink.Config{
 		Environment: "prod",

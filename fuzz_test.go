@@ -3,8 +3,10 @@ package lablink_test
 import (
 	"errors"
 	"os"
-	"reflect"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink"
 )
@@ -15,9 +17,7 @@ import (
 // *FieldError naming a path.
 func FuzzParseConfig(f *testing.F) {
 	full, err := os.ReadFile("testdata/full.yaml")
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	for _, seed := range []string{
 		string(full),
 		"",
@@ -39,20 +39,23 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, warns, err := lablink.ParseConfig(data)
 		again, warnsAgain, errAgain := lablink.ParseConfig(data)
-		if !reflect.DeepEqual(cfg, again) || !reflect.DeepEqual(warns, warnsAgain) || (err == nil) != (errAgain == nil) ||
-			(err != nil && err.Error() != errAgain.Error()) {
-			t.Fatalf("second parse differs: %v / %v", err, errAgain)
+		require.Equal(t, cfg, again, "second parse: config differs")
+		require.Equal(t, warns, warnsAgain, "second parse: warnings differ")
+		if err == nil {
+			require.NoError(t, errAgain, "second parse")
+		} else {
+			require.EqualError(t, errAgain, err.Error(), "second parse")
 		}
 		for _, e := range unjoin(err) {
 			var fe *lablink.FieldError
-			if errors.As(e, &fe) && fe.Path == "" {
-				t.Errorf("field error without a path: %v", e)
+			if errors.As(e, &fe) {
+				assert.NotEmpty(t, fe.Path, "field error without a path: %v", e)
 			}
 		}
 		for _, w := range warns {
-			if w.Path == "" || w.Line == 0 || w.Release == "" {
-				t.Errorf("incomplete warning %+v", w)
-			}
+			assert.NotEmpty(t, w.Path, "incomplete warning %+v", w)
+			assert.NotZero(t, w.Line, "incomplete warning %+v", w)
+			assert.NotEmpty(t, w.Release, "incomplete warning %+v", w)
 		}
 	})
 }

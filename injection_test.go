@@ -1,9 +1,11 @@
 package lablink_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/internal/injection"
@@ -34,52 +36,49 @@ const safeChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 // injection test.
 func TestInjectionCorpus(t *testing.T) {
 	corpus, err := injection.Corpus()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(corpus) < 200 {
-		t.Fatalf("corpus has %d values, want at least 200", len(corpus))
-	}
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(corpus), 200, "values in the corpus")
 	fields := injection.StringFields()
-	if len(fields) < 25 {
-		t.Fatalf("found %d string fields; the reflection walk is broken", len(fields))
-	}
+	require.GreaterOrEqual(t, len(fields), 25, "string fields found; fewer means the reflection walk is broken")
 	for f := range strictFields {
-		if !strings.Contains(strings.Join(fields, " ")+" ", f+" ") {
-			t.Errorf("strict field %s is not a string field of Config", f)
-		}
+		assert.Contains(t, fields, f, "strict field %s is not a string field of Config", f)
 	}
 	for _, path := range fields {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
 			tmpl, err := injection.NewTemplate(valid(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			accepted := 0
 			for _, v := range corpus {
 				cfg, _, err := lablink.ParseConfig(tmpl.With(v))
-				if got, _ := injection.Field(cfg, path); got != v {
-					t.Fatalf("%q arrived as %q (%v)", v, got, err)
-				}
+				got, _ := injection.Field(cfg, path)
+				require.Equal(t, v, got, "%s = %q arrived changed (%v)", path, v, err)
 				if err == nil {
 					accepted++
-					if !strictFields[path] {
-						continue
-					}
-					if i := strings.IndexFunc(v, func(r rune) bool { return !strings.ContainsRune(safeChars, r) }); i >= 0 {
-						t.Errorf("accepts %q, holding %q", v, []rune(v[i:])[0])
+					if strictFields[path] {
+						assert.Empty(t, unsafeChars(v), "%s accepts %q", path, v)
 					}
 					continue
 				}
 				for _, e := range unjoin(err) {
 					var fe *lablink.FieldError
-					if !errors.As(e, &fe) || fe.Path != path || !errors.Is(e, lablink.ErrInvalidValue) {
-						t.Errorf("%q: error %q does not name %s", v, e, path)
+					if assert.ErrorAs(t, e, &fe, "%s = %q", path, v) {
+						assert.Equal(t, path, fe.Path, "%s = %q: error %q names another field", path, v, e)
 					}
+					assert.ErrorIs(t, e, lablink.ErrInvalidValue, "%s = %q", path, v)
 				}
 			}
 			t.Logf("accepted %d of %d", accepted, len(corpus))
 		})
 	}
+}
+
+// unsafeChars returns the characters of s that are not safeChars.
+func unsafeChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(safeChars, r) {
+			return -1
+		}
+		return r
+	}, s)
 }

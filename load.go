@@ -161,6 +161,7 @@ func (d *decoder) line(path string) int {
 	return 0
 }
 
+// value decodes n into v, whose YAML path is path ("" at the top).
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -186,6 +187,16 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		d.mapping(n, v, path)
+	case reflect.Slice:
+		d.stringList(n, v, name)
+	default:
+		d.scalar(n, v, name)
+	}
+}
+
+// scalar decodes a string, integer or boolean; name is the YAML path.
+func (d *decoder) scalar(n *yaml.Node, v reflect.Value, name string) {
+	switch v.Kind() {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
 			d.fail(n, name, fmt.Errorf("%w: want a string, got %s (quote it if it is meant as text)", ErrWrongType, describe(n)))
@@ -199,27 +210,6 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(i))
-	case reflect.Slice:
-		if v.Type().Elem().Kind() != reflect.String {
-			d.fail(n, name, fmt.Errorf("field of kind %s is not supported", v.Kind()))
-			return
-		}
-		if n.Kind != yaml.SequenceNode {
-			d.fail(n, name, fmt.Errorf("%w: want a list of strings, got %s", ErrWrongType, describe(n)))
-			return
-		}
-		list := make([]string, 0, len(n.Content))
-		for i, item := range n.Content {
-			if item.Kind == yaml.AliasNode {
-				item = item.Alias
-			}
-			if item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
-				d.fail(item, fmt.Sprintf("%s[%d]", name, i), fmt.Errorf("%w: want a string, got %s (quote it if it is meant as text)", ErrWrongType, describe(item)))
-				continue
-			}
-			list = append(list, item.Value)
-		}
-		v.Set(reflect.ValueOf(list))
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
@@ -231,6 +221,31 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		// Config holds only the kinds above; a new kind must be added here.
 		d.fail(n, name, fmt.Errorf("field of kind %s is not supported", v.Kind()))
 	}
+}
+
+// stringList decodes a list of strings, failing each item that is not a
+// string on its own and keeping the rest; name is the YAML path.
+func (d *decoder) stringList(n *yaml.Node, v reflect.Value, name string) {
+	if v.Type().Elem().Kind() != reflect.String {
+		d.fail(n, name, fmt.Errorf("field of kind %s is not supported", v.Kind()))
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, name, fmt.Errorf("%w: want a list of strings, got %s", ErrWrongType, describe(n)))
+		return
+	}
+	list := make([]string, 0, len(n.Content))
+	for i, item := range n.Content {
+		if item.Kind == yaml.AliasNode {
+			item = item.Alias
+		}
+		if item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
+			d.fail(item, fmt.Sprintf("%s[%d]", name, i), fmt.Errorf("%w: want a string, got %s (quote it if it is meant as text)", ErrWrongType, describe(item)))
+			continue
+		}
+		list = append(list, item.Value)
+	}
+	v.Set(reflect.ValueOf(list))
 }
 
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {

@@ -146,40 +146,55 @@ func (c Config) Validate() error {
 	v.port("db.port", c.DB.Port)
 	v.nonEmpty("db.dbname", c.DB.DBName)
 	v.nonEmpty("db.host", c.DB.Host)
-
-	v.nonEmpty("app.admin_user", c.App.AdminUser)
-	v.format("app.region", c.App.Region, regionFormat)
-	if c.App.AdminSessionTimeoutMinutes < 1 {
-		v.add("app.admin_session_timeout_minutes", fmt.Errorf("%d; want at least 1", c.App.AdminSessionTimeoutMinutes))
-	}
-
-	v.format("machine.machine_type", c.Machine.MachineType, instanceTypeFormat)
-	v.format("machine.image", c.Machine.Image, imageFormat)
-	v.format("machine.ami_id", c.Machine.AMIID, amiFormat)
-	if c.Machine.Repository != "" {
-		v.format("machine.repository", c.Machine.Repository, repositoryFormat)
-	}
-	v.format("machine.software", c.Machine.Software, softwareFormat)
-	v.format("machine.extension", c.Machine.Extension, extensionFormat)
-
-	v.oneOf("dns.pattern", c.DNS.Pattern, DNSPatterns)
-	domain := v.host("dns.domain", c.DNS.Domain)
-	v.host("dns.app_name", c.DNS.AppName)
-	v.host("dns.custom_subdomain", c.DNS.CustomSubdomain)
-	if c.DNS.Enabled && domain == "" {
-		v.add("dns.domain", errors.New("dns.enabled is true, so a domain is required"))
-	}
-	if strings.HasPrefix(c.DNS.Domain, ".") || strings.HasSuffix(c.DNS.Domain, ".") {
-		v.add("dns.domain", fmt.Errorf("%q starts or ends with a dot", c.DNS.Domain))
-	}
-
+	v.app(c.App)
+	v.machine(c.Machine)
+	v.dns(c.DNS)
 	v.oneOf("eip.strategy", c.EIP.Strategy, EIPStrategies)
 	v.oneOf("ssl.provider", c.SSL.Provider, SSLProviders)
 	v.sslNeeds(c)
 	v.format("allocator.image_tag", c.Allocator.ImageTag, imageTagFormat)
 	v.format("bucket_name", c.BucketName, bucketFormat)
+	v.startupScript(c.StartupScript)
+	v.monitoring(c.Monitoring)
+	v.manual(c)
+	return errors.Join(v.errs...)
+}
 
-	s := c.StartupScript
+func (v *validator) app(a App) {
+	v.nonEmpty("app.admin_user", a.AdminUser)
+	v.format("app.region", a.Region, regionFormat)
+	if a.AdminSessionTimeoutMinutes < 1 {
+		v.add("app.admin_session_timeout_minutes", fmt.Errorf("%d; want at least 1", a.AdminSessionTimeoutMinutes))
+	}
+}
+
+// machine checks the values that reach the client VM's boot script.
+func (v *validator) machine(m Machine) {
+	v.format("machine.machine_type", m.MachineType, instanceTypeFormat)
+	v.format("machine.image", m.Image, imageFormat)
+	v.format("machine.ami_id", m.AMIID, amiFormat)
+	if m.Repository != "" {
+		v.format("machine.repository", m.Repository, repositoryFormat)
+	}
+	v.format("machine.software", m.Software, softwareFormat)
+	v.format("machine.extension", m.Extension, extensionFormat)
+}
+
+// dns checks every part of the host name the way allocurl joins them.
+func (v *validator) dns(d DNS) {
+	v.oneOf("dns.pattern", d.Pattern, DNSPatterns)
+	domain := v.host("dns.domain", d.Domain)
+	v.host("dns.app_name", d.AppName)
+	v.host("dns.custom_subdomain", d.CustomSubdomain)
+	if d.Enabled && domain == "" {
+		v.add("dns.domain", errors.New("dns.enabled is true, so a domain is required"))
+	}
+	if strings.HasPrefix(d.Domain, ".") || strings.HasSuffix(d.Domain, ".") {
+		v.add("dns.domain", fmt.Errorf("%q starts or ends with a dot", d.Domain))
+	}
+}
+
+func (v *validator) startupScript(s StartupScript) {
 	v.oneOf("startup_script.on_error", s.OnError, OnErrorActions)
 	if s.MaxAttempts < 1 {
 		v.add("startup_script.max_attempts", fmt.Errorf("%d; want at least 1", s.MaxAttempts))
@@ -190,16 +205,15 @@ func (c Config) Validate() error {
 	if s.Enabled && s.Path == "" {
 		v.add("startup_script.path", errors.New("startup_script.enabled is true, so a path is required"))
 	}
+}
 
-	m := c.Monitoring
+func (v *validator) monitoring(m Monitoring) {
 	if m.SampleIntervalSeconds < 1 {
 		v.add("monitoring.sample_interval_seconds", fmt.Errorf("%d; want at least 1", m.SampleIntervalSeconds))
 	}
 	if m.PushIntervalSeconds < 1 {
 		v.add("monitoring.push_interval_seconds", fmt.Errorf("%d; want at least 1", m.PushIntervalSeconds))
 	}
-	v.manual(c)
-	return errors.Join(v.errs...)
 }
 
 // sslNeeds applies upstream's rules of what each TLS provider needs.

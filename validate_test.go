@@ -152,7 +152,8 @@ func TestValidateRules(t *testing.T) {
 		{"sample interval", func(c *lablink.Config) { c.Monitoring.SampleIntervalSeconds = 0 }, "monitoring.sample_interval_seconds"},
 		{"push interval", func(c *lablink.Config) { c.Monitoring.PushIntervalSeconds = -5 }, "monitoring.push_interval_seconds"},
 
-		// Today's upstream cross-field rules (validate_config.py, SPEC §6).
+		// Today's upstream cross-field rules (validate_config.py; see "Rules
+		// every config must keep" in docs/upstream.md).
 		{"TLS needs DNS", func(c *lablink.Config) { c.SSL.Provider = "self_signed" }, "ssl.provider"},
 		{"letsencrypt needs an email", func(c *lablink.Config) { withDNS(c); c.SSL.Provider = "letsencrypt" }, "ssl.email"},
 		{"acm needs a certificate", func(c *lablink.Config) { withDNS(c); c.SSL.Provider = "acm" }, "ssl.certificate_arn"},

@@ -119,8 +119,10 @@ func Scheme(ssl lablink.SSL) string {
 //     WHATWG URL parsers read "010.0.0.1" as the IPv4 address 8.0.0.1.
 //  3. in.AllocatorIP.
 //
-// Following SPEC §2 literally, DNS enabled with an empty Domain falls back
-// to the IP, as upstream did; lablink's Validate rejects such a config.
+// DNS enabled with an empty Domain falls back to the IP, as upstream's
+// URL derivation did; lablink's Validate rejects such a config, as
+// upstream's validate_config does ("dns.enabled needs a domain" in
+// docs/upstream.md).
 //
 // cfg.SSL.Provider is always checked, even when the override names its
 // scheme; the other inputs are checked only when they are used, so a bad
@@ -194,32 +196,45 @@ func dnsHost(dns lablink.DNS, env string) (string, error) {
 	if err := checkNotNumeric(domain); err != nil {
 		return "", &InputError{Input: "dns.domain", Value: dns.Domain, Err: err}
 	}
-	var parts []part
-	switch dns.Pattern {
-	case "":
-	case "custom":
-		parts = []part{{"dns.custom_subdomain", dns.CustomSubdomain}}
-	case "app-only":
-		parts = []part{{"dns.app_name", dns.AppName}}
-	case "auto":
-		if e := NormalizeEnvironment(env); e != "prod" {
-			parts = []part{{"ENVIRONMENT", e}, {"dns.app_name", dns.AppName}}
-		} else {
-			parts = []part{{"dns.app_name", dns.AppName}}
-		}
-	default:
-		return "", &InputError{
-			Input: "dns.pattern",
-			Value: dns.Pattern,
-			Err:   fmt.Errorf(`%w %q; want "", auto, app-only or custom`, ErrUnknownPattern, dns.Pattern),
-		}
+	parts, err := patternParts(dns, env)
+	if err != nil {
+		return "", err
 	}
 	if len(parts) == 0 {
 		return domain, nil
 	}
-	// Each part is checked on its own so that the error names the input
-	// at fault; trimming the dots of each part drops the empty labels at
-	// the joins, so a subdomain ".dev" works as upstream's did.
+	return joinParts(parts, domain, env)
+}
+
+// patternParts returns the parts dns.pattern puts before the domain,
+// outermost first.
+func patternParts(dns lablink.DNS, env string) ([]part, error) {
+	switch dns.Pattern {
+	case "":
+		return nil, nil
+	case "custom":
+		return []part{{"dns.custom_subdomain", dns.CustomSubdomain}}, nil
+	case "app-only":
+		return []part{{"dns.app_name", dns.AppName}}, nil
+	case "auto":
+		if e := NormalizeEnvironment(env); e != "prod" {
+			return []part{{"ENVIRONMENT", e}, {"dns.app_name", dns.AppName}}, nil
+		}
+		return []part{{"dns.app_name", dns.AppName}}, nil
+	}
+	return nil, &InputError{
+		Input: "dns.pattern",
+		Value: dns.Pattern,
+		Err:   fmt.Errorf(`%w %q; want "", auto, app-only or custom`, ErrUnknownPattern, dns.Pattern),
+	}
+}
+
+// joinParts joins parts and the normalized domain into one host name. Each
+// part is checked on its own so that the error names the input at fault;
+// trimming the dots of each part drops the empty labels at the joins, so a
+// subdomain ".dev" works as upstream's did. env is the raw environment,
+// which an error about ENVIRONMENT reports.
+func joinParts(parts []part, domain, env string) (string, error) {
 	labels := make([]string, 0, len(parts)+1)
 	inputs := make([]string, 0, len(parts)+1)
 	for _, p := range parts {

@@ -1,11 +1,12 @@
 package allocurl
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/lablink-go/lablink"
 )
 
@@ -58,18 +59,18 @@ type deriveCase struct {
 }
 
 var deriveCases = []deriveCase{
-	// SPEC §2, rows from upstream's own tests.
-	{name: "spec/letsencrypt custom prod", ssl: letsencrypt, dns: custom("prod", "example.com"), want: "https://prod.example.com"},
-	{name: "spec/letsencrypt staging custom test", ssl: ssl("letsencrypt", true), dns: custom("test", "example.com"), want: "http://test.example.com"},
-	{name: "spec/none custom test", ssl: none, dns: custom("test", "example.com"), want: "http://test.example.com"},
-	{name: "spec/none dns disabled uses IP", ssl: none, dns: noDNS, ip: "52.40.142.146", want: "http://52.40.142.146"},
-	{name: "spec/cloudflare domain is the host", ssl: ssl("cloudflare", false), dns: dnsOn("", "prod.example.com"), want: "https://prod.example.com"},
-	{name: "spec/acm domain is the host", ssl: ssl("acm", false), dns: dnsOn("", "prod.example.com"), want: "https://prod.example.com"},
-	{name: "spec/none domain is the host", ssl: none, dns: dnsOn("", "dev.lablink.example.com"), want: "http://dev.lablink.example.com"},
-	{name: "spec/override https", ssl: letsencrypt, dns: noDNS, fqdn: "https://prod.lablink.sleap.ai", want: "https://prod.lablink.sleap.ai"},
-	{name: "spec/override http wins over letsencrypt", ssl: letsencrypt, dns: noDNS, fqdn: "http://test.lablink.sleap.ai", want: "http://test.lablink.sleap.ai"},
-	{name: "spec/none custom empty sub dotted domain", ssl: none, dns: custom("", ".lablink.sleap.ai"), want: "http://lablink.sleap.ai"},
-	{name: "spec/none custom sub .dev", ssl: none, dns: custom(".dev", "example.com"), want: "http://dev.example.com"},
+	// Rows from upstream's own tests.
+	{name: "upstream/letsencrypt custom prod", ssl: letsencrypt, dns: custom("prod", "example.com"), want: "https://prod.example.com"},
+	{name: "upstream/letsencrypt staging custom test", ssl: ssl("letsencrypt", true), dns: custom("test", "example.com"), want: "http://test.example.com"},
+	{name: "upstream/none custom test", ssl: none, dns: custom("test", "example.com"), want: "http://test.example.com"},
+	{name: "upstream/none dns disabled uses IP", ssl: none, dns: noDNS, ip: "52.40.142.146", want: "http://52.40.142.146"},
+	{name: "upstream/cloudflare domain is the host", ssl: ssl("cloudflare", false), dns: dnsOn("", "prod.example.com"), want: "https://prod.example.com"},
+	{name: "upstream/acm domain is the host", ssl: ssl("acm", false), dns: dnsOn("", "prod.example.com"), want: "https://prod.example.com"},
+	{name: "upstream/none domain is the host", ssl: none, dns: dnsOn("", "dev.lablink.example.com"), want: "http://dev.lablink.example.com"},
+	{name: "upstream/override https", ssl: letsencrypt, dns: noDNS, fqdn: "https://prod.lablink.sleap.ai", want: "https://prod.lablink.sleap.ai"},
+	{name: "upstream/override http wins over letsencrypt", ssl: letsencrypt, dns: noDNS, fqdn: "http://test.lablink.sleap.ai", want: "http://test.lablink.sleap.ai"},
+	{name: "upstream/none custom empty sub dotted domain", ssl: none, dns: custom("", ".lablink.sleap.ai"), want: "http://lablink.sleap.ai"},
+	{name: "upstream/none custom sub .dev", ssl: none, dns: custom(".dev", "example.com"), want: "http://dev.example.com"},
 
 	// Scheme.
 	{name: "scheme/self_signed is https", ssl: ssl("self_signed", false), dns: noDNS, want: "https://1.2.3.4"},
@@ -221,32 +222,19 @@ func TestDerive(t *testing.T) {
 			got, err := Derive(cfg, in)
 
 			if len(tc.wantIs) > 0 {
-				if err == nil {
-					t.Fatalf("Derive() = %v, want an error", got)
-				}
+				require.Error(t, err, "Derive() = %v", got)
 				for _, target := range tc.wantIs {
-					if !errors.Is(err, target) {
-						t.Errorf("Derive() error %q does not match %v", err, target)
-					}
+					assert.ErrorIs(t, err, target)
 				}
 				var ie *InputError
-				if !errors.As(err, &ie) {
-					t.Fatalf("Derive() error %q (%T) is not an *InputError", err, err)
-				}
-				if ie.Input != tc.wantInput {
-					t.Errorf("InputError.Input = %q, want %q", ie.Input, tc.wantInput)
-				}
-				if !strings.HasPrefix(err.Error(), "allocurl: "+tc.wantInput+": ") {
-					t.Errorf("error %q does not start with the input name", err)
-				}
-				if got != (URL{}) {
-					t.Errorf("Derive() = %#v with an error, want the zero URL", got)
-				}
+				require.ErrorAs(t, err, &ie)
+				assert.Equal(t, tc.wantInput, ie.Input, "InputError.Input")
+				assert.True(t, strings.HasPrefix(err.Error(), "allocurl: "+tc.wantInput+": "),
+					"error %q does not start with the input name", err)
+				assert.Zero(t, got, "URL returned with an error")
 				return
 			}
-			if err != nil {
-				t.Fatalf("Derive() error: %v", err)
-			}
+			require.NoError(t, err)
 
 			type result struct {
 				String string
@@ -263,9 +251,7 @@ func TestDerive(t *testing.T) {
 				wantURL.Port = map[string]int{"http": 80, "https": 443}[wantURL.Scheme]
 			}
 			want := result{String: tc.want, URL: wantURL}
-			if diff := cmp.Diff(want, result{String: got.String(), URL: got}); diff != "" {
-				t.Errorf("Derive() mismatch (-want +got):\n%s", diff)
-			}
+			assert.Equal(t, want, result{String: got.String(), URL: got}, "Derive()")
 		})
 	}
 }
@@ -317,12 +303,7 @@ func TestDeriveErrorMessages(t *testing.T) {
 				tc.cfg(&cfg)
 			}
 			_, err := Derive(cfg, tc.in)
-			if err == nil {
-				t.Fatal("Derive() succeeded, want an error")
-			}
-			if diff := cmp.Diff(tc.want, err.Error()); diff != "" {
-				t.Errorf("error mismatch (-want +got):\n%s", diff)
-			}
+			assert.EqualError(t, err, tc.want)
 		})
 	}
 }
@@ -340,9 +321,7 @@ func TestNormalizeEnvironment(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, NormalizeEnvironment(tc.in)); diff != "" {
-				t.Errorf("NormalizeEnvironment(%q) mismatch (-want +got):\n%s", tc.in, diff)
-			}
+			assert.Equal(t, tc.want, NormalizeEnvironment(tc.in), "NormalizeEnvironment(%q)", tc.in)
 		})
 	}
 }
@@ -374,9 +353,7 @@ func TestScheme(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			got := Scheme(lablink.SSL{Provider: tc.provider, Staging: tc.staging})
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("Scheme() mismatch (-want +got):\n%s", diff)
-			}
+			assert.Equal(t, tc.want, got, "Scheme(%q, staging %v)", tc.provider, tc.staging)
 		})
 	}
 }
@@ -398,9 +375,7 @@ func TestURLString(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, tc.u.String()); diff != "" {
-				t.Errorf("String() mismatch (-want +got):\n%s", diff)
-			}
+			assert.Equal(t, tc.want, tc.u.String(), "%#v.String()", tc.u)
 		})
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink"
 )
@@ -43,58 +46,53 @@ func FuzzDerive(f *testing.F) {
 		u, err := Derive(cfg, in)
 		if err != nil {
 			var ie *InputError
-			if !errors.As(err, &ie) {
-				t.Fatalf("error %q (%T) is not an *InputError", err, err)
-			}
+			require.ErrorAs(t, err, &ie, "error is not an *InputError")
 			known := false
 			for _, target := range []error{ErrNoHost, ErrInvalidFQDN, ErrInvalidIP, ErrUnknownProvider, ErrUnknownPattern, lablink.ErrInvalidHostname} {
 				known = known || errors.Is(err, target)
 			}
-			if !known {
-				t.Fatalf("error %q matches no known condition", err)
-			}
+			require.True(t, known, "error %q matches no known condition", err)
 			return
 		}
 
-		if u.Scheme != "http" && u.Scheme != "https" {
-			t.Fatalf("Scheme = %q", u.Scheme)
-		}
-		if u.Port < 1 || u.Port > 65535 {
-			t.Fatalf("Port = %d", u.Port)
-		}
+		require.Contains(t, []string{"http", "https"}, u.Scheme, "Scheme")
+		require.GreaterOrEqual(t, u.Port, 1, "Port")
+		require.LessOrEqual(t, u.Port, 65535, "Port")
 		s := u.String()
-		for _, c := range s {
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == ':' || c == '/' || c == '[' || c == ']' || c == '-') {
-				t.Fatalf("String() = %q holds %q", s, c)
-			}
-		}
+		require.Empty(t, foreignChars(s), "String() = %q holds characters a URL scheme and host do not need", s)
 
 		p, err := url.Parse(s)
-		if err != nil {
-			t.Fatalf("url.Parse(%q): %v", s, err)
+		require.NoError(t, err, "url.Parse(%q)", s)
+		type parts struct {
+			Scheme, Host                     string
+			User                             *url.Userinfo
+			Opaque, Path, RawQuery, Fragment string
 		}
-		if p.Scheme != u.Scheme || p.Hostname() != u.Host || p.User != nil || p.Opaque != "" ||
-			p.Path != "" || p.RawQuery != "" || p.Fragment != "" {
-			t.Fatalf("url.Parse(%q) = %#v, want scheme %q and host %q only", s, p, u.Scheme, u.Host)
-		}
+		require.Equal(t, parts{Scheme: u.Scheme, Host: u.Host},
+			parts{p.Scheme, p.Hostname(), p.User, p.Opaque, p.Path, p.RawQuery, p.Fragment},
+			"url.Parse(%q) must give the scheme and host only", s)
 		port := defaultPort(u.Scheme)
 		if p.Port() != "" {
-			if port, err = strconv.Atoi(p.Port()); err != nil {
-				t.Fatalf("url.Parse(%q).Port() = %q", s, p.Port())
-			}
+			port, err = strconv.Atoi(p.Port())
+			require.NoError(t, err, "url.Parse(%q).Port() = %q", s, p.Port())
 		}
-		if port != u.Port {
-			t.Fatalf("url.Parse(%q) gives port %d, want %d", s, port, u.Port)
-		}
+		require.Equal(t, u.Port, port, "port of url.Parse(%q)", s)
 
 		again, err := Derive(cfg, Input{FQDN: s})
-		if err != nil {
-			t.Fatalf("Derive with FQDN %q: %v", s, err)
-		}
-		if again != u {
-			t.Fatalf("Derive with FQDN %q = %#v, want %#v", s, again, u)
-		}
+		require.NoError(t, err, "Derive with FQDN %q", s)
+		require.Equal(t, u, again, "Derive with FQDN %q", s)
 	})
+}
+
+// foreignChars returns the characters of s that a lowercase URL of scheme,
+// host and port does not need.
+func foreignChars(s string) string {
+	return strings.Map(func(c rune) rune {
+		if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == ':' || c == '/' || c == '[' || c == ']' || c == '-' {
+			return -1
+		}
+		return c
+	}, s)
 }
 
 // index returns the position of s in list, or len(list) when absent.

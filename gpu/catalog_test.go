@@ -2,11 +2,11 @@ package gpu
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCatalogDetect(t *testing.T) {
@@ -48,16 +48,10 @@ func TestCatalogDetect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.instanceType, func(t *testing.T) {
 			got, err := Catalog{}.Detect(t.Context(), tt.instanceType)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			want := Info{InstanceType: tt.instanceType, GPUs: tt.gpus, Source: SourceCatalog, CatalogDate: "2026-11-25"}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			if got.HasNVIDIA() != tt.nvidia {
-				t.Errorf("HasNVIDIA() = %v, want %v", got.HasNVIDIA(), tt.nvidia)
-			}
+			assert.Equal(t, want, got, "Detect(%s)", tt.instanceType)
+			assert.Equal(t, tt.nvidia, got.HasNVIDIA(), "HasNVIDIA() of %s", tt.instanceType)
 		})
 	}
 }
@@ -66,12 +60,8 @@ func TestCatalogUnknown(t *testing.T) {
 	for _, name := range []string{"", "nope.large", "G4DN.XLARGE", "g4dn", "x2iedn.32xlarge"} {
 		t.Run(name, func(t *testing.T) {
 			got, err := Catalog{}.Detect(t.Context(), name)
-			if !errors.Is(err, ErrUnknownInstanceType) {
-				t.Errorf("err = %v, want ErrUnknownInstanceType", err)
-			}
-			if diff := cmp.Diff(Info{}, got); diff != "" {
-				t.Errorf("Info on error (-want +got):\n%s", diff)
-			}
+			assert.ErrorIs(t, err, ErrUnknownInstanceType, "Detect(%q)", name)
+			assert.Equal(t, Info{}, got, "Info on error for %q", name)
 		})
 	}
 }
@@ -79,24 +69,19 @@ func TestCatalogUnknown(t *testing.T) {
 func TestCatalogCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := (Catalog{}).Detect(ctx, "g4dn.xlarge"); !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
+	_, err := (Catalog{}).Detect(ctx, "g4dn.xlarge")
+	assert.ErrorIs(t, err, context.Canceled, "Detect with a cancelled context")
 }
 
 func TestCatalogDate(t *testing.T) {
-	if got := CatalogDate(); got != "2026-11-25" {
-		t.Errorf("CatalogDate() = %q, want 2026-11-25", got)
-	}
+	assert.Equal(t, "2026-11-25", CatalogDate(), "CatalogDate()")
 }
 
 // TestCatalogContents checks the embedded data as a whole: every promised
 // family and CPU size is present, and each GPU family is consistent.
 func TestCatalogContents(t *testing.T) {
 	c, err := loadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantGPU := map[string]GPU{ // family -> manufacturer, name, memory per GPU
 		"g4dn": {Manufacturer: "NVIDIA", Name: "T4", MemoryMiB: 16384},
 		"g4ad": {Manufacturer: "AMD", Name: "Radeon Pro V520", MemoryMiB: 8192},
@@ -114,26 +99,19 @@ func TestCatalogContents(t *testing.T) {
 		family, _, _ := strings.Cut(name, ".")
 		want, isGPU := wantGPU[family]
 		if !isGPU {
-			if gpus != nil {
-				t.Errorf("%s: unexpected GPUs %v", name, gpus)
-			}
+			assert.Nil(t, gpus, "%s: GPUs of a CPU-only type", name)
 			continue
 		}
 		seen[family]++
-		if len(gpus) != 1 {
-			t.Errorf("%s: %d GPU kinds, want 1", name, len(gpus))
+		if !assert.Len(t, gpus, 1, "%s: GPU kinds", name) {
 			continue
 		}
 		got := gpus[0]
 		got.Count = 0
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", name, diff)
-		}
+		assert.Equal(t, want, got, "%s: GPU apart from its count", name)
 	}
 	for family := range wantGPU {
-		if seen[family] == 0 {
-			t.Errorf("family %s missing from the catalog", family)
-		}
+		assert.NotZero(t, seen[family], "family %s missing from the catalog", family)
 	}
 	var cpu []string
 	for _, fam := range []string{"t2", "t3", "t3a"} {
@@ -148,10 +126,8 @@ func TestCatalogContents(t *testing.T) {
 	}
 	for _, name := range cpu {
 		gpus, ok := c.types[name]
-		if !ok {
-			t.Errorf("%s missing from the catalog", name)
-		} else if gpus != nil {
-			t.Errorf("%s: GPUs %v, want none", name, gpus)
+		if assert.True(t, ok, "%s missing from the catalog", name) {
+			assert.Nil(t, gpus, "%s: GPUs of a CPU-only type", name)
 		}
 	}
 }
@@ -169,9 +145,8 @@ func TestParseCatalogRejectsBadData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := parseCatalog([]byte(tt.data)); err == nil {
-				t.Error("parseCatalog succeeded, want an error")
-			}
+			_, err := parseCatalog([]byte(tt.data))
+			assert.Error(t, err, "parseCatalog of %s", tt.name)
 		})
 	}
 }

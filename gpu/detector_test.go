@@ -8,7 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/internal/ec2fake"
 )
@@ -83,15 +84,9 @@ func TestDetect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := NewDetector(client, nil)
 			got, err := d.Detect(t.Context(), tt.instanceType)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Detect(%q) (-want +got):\n%s", tt.instanceType, diff)
-			}
-			if got.HasNVIDIA() != tt.wantNVIDIA {
-				t.Errorf("HasNVIDIA() = %v, want %v", got.HasNVIDIA(), tt.wantNVIDIA)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got, "Detect(%q)", tt.instanceType)
+			assert.Equal(t, tt.wantNVIDIA, got.HasNVIDIA(), "HasNVIDIA() of %s", tt.instanceType)
 		})
 	}
 }
@@ -121,23 +116,15 @@ func TestDetectUnknown(t *testing.T) {
 			}
 			d := NewDetector(client, nil)
 			got, err := d.Detect(t.Context(), tt.instanceType)
-			if !errors.Is(err, ErrUnknownInstanceType) {
-				t.Fatalf("err = %v, want ErrUnknownInstanceType", err)
-			}
-			if diff := cmp.Diff(Info{}, got); diff != "" {
-				t.Errorf("Info on error (-want +got):\n%s", diff)
-			}
+			require.ErrorIs(t, err, ErrUnknownInstanceType, "Detect(%q)", tt.instanceType)
+			assert.Equal(t, Info{}, got, "Info on error")
 			var ae smithy.APIError
 			gotCode := ""
 			if errors.As(err, &ae) {
 				gotCode = ae.ErrorCode()
 			}
-			if gotCode != tt.wantAPICode {
-				t.Errorf("API error code = %q, want %q (err: %v)", gotCode, tt.wantAPICode, err)
-			}
-			if got := s.Requests(); got != tt.wantRequests {
-				t.Errorf("Requests() = %d, want %d", got, tt.wantRequests)
-			}
+			assert.Equal(t, tt.wantAPICode, gotCode, "API error code in %v", err)
+			assert.Equal(t, tt.wantRequests, s.Requests(), "Requests()")
 		})
 	}
 }
@@ -147,15 +134,9 @@ func TestDetectRetriesInternalError(t *testing.T) {
 	s.FailNext(1, 500, "InternalError")
 	d := NewDetector(client, nil)
 	got, err := d.Detect(t.Context(), "g4dn.xlarge")
-	if err != nil {
-		t.Fatalf("Detect after one 500: %v", err)
-	}
-	if !got.HasNVIDIA() {
-		t.Errorf("HasNVIDIA() = false, want true")
-	}
-	if n := s.Requests(); n != 2 {
-		t.Errorf("Requests() = %d, want 2 (one failure, one retry)", n)
-	}
+	require.NoError(t, err, "Detect after one 500")
+	assert.True(t, got.HasNVIDIA(), "HasNVIDIA()")
+	assert.Equal(t, 2, s.Requests(), "Requests(): one failure, one retry")
 }
 
 func TestDetectThrottledIsAnError(t *testing.T) {
@@ -165,31 +146,20 @@ func TestDetectThrottledIsAnError(t *testing.T) {
 	d := NewDetector(client, nil)
 
 	got, err := d.Detect(t.Context(), "g4dn.xlarge")
-	if err == nil {
-		t.Fatalf("Detect = %+v, nil; want an error, not an answer", got)
-	}
-	if diff := cmp.Diff(Info{}, got); diff != "" {
-		t.Errorf("Info on error (-want +got):\n%s", diff)
-	}
+	require.Error(t, err, "Detect = %+v; want an error, not an answer", got)
+	assert.Equal(t, Info{}, got, "Info on error")
 	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != "RequestLimitExceeded" {
-		t.Errorf("err = %v, want a smithy.APIError with code RequestLimitExceeded", err)
+	if assert.ErrorAs(t, err, &ae, "want a smithy.APIError") {
+		assert.Equal(t, "RequestLimitExceeded", ae.ErrorCode(), "API error code")
 	}
-	if errors.Is(err, ErrUnknownInstanceType) {
-		t.Errorf("throttling must not look like an unknown type: %v", err)
-	}
-	if n := s.Requests(); n != 3 {
-		t.Errorf("Requests() = %d, want 3", n)
-	}
+	assert.NotErrorIs(t, err, ErrUnknownInstanceType, "throttling must not look like an unknown type")
+	assert.Equal(t, 3, s.Requests(), "Requests()")
 
 	// The error was not cached: the next call asks again and succeeds.
 	got, err = d.Detect(t.Context(), "g4dn.xlarge")
-	if err != nil || !got.HasNVIDIA() {
-		t.Fatalf("Detect after throttling = %+v, %v; want the NVIDIA answer", got, err)
-	}
-	if n := s.Requests(); n != 4 {
-		t.Errorf("Requests() = %d, want 4", n)
-	}
+	require.NoError(t, err, "Detect after throttling")
+	require.True(t, got.HasNVIDIA(), "Detect after throttling = %+v; want the NVIDIA answer", got)
+	assert.Equal(t, 4, s.Requests(), "Requests()")
 }
 
 func TestDetectCancelledBeforeCall(t *testing.T) {
@@ -197,12 +167,8 @@ func TestDetectCancelledBeforeCall(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := NewDetector(client, nil).Detect(ctx, "g4dn.xlarge")
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
-	if n := s.Requests(); n != 0 {
-		t.Errorf("Requests() = %d, want 0", n)
-	}
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, s.Requests(), "Requests()")
 }
 
 func TestDetectCancelledDuringCall(t *testing.T) {
@@ -219,58 +185,39 @@ func TestDetectCancelledDuringCall(t *testing.T) {
 	}()
 	<-s.Arrived(1) // the request is held by the server
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
+	require.ErrorIs(t, <-done, context.Canceled, "Detect cancelled during the call")
 
 	// Nobody waited any more, so the shared call was abandoned; a new Detect
 	// starts a fresh one instead of joining it.
 	close(release)
 	got, err := d.Detect(t.Context(), "g4dn.xlarge")
-	if err != nil || !got.HasNVIDIA() {
-		t.Fatalf("Detect after cancel = %+v, %v; want the NVIDIA answer", got, err)
-	}
-	if n := s.Requests(); n != 2 {
-		t.Errorf("Requests() = %d, want 2", n)
-	}
+	require.NoError(t, err, "Detect after cancel")
+	require.True(t, got.HasNVIDIA(), "Detect after cancel = %+v; want the NVIDIA answer", got)
+	assert.Equal(t, 2, s.Requests(), "Requests()")
 }
 
 func TestDetectCachesSequential(t *testing.T) {
 	s, client := newFake(t)
 	d := NewDetector(client, nil)
 	first, err := d.Detect(t.Context(), "g5.xlarge")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range 99 {
 		got, err := d.Detect(t.Context(), "g5.xlarge")
-		if err != nil {
-			t.Fatalf("call %d: %v", i+2, err)
-		}
-		if diff := cmp.Diff(first, got); diff != "" {
-			t.Fatalf("call %d (-first +got):\n%s", i+2, diff)
-		}
+		require.NoError(t, err, "call %d", i+2)
+		require.Equal(t, first, got, "call %d", i+2)
 	}
-	if n := s.Requests(); n != 1 {
-		t.Errorf("Requests() = %d after 100 detections, want 1", n)
-	}
+	assert.Equal(t, 1, s.Requests(), "Requests() after 100 detections")
 }
 
 func TestDetectCachedAnswerIsACopy(t *testing.T) {
 	_, client := newFake(t)
 	d := NewDetector(client, nil)
 	got, err := d.Detect(t.Context(), "g4dn.xlarge")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got.GPUs[0].Manufacturer = "changed by caller"
 	again, err := d.Detect(t.Context(), "g4dn.xlarge")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := again.GPUs[0].Manufacturer; m != "NVIDIA" {
-		t.Errorf("cached manufacturer = %q, want NVIDIA", m)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "NVIDIA", again.GPUs[0].Manufacturer, "cached manufacturer")
 }
 
 func TestDetectConcurrentShareOneCall(t *testing.T) {
@@ -302,17 +249,11 @@ func TestDetectConcurrentShareOneCall(t *testing.T) {
 	want := Info{InstanceType: "p3.2xlarge", Region: ec2fake.Region, Source: SourceAPI,
 		GPUs: []GPU{{Manufacturer: "NVIDIA", Name: "V100", Count: 1, MemoryMiB: 16384}}}
 	for i, r := range results {
-		if r.err != nil {
-			t.Errorf("caller %d: %v", i, r.err)
-			continue
-		}
-		if diff := cmp.Diff(want, r.info); diff != "" {
-			t.Errorf("caller %d (-want +got):\n%s", i, diff)
+		if assert.NoError(t, r.err, "caller %d", i) {
+			assert.Equal(t, want, r.info, "caller %d", i)
 		}
 	}
-	if got := s.Requests(); got != 1 {
-		t.Errorf("Requests() = %d, want 1", got)
-	}
+	assert.Equal(t, 1, s.Requests(), "Requests()")
 }
 
 func TestDetectCancelledWaiterDoesNotFailOthers(t *testing.T) {
@@ -343,20 +284,12 @@ func TestDetectCancelledWaiterDoesNotFailOthers(t *testing.T) {
 	<-s.Arrived(1)
 
 	cancel()
-	if err := <-cancelledErr; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled caller: err = %v, want context.Canceled", err)
-	}
+	require.ErrorIs(t, <-cancelledErr, context.Canceled, "cancelled caller")
 	close(release)
 	r := <-other
-	if r.err != nil {
-		t.Fatalf("surviving caller failed: %v", r.err)
-	}
-	if !r.info.HasNVIDIA() {
-		t.Errorf("surviving caller: HasNVIDIA() = false, want true")
-	}
-	if n := s.Requests(); n != 1 {
-		t.Errorf("Requests() = %d, want 1", n)
-	}
+	require.NoError(t, r.err, "surviving caller")
+	assert.True(t, r.info.HasNVIDIA(), "surviving caller: HasNVIDIA()")
+	assert.Equal(t, 1, s.Requests(), "Requests()")
 }
 
 func TestDetectRegion(t *testing.T) {
@@ -374,40 +307,29 @@ func TestDetectRegion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := NewDetector(client, tt.opts).Detect(t.Context(), "g4dn.xlarge")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Region != tt.want {
-				t.Errorf("Info.Region = %q, want %q", got.Region, tt.want)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.Region, "Info.Region")
 		})
 		wantRegions = append(wantRegions, tt.want)
 	}
 	// Each detector asked in its own region; nothing was served from a cache
 	// of another region.
-	if diff := cmp.Diff(wantRegions, s.Regions()); diff != "" {
-		t.Errorf("signing regions (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, wantRegions, s.Regions(), "signing regions")
 }
 
 func TestDetectCacheKeyHasRegion(t *testing.T) {
 	s, client := newFake(t)
 	d := NewDetector(client, &Options{Region: "us-east-1"})
-	if _, err := d.Detect(t.Context(), "g4dn.xlarge"); err != nil {
-		t.Fatal(err)
-	}
+	_, err := d.Detect(t.Context(), "g4dn.xlarge")
+	require.NoError(t, err, "first region")
 	// Same detector, other region: a different key, so a second request.
 	d.region = "eu-west-1"
-	if _, err := d.Detect(t.Context(), "g4dn.xlarge"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = d.Detect(t.Context(), "g4dn.xlarge")
+	require.NoError(t, err, "second region")
 	d.region = "us-east-1"
-	if _, err := d.Detect(t.Context(), "g4dn.xlarge"); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"us-east-1", "eu-west-1"}, s.Regions()); diff != "" {
-		t.Errorf("signing regions (-want +got):\n%s", diff)
-	}
+	_, err = d.Detect(t.Context(), "g4dn.xlarge")
+	require.NoError(t, err, "first region again")
+	assert.Equal(t, []string{"us-east-1", "eu-west-1"}, s.Regions(), "signing regions")
 }
 
 func TestHasNVIDIA(t *testing.T) {
@@ -426,9 +348,7 @@ func TestHasNVIDIA(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := (Info{GPUs: tt.gpus}).HasNVIDIA(); got != tt.want {
-				t.Errorf("HasNVIDIA() = %v, want %v", got, tt.want)
-			}
+			assert.Equal(t, tt.want, (Info{GPUs: tt.gpus}).HasNVIDIA(), "HasNVIDIA() of %v", tt.gpus)
 		})
 	}
 }

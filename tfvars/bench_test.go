@@ -3,6 +3,7 @@ package tfvars
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -31,9 +32,7 @@ func clientValues() map[string]cty.Value {
 }
 
 func TestClientValuesMatchModule(t *testing.T) {
-	if err := mustLoad(t, "client").Check(clientValues()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, mustLoad(t, "client").Check(clientValues()), "Check of the benchmark values")
 }
 
 // BenchmarkRenderVerify measures what a launch pays to render the runtime

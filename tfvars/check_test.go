@@ -1,12 +1,13 @@
 package tfvars
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -115,17 +116,11 @@ func TestCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := s.Check(tt.values)
 			if tt.wantIs == nil {
-				if err != nil {
-					t.Fatalf("Check: %v", err)
-				}
+				require.NoError(t, err, "Check")
 				return
 			}
-			if !errors.Is(err, tt.wantIs) {
-				t.Errorf("errors.Is(err, %v) = false; err = %v", tt.wantIs, err)
-			}
-			if diff := cmp.Diff(tt.wantMsg, err.Error()); diff != "" {
-				t.Errorf("message mismatch (-want +got):\n%s", diff)
-			}
+			assert.ErrorIs(t, err, tt.wantIs, "Check")
+			assert.EqualError(t, err, tt.wantMsg, "Check")
 		})
 	}
 }
@@ -140,18 +135,11 @@ variable "port" {
   type = number
 }
 `)}}, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	err = s.Check(map[string]cty.Value{"pin": cty.StringVal("1234x"), "port": cty.StringVal("80x")})
 	want := `variable "pin": wrong type: want number, got string: a number is required` + "\n" +
 		`variable "port": wrong type: want number, got string "80x": a number is required`
-	if err == nil {
-		t.Fatal("Check succeeded")
-	}
-	if diff := cmp.Diff(want, err.Error()); diff != "" {
-		t.Errorf("message mismatch (-want +got):\n%s", diff)
-	}
+	assert.EqualError(t, err, want, "Check: the sensitive value must not be shown")
 }
 
 func TestCheckReportsEverything(t *testing.T) {
@@ -163,36 +151,26 @@ func TestCheckReportsEverything(t *testing.T) {
 		"region", cty.NullVal(cty.String), // null
 	)
 	err := s.Check(values)
-	if err == nil {
-		t.Fatal("Check succeeded, want errors")
-	}
+	require.Error(t, err, "Check")
 	want := strings.Join([]string{
 		`variable "count_of": wrong type: want number, got string "x": a number is required`,
 		`variable "extra": not declared by the module`,
 		`variable "name": required but not set (declared at testdata/modules/basic/variables.tf:1,1-16)`,
 		`variable "region": null not allowed (nullable = false)`,
 	}, "\n")
-	if diff := cmp.Diff(want, err.Error()); diff != "" {
-		t.Errorf("message mismatch (-want +got):\n%s", diff)
-	}
+	assert.EqualError(t, err, want, "Check")
 
 	// Every sentinel is reachable, and each joined error is a *VariableError.
 	for _, sentinel := range []error{ErrUndeclared, ErrMissing, ErrType, ErrNull} {
-		if !errors.Is(err, sentinel) {
-			t.Errorf("errors.Is(err, %v) = false", sentinel)
-		}
+		assert.ErrorIs(t, err, sentinel, "Check")
 	}
 	var got []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 		var ve *VariableError
-		if !errors.As(e, &ve) {
-			t.Fatalf("%v is not a *VariableError", e)
-		}
+		require.ErrorAs(t, e, &ve, "joined error")
 		got = append(got, ve.Name)
 	}
-	if diff := cmp.Diff([]string{"count_of", "extra", "name", "region"}, got); diff != "" {
-		t.Errorf("names mismatch (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, []string{"count_of", "extra", "name", "region"}, got, "variable names of the joined errors")
 }
 
 func TestRedact(t *testing.T) {
@@ -210,18 +188,12 @@ func TestRedact(t *testing.T) {
 		"region":        cty.StringVal("us-west-2"),
 		"undeclared":    cty.StringVal("kept"),
 	}
-	if diff := cmp.Diff(want, got, ctyCmp); diff != "" {
-		t.Errorf("Redact values mismatch (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{"allocator_ip", "allocator_url"}, names); diff != "" {
-		t.Errorf("Redact names mismatch (-want +got):\n%s", diff)
-	}
-	if values["allocator_ip"].AsString() != "10.0.0.1" {
-		t.Error("Redact modified its input")
-	}
-	if got, names := s.Redact(nil); got != nil || names != nil {
-		t.Errorf("Redact(nil) = %v, %v; want nil, nil", got, names)
-	}
+	assertCty(t, want, got, "Redact values")
+	assert.Equal(t, []string{"allocator_ip", "allocator_url"}, names, "Redact names")
+	assert.Equal(t, "10.0.0.1", values["allocator_ip"].AsString(), "Redact modified its input")
+	got, names = s.Redact(nil)
+	assert.Nil(t, got, "Redact(nil) values")
+	assert.Nil(t, names, "Redact(nil) names")
 }
 
 // ctyCmp compares cty values by type and value.
@@ -231,3 +203,17 @@ var ctyCmp = cmp.Comparer(func(a, b cty.Value) bool {
 	}
 	return a.Type().Equals(b.Type()) && a.RawEquals(b)
 })
+
+// assertCty asserts that want and got, cty values or structures holding
+// them, are equal under ctyCmp. go-cmp stays here: a cty.Value is opaque
+// (unexported fields, big.Float numbers), so testify's reflect.DeepEqual
+// would compare representations, not values, and print nothing readable;
+// cmp.Diff with the comparer compares by type and value and shows which
+// variable differs.
+func assertCty(t *testing.T, want, got any, msgAndArgs ...any) bool {
+	t.Helper()
+	if diff := cmp.Diff(want, got, ctyCmp); diff != "" {
+		return assert.Fail(t, "cty values differ (-want +got):\n"+diff, msgAndArgs...)
+	}
+	return true
+}

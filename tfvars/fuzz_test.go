@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -32,25 +33,17 @@ func FuzzRenderParse(f *testing.F) {
 		flat := map[string]cty.Value{"v": v, "length_of_v": cty.NumberIntVal(int64(len(s)))}
 		names := orderNames(flat, nil)
 		var buf bytes.Buffer
-		if !appendFlat(&buf, flat, names) || !bytes.Equal(buf.Bytes(), formatHCL(flat, names)) {
-			t.Fatalf("fast path for %q:\n%s\nhclwrite.Format:\n%s", s, buf.Bytes(), formatHCL(flat, names))
-		}
+		require.True(t, appendFlat(&buf, flat, names), "fast path refused %q", s)
+		require.Equal(t, string(formatHCL(flat, names)), buf.String(), "fast path for %q against hclwrite.Format", s)
 		for _, format := range []Format{HCL, JSON} {
 			src, err := Render(values, &Options{Format: format})
-			if err != nil {
-				t.Fatalf("%v: Render(%q): %v", format, s, err)
-			}
+			require.NoError(t, err, "%v: Render(%q)", format, s)
 			got, err := Parse(src, format)
-			if err != nil {
-				t.Fatalf("%v: Parse of Render(%q): %v\n%s", format, s, err, src)
-			}
+			require.NoError(t, err, "%v: Parse of Render(%q):\n%s", format, s, src)
 			g := got["v"]
-			if g.Type() != cty.String || g.AsString() != v.AsString() {
-				t.Fatalf("%v: round trip of %q gave %#v\n%s", format, v.AsString(), g, src)
-			}
-			if err := Verify(src, format, values); err != nil {
-				t.Fatalf("%v: Verify(%q): %v\n%s", format, s, err, src)
-			}
+			require.True(t, g.Type() == cty.String, "%v: round trip of %q gave %#v\n%s", format, v.AsString(), g, src)
+			require.Equal(t, v.AsString(), g.AsString(), "%v: round trip of %q\n%s", format, v.AsString(), src)
+			require.NoError(t, Verify(src, format, values), "%v: Verify(%q)\n%s", format, s, src)
 		}
 	})
 }
@@ -97,9 +90,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := Verify(out, format, got); err != nil {
-			t.Fatalf("Verify(Render(Parse(%s))): %v\n%s", strconv.Quote(string(src)), err, out)
-		}
+		require.NoError(t, Verify(out, format, got), "Verify(Render(Parse(%s)))\n%s", strconv.Quote(string(src)), out)
 	})
 }
 
@@ -111,16 +102,12 @@ func sameAsHCL(t *testing.T, src []byte) {
 	if !ok {
 		return
 	}
+	quoted := strconv.Quote(string(src))
 	full, err := parseFull(src, HCL)
-	if err != nil {
-		t.Fatalf("parseFlat accepts %s, hclsyntax rejects it: %v", strconv.Quote(string(src)), err)
-	}
-	if len(flat) != len(full) {
-		t.Fatalf("parseFlat(%s) has %d names, hclsyntax %d", strconv.Quote(string(src)), len(flat), len(full))
-	}
+	require.NoError(t, err, "parseFlat accepts %s, hclsyntax rejects it", quoted)
+	require.Len(t, flat, len(full), "parseFlat(%s) against hclsyntax", quoted)
 	for name, want := range full {
-		if got, ok := flat[name]; !ok || !got.RawEquals(want) {
-			t.Fatalf("parseFlat(%s)[%q] = %#v, hclsyntax gives %#v", strconv.Quote(string(src)), name, got, want)
-		}
+		got, ok := flat[name]
+		require.True(t, ok && got.RawEquals(want), "parseFlat(%s)[%q] = %#v, hclsyntax gives %#v", quoted, name, got, want)
 	}
 }

@@ -1,12 +1,12 @@
 package tfvars
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -122,31 +122,21 @@ func TestParse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Parse([]byte(tt.src), tt.format)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
-				}
+				require.ErrorContains(t, err, tt.wantErr, "Parse")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got, ctyCmp); diff != "" {
-				t.Errorf("Parse mismatch (-want +got):\n%s", diff)
-			}
+			require.NoError(t, err, "Parse")
+			assertCty(t, tt.want, got, "Parse")
 		})
 	}
 }
 
 func TestParseReportsAllEvaluationErrors(t *testing.T) {
 	_, err := Parse([]byte("b = \"${y}\"\na = \"${x}\"\nc = 1\n"), HCL)
-	if err == nil {
-		t.Fatal("Parse succeeded")
-	}
+	require.Error(t, err, "Parse")
 	msg := err.Error()
 	i, j := strings.Index(msg, "<tfvars>:1,"), strings.Index(msg, "<tfvars>:2,")
-	if i < 0 || j < 0 || i > j {
-		t.Errorf("want both errors in file order, got:\n%s", msg)
-	}
+	assert.True(t, i >= 0 && j >= 0 && i < j, "want both errors in file order, got:\n%s", msg)
 }
 
 func TestVerify(t *testing.T) {
@@ -199,34 +189,24 @@ func TestVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := Verify(src, HCL, tt.want)
 			if tt.msg == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err, "Verify")
 				return
 			}
-			if err == nil {
-				t.Fatal("Verify succeeded")
-			}
-			if diff := cmp.Diff(tt.msg, err.Error()); diff != "" {
-				t.Errorf("message mismatch (-want +got):\n%s", diff)
-			}
+			require.EqualError(t, err, tt.msg, "Verify")
 			var me *MismatchError
-			if !errors.As(err, &me) {
-				t.Errorf("no *MismatchError in %v", err)
-			}
+			assert.ErrorAs(t, err, &me, "Verify")
 		})
 	}
 
-	if err := Verify([]byte(`a = "${x}"`), HCL, nil); err == nil || !strings.HasPrefix(err.Error(), "verify tfvars: parse tfvars:") {
-		t.Errorf("Verify of an invalid file = %v", err)
+	err := Verify([]byte(`a = "${x}"`), HCL, nil)
+	if assert.Error(t, err, "Verify of an invalid file") {
+		assert.True(t, strings.HasPrefix(err.Error(), "verify tfvars: parse tfvars:"), "Verify of an invalid file = %v", err)
 	}
 }
 
 func TestVerifyBound(t *testing.T) {
 	got, err := Parse([]byte("machine_type = \"x\"\ngpu_support = true\nregion = \"us-west-2\"\nport = 80\n"), HCL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	exp := []Expectation{
 		{Variable: "machine_type", Source: "machine.machine_type", Value: cty.StringVal("y")},
 		{Variable: "gpu_support", Source: "gpu", Value: cty.True},
@@ -236,28 +216,18 @@ func TestVerifyBound(t *testing.T) {
 		{Variable: "image_name", Source: "machine.image", Value: cty.StringVal("img")},
 	}
 	err = VerifyBound(got, exp)
-	if err == nil {
-		t.Fatal("VerifyBound succeeded")
-	}
+	require.Error(t, err, "VerifyBound")
 	want := strings.Join([]string{
 		`machine_type = "x" but machine.machine_type = "y"`,
 		`repository is missing but machine.repository = ""`,
 		`image_name is missing but machine.image = "img"`,
 	}, "\n")
-	if diff := cmp.Diff(want, err.Error()); diff != "" {
-		t.Errorf("message mismatch (-want +got):\n%s", diff)
-	}
+	assert.EqualError(t, err, want, "VerifyBound")
 	var me *MismatchError
-	if !errors.As(err, &me) {
-		t.Fatal("no *MismatchError")
-	}
+	require.ErrorAs(t, err, &me, "VerifyBound")
 	wantFirst := &MismatchError{Variable: "machine_type", Source: "machine.machine_type", Got: cty.StringVal("x"), Want: cty.StringVal("y")}
-	if diff := cmp.Diff(wantFirst, me, ctyCmp); diff != "" {
-		t.Errorf("first mismatch (-want +got):\n%s", diff)
-	}
-	if err := VerifyBound(got, exp[1:4]); err != nil {
-		t.Errorf("VerifyBound of matching expectations: %v", err)
-	}
+	assertCty(t, wantFirst, me, "first mismatch")
+	assert.NoError(t, VerifyBound(got, exp[1:4]), "VerifyBound of matching expectations")
 }
 
 func TestDrift(t *testing.T) {
@@ -283,16 +253,12 @@ func TestDrift(t *testing.T) {
 	for _, d := range got {
 		gotStrings = append(gotStrings, d.String())
 	}
-	if diff := cmp.Diff(want, gotStrings); diff != "" {
-		t.Errorf("Drift mismatch (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, want, gotStrings, "Drift")
 	wantMachine := Drift{Variable: "machine_type", Source: "machine.machine_type", Default: cty.StringVal("t2.medium"), HasDefault: true, Want: cty.StringVal("g4dn.xlarge")}
-	if diff := cmp.Diff(wantMachine, got[2], ctyCmp); diff != "" {
-		t.Errorf("Drift[2] (-want +got):\n%s", diff)
+	if assert.Len(t, got, len(want), "Drift") {
+		assertCty(t, wantMachine, got[2], "Drift[2]")
 	}
-	if d := s.Drift(exp[1:4]); d != nil {
-		t.Errorf("Drift of agreeing defaults = %v, want nil", d)
-	}
+	assert.Nil(t, s.Drift(exp[1:4]), "Drift of agreeing defaults")
 }
 
 // flatCases are inputs at the edges of what parseFlat reads itself; each
@@ -376,15 +342,11 @@ func TestParseFlatMatchesHCL(t *testing.T) {
 		}
 	}
 	// The fast path must actually serve the usual files.
-	if accepted < 20 {
-		t.Errorf("parseFlat accepted %d of %d cases; the fast path has stopped serving flat files", accepted, len(flatCases))
-	}
+	assert.GreaterOrEqual(t, accepted, 20,
+		"parseFlat accepted %d of %d cases; the fast path has stopped serving flat files", accepted, len(flatCases))
 	src, err := Render(clientValues(), &Options{Header: "header"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := parseFlat(src); !ok {
-		t.Errorf("parseFlat does not read the rendered client tfvars:\n%s", src)
-	}
+	require.NoError(t, err, "Render")
+	_, ok := parseFlat(src)
+	assert.True(t, ok, "parseFlat does not read the rendered client tfvars:\n%s", src)
 	sameAsHCL(t, src)
 }

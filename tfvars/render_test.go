@@ -2,7 +2,6 @@ package tfvars
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"math"
 	"math/big"
@@ -11,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -105,30 +105,19 @@ func TestRenderGolden(t *testing.T) {
 		t.Run(tt.golden, func(t *testing.T) {
 			values := hostileValues()
 			got, err := Render(values, tt.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "Render")
 			again, err := Render(values, tt.opts)
-			if err != nil || !bytes.Equal(got, again) {
-				t.Fatalf("Render is not deterministic (err %v)", err)
-			}
+			require.NoError(t, err, "second Render")
+			require.Equal(t, string(got), string(again), "Render is not deterministic")
 			path := filepath.Join("testdata", tt.golden)
 			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, os.WriteFile(path, got, 0o644))
 			}
 			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("Render mismatch with %s (-want +got):\n%s", path, diff)
-			}
+			require.NoError(t, err, "run go test -update to create the golden file")
+			assert.Equal(t, string(want), string(got), "Render against %s", path)
 			// The golden file, as committed, must say exactly what was meant.
-			if err := Verify(want, tt.opts.Format, values); err != nil {
-				t.Errorf("Verify(golden): %v", err)
-			}
+			assert.NoError(t, Verify(want, tt.opts.Format, values), "Verify(golden %s)", path)
 		})
 	}
 }
@@ -140,25 +129,20 @@ func TestRenderRoundTrip(t *testing.T) {
 		t.Run(format.String(), func(t *testing.T) {
 			values := hostileValues()
 			src, err := Render(values, &Options{Format: format})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "Render")
 			got, err := Parse(src, format)
-			if err != nil {
-				t.Fatalf("Parse: %v\n%s", err, src)
-			}
+			require.NoError(t, err, "Parse of\n%s", src)
 			for name, s := range hostileStrings {
 				v := got[name]
-				if v.Type() != cty.String || v.AsString() != cty.StringVal(s).AsString() {
-					t.Errorf("%s: got %#v, want %q", name, v, s)
+				if assert.True(t, v.Type() == cty.String, "%s: got %#v, want a string", name, v) {
+					// StringVal normalizes to NFC, as the parser does.
+					assert.Equal(t, cty.StringVal(s).AsString(), v.AsString(), "%s, byte for byte", name)
 				}
 			}
-			if err := Verify(src, format, values); err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, Verify(src, format, values), "Verify")
 			keys := got["m_keys"]
-			if !keys.Type().IsObjectType() || keys.LengthInt() != 12 {
-				t.Errorf("m_keys came back as %#v", keys)
+			if assert.True(t, keys.Type().IsObjectType(), "m_keys came back as %#v", keys) {
+				assert.Equal(t, 12, keys.LengthInt(), "m_keys came back as %#v", keys)
 			}
 		})
 	}
@@ -174,12 +158,8 @@ func TestRenderKeywordKeys(t *testing.T) {
 			"o": cty.ObjectVal(map[string]cty.Value{key: cty.True, "zz": cty.False}),
 		}
 		src, err := Render(values, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Verify(src, HCL, values); err != nil {
-			t.Errorf("key %q: %v\n%s", key, err, src)
-		}
+		require.NoError(t, err, "Render with key %q", key)
+		assert.NoError(t, Verify(src, HCL, values), "key %q in\n%s", key, src)
 	}
 }
 
@@ -193,12 +173,8 @@ func TestRenderEmpty(t *testing.T) {
 		{&Options{Header: "only a header"}, "# only a header\n\n"},
 	} {
 		got, err := Render(nil, tt.opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != tt.want {
-			t.Errorf("Render(nil, %+v) = %q, want %q", tt.opts, got, tt.want)
-		}
+		require.NoError(t, err, "Render(nil, %+v)", tt.opts)
+		assert.Equal(t, tt.want, string(got), "Render(nil, %+v)", tt.opts)
 	}
 }
 
@@ -274,15 +250,11 @@ func TestRenderErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Render(tt.values, tt.opts)
-			if err == nil {
-				t.Fatal("Render succeeded, want error")
-			}
-			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
-				t.Errorf("message mismatch (-want +got):\n%s", diff)
-			}
-			var ve *VariableError
-			if strings.Contains(tt.want, "cannot render") && (!errors.As(err, &ve) || !errors.Is(err, ErrUnrenderable)) {
-				t.Errorf("error is not a *VariableError wrapping ErrUnrenderable: %v", err)
+			require.EqualError(t, err, tt.want, "Render")
+			if strings.Contains(tt.want, "cannot render") {
+				var ve *VariableError
+				assert.ErrorAs(t, err, &ve, "Render")
+				assert.ErrorIs(t, err, ErrUnrenderable, "Render")
 			}
 		})
 	}
@@ -296,9 +268,7 @@ func TestFormatOf(t *testing.T) {
 		"x.JSON":                        HCL, // OpenTofu's test is case-sensitive
 		"":                              HCL,
 	} {
-		if got := FormatOf(name); got != want {
-			t.Errorf("FormatOf(%q) = %v, want %v", name, got, want)
-		}
+		assert.Equal(t, want, FormatOf(name), "FormatOf(%q)", name)
 	}
 }
 
@@ -330,21 +300,15 @@ func TestFlatMatchesFormat(t *testing.T) {
 	}
 	names := orderNames(values, nil)
 	var flat bytes.Buffer
-	if !appendFlat(&flat, values, names) {
-		t.Fatal("appendFlat refused primitive values")
-	}
-	if want := formatHCL(values, names); !bytes.Equal(flat.Bytes(), want) {
-		t.Errorf("fast path differs from hclwrite.Format (-format +fast):\n%s", cmp.Diff(string(want), flat.String()))
-	}
+	require.True(t, appendFlat(&flat, values, names), "appendFlat refused primitive values")
+	assert.Equal(t, string(formatHCL(values, names)), flat.String(), "fast path against hclwrite.Format")
 
 	// A collection or a non-ASCII name takes the general path.
 	for name, v := range map[string]cty.Value{
 		"list": cty.ListVal([]cty.Value{cty.True}),
 		"námé": cty.True,
 	} {
-		if appendFlat(&flat, map[string]cty.Value{name: v}, []string{name}) {
-			t.Errorf("appendFlat took %s", name)
-		}
+		assert.False(t, appendFlat(&flat, map[string]cty.Value{name: v}, []string{name}), "appendFlat took %s", name)
 	}
 }
 
@@ -353,8 +317,6 @@ func TestValidIdentifier(t *testing.T) {
 		"", "a", "_", "A_b", "a-b", "a1", "-a", "1a", "a.b", "a b", "a\n",
 		"for", "é", "aé", "a$", "x-", "__", "a\x00",
 	} {
-		if got, want := validIdentifier(name), hclsyntax.ValidIdentifier(name); got != want {
-			t.Errorf("validIdentifier(%q) = %v, hclsyntax says %v", name, got, want)
-		}
+		assert.Equal(t, hclsyntax.ValidIdentifier(name), validIdentifier(name), "validIdentifier(%q) against hclsyntax", name)
 	}
 }

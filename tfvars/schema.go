@@ -198,6 +198,8 @@ func (s *Schema) addFile(f *hcl.File) hcl.Diagnostics {
 	return diags
 }
 
+// decodeVariable decodes a variable block, returning nil when it has an
+// error.
 func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 	v := &Variable{
 		Name:      b.Labels[0],
@@ -217,64 +219,81 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 	}
 	content, cdiags := b.Body.Content(variableSchema)
 	diags = append(diags, cdiags...)
+	diags = append(diags, decodeArguments(v, content.Attributes)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return v, diags
+}
 
-	if attr, ok := content.Attributes["type"]; ok {
+// decodeArguments sets v's fields from the arguments of its block. The
+// default comes last because it is converted to the type and checked
+// against nullable.
+func decodeArguments(v *Variable, attrs hcl.Attributes) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if attr, ok := attrs["type"]; ok {
 		ty, defaults, tdiags := typeexpr.TypeConstraintWithDefaults(attr.Expr)
 		diags = append(diags, tdiags...)
 		if !tdiags.HasErrors() {
 			v.Type, v.TypeDefaults = ty, defaults
 		}
 	}
-	if attr, ok := content.Attributes["description"]; ok {
+	if attr, ok := attrs["description"]; ok {
 		if val, ok := literal(attr, cty.String, &diags); ok && !val.IsNull() {
 			v.Description = val.AsString()
 		}
 	}
-	if attr, ok := content.Attributes["sensitive"]; ok {
-		if val, ok := literal(attr, cty.Bool, &diags); ok && !val.IsNull() {
-			v.Sensitive = val.True()
+	boolArgument(attrs, "sensitive", &v.Sensitive, &diags)
+	boolArgument(attrs, "nullable", &v.Nullable, &diags)
+	if attr, ok := attrs["default"]; ok {
+		diags = append(diags, decodeDefault(v, attr)...)
+	}
+	return diags
+}
+
+// boolArgument sets *dst from the boolean argument name when the block
+// has it and it is not null, appending any problem to diags.
+func boolArgument(attrs hcl.Attributes, name string, dst *bool, diags *hcl.Diagnostics) {
+	if attr, ok := attrs[name]; ok {
+		if val, ok := literal(attr, cty.Bool, diags); ok && !val.IsNull() {
+			*dst = val.True()
 		}
 	}
-	if attr, ok := content.Attributes["nullable"]; ok {
-		if val, ok := literal(attr, cty.Bool, &diags); ok && !val.IsNull() {
-			v.Nullable = val.True()
-		}
-	}
-	if attr, ok := content.Attributes["default"]; ok {
-		val, vdiags := attr.Expr.Value(nil)
-		diags = append(diags, vdiags...)
-		if !vdiags.HasErrors() {
-			// As OpenTofu does: optional-attribute defaults apply to the
-			// default value too, except to a top-level null.
-			if v.TypeDefaults != nil && !val.IsNull() {
-				val = v.TypeDefaults.Apply(val)
-			}
-			conv, err := convert.Convert(val, v.Type)
-			switch {
-			case err != nil:
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid default value for variable",
-					Detail: fmt.Sprintf("The default of %q does not match its type %s: %s.",
-						v.Name, typeexpr.TypeString(v.Type), describeConvertError(err)),
-					Subject: attr.Expr.Range().Ptr(),
-				})
-			case conv.IsNull() && !v.Nullable:
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid default value for variable",
-					Detail:   "A null default value is not valid when nullable = false.",
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			default:
-				v.Default = conv
-			}
-		}
-	}
+}
+
+// decodeDefault sets v.Default from the default argument, converted to
+// v.Type.
+func decodeDefault(v *Variable, attr *hcl.Attribute) hcl.Diagnostics {
+	val, diags := attr.Expr.Value(nil)
 	if diags.HasErrors() {
-		return nil, diags
+		return diags
 	}
-	return v, diags
+	// As OpenTofu does: optional-attribute defaults apply to the default
+	// value too, except to a top-level null.
+	if v.TypeDefaults != nil && !val.IsNull() {
+		val = v.TypeDefaults.Apply(val)
+	}
+	conv, err := convert.Convert(val, v.Type)
+	switch {
+	case err != nil:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid default value for variable",
+			Detail: fmt.Sprintf("The default of %q does not match its type %s: %s.",
+				v.Name, typeexpr.TypeString(v.Type), describeConvertError(err)),
+			Subject: attr.Expr.Range().Ptr(),
+		})
+	case conv.IsNull() && !v.Nullable:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid default value for variable",
+			Detail:   "A null default value is not valid when nullable = false.",
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	default:
+		v.Default = conv
+	}
+	return diags
 }
 
 // literal evaluates a constant argument and converts it to ty, appending any
@@ -296,27 +315,4 @@ func literal(attr *hcl.Attribute, ty cty.Type, diags *hcl.Diagnostics) (cty.Valu
 		return cty.NilVal, false
 	}
 	return conv, true
-}
-
-// describeConvertError renders a cty/convert error with the path it occurred
-// at, e.g. `.gpu: a bool is required`.
-func describeConvertError(err error) string {
-	var pe cty.PathError
-	if errors.As(err, &pe) && len(pe.Path) > 0 {
-		return formatPath(pe.Path) + ": " + pe.Error()
-	}
-	return err.Error()
-}
-
-func formatPath(p cty.Path) string {
-	var b strings.Builder
-	for _, step := range p {
-		switch s := step.(type) {
-		case cty.GetAttrStep:
-			b.WriteString("." + s.Name)
-		case cty.IndexStep:
-			b.WriteString("[" + compactLiteral(s.Key) + "]")
-		}
-	}
-	return b.String()
 }

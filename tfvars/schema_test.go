@@ -1,7 +1,6 @@
 package tfvars
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +8,10 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -51,9 +51,7 @@ func summarize(vs []*Variable) []varSummary {
 func mustLoad(t testing.TB, module string) *Schema {
 	t.Helper()
 	s, err := LoadSchema(filepath.Join("testdata", "modules", module))
-	if err != nil {
-		t.Fatalf("LoadSchema(%s): %v", module, err)
-	}
+	require.NoError(t, err, "LoadSchema(%s)", module)
 	return s
 }
 
@@ -82,29 +80,21 @@ func TestLoadSchema(t *testing.T) {
 		{Name: "maybe", Type: "string", Default: "null", Nullable: true, At: "variables.tf:53"},
 		{Name: "validated", Type: "string", Default: `"ok"`, Nullable: true, At: "variables.tf:58"},
 	}
-	if diff := cmp.Diff(want, summarize(s.Variables())); diff != "" {
-		t.Errorf("Variables() mismatch (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, want, summarize(s.Variables()), "Variables() of basic")
 
 	v, ok := s.Lookup("zones")
-	if !ok || v.Name != "zones" {
-		t.Errorf("Lookup(zones) = %v, %v", v, ok)
-	}
-	if _, ok := s.Lookup("ignored_json"); ok {
-		t.Error("Lookup(ignored_json) found a variable from a .tf.json file")
-	}
-	if _, ok := s.Lookup("in_subdir"); ok {
-		t.Error("Lookup(in_subdir) found a variable from a subdirectory")
-	}
+	require.True(t, ok, "Lookup(zones)")
+	assert.Equal(t, "zones", v.Name, "Lookup(zones)")
+	_, ok = s.Lookup("ignored_json")
+	assert.False(t, ok, "Lookup(ignored_json) found a variable from a .tf.json file")
+	_, ok = s.Lookup("in_subdir")
+	assert.False(t, ok, "Lookup(in_subdir) found a variable from a subdirectory")
 	settings, _ := s.Lookup("settings")
 	for attr, want := range map[string]bool{"size": false, "label": true, "verbose": true, "inner": true} {
-		if got := settings.Type.AttributeOptional(attr); got != want {
-			t.Errorf("settings.%s optional = %v, want %v", attr, got, want)
-		}
+		assert.Equal(t, want, settings.Type.AttributeOptional(attr), "settings.%s optional", attr)
 	}
-	if !v.Default.Type().Equals(cty.List(cty.String)) {
-		t.Errorf("zones default has type %#v, want list(string)", v.Default.Type())
-	}
+	assert.True(t, v.Default.Type().Equals(cty.List(cty.String)),
+		"zones default has type %#v, want list(string)", v.Default.Type())
 }
 
 func TestLoadSchemaErrors(t *testing.T) {
@@ -126,22 +116,18 @@ func TestLoadSchemaErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.module, func(t *testing.T) {
 			_, err := LoadSchema(filepath.Join("testdata", "modules", tt.module))
-			if err == nil {
-				t.Fatal("LoadSchema succeeded, want error")
-			}
+			require.Error(t, err, "LoadSchema(%s)", tt.module)
 			msg := err.Error()
 			rest := msg
 			for _, w := range tt.want {
 				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Fatalf("error does not contain %q (in order):\n%s", w, msg)
-				}
+				require.GreaterOrEqual(t, i, 0, "error does not contain %q (in order):\n%s", w, msg)
 				rest = rest[i+len(w):]
 			}
 			if tt.module != "does-not-exist" {
 				var d *hcl.Diagnostic
-				if !errors.As(err, &d) || d.Subject == nil {
-					t.Errorf("errors.As(*hcl.Diagnostic) found none with a position in %v", err)
+				if assert.ErrorAs(t, err, &d, "LoadSchema(%s)", tt.module) {
+					assert.NotNil(t, d.Subject, "position of the first *hcl.Diagnostic in %v", err)
 				}
 			}
 		})
@@ -157,47 +143,31 @@ func TestLoadSchemaFS(t *testing.T) {
 		"mod/deeper/d.tf": {Data: []byte(`variable "nope3" {}`)},
 	}
 	s, err := LoadSchemaFS(fsys, "mod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []varSummary{
 		{Name: "first", Type: "any", Default: `"x"`, Nullable: true, At: "a.tf:1"},
 		{Name: "second", Type: "number", Default: "(none)", Required: true, Nullable: true, At: "b.tf:1"},
 	}
-	if diff := cmp.Diff(want, summarize(s.Variables())); diff != "" {
-		t.Errorf("Variables() mismatch (-want +got):\n%s", diff)
-	}
-	if got := s.order[0].DeclRange.Filename; got != "mod/a.tf" {
-		t.Errorf("DeclRange.Filename = %q, want mod/a.tf", got)
-	}
+	assert.Equal(t, want, summarize(s.Variables()), "Variables() of the MapFS module")
+	assert.Equal(t, "mod/a.tf", s.order[0].DeclRange.Filename, "DeclRange.Filename")
 
 	// The same module from disk through os.DirFS.
 	s2, err := LoadSchemaFS(os.DirFS("testdata/modules"), "client")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(s2.Variables()); n != 17 {
-		t.Errorf("client module has %d variables, want 17", n)
-	}
+	require.NoError(t, err)
+	assert.Len(t, s2.Variables(), 17, "variables of the client module")
 }
 
 func TestLoadSchemaFollowsSymlinks(t *testing.T) {
 	dir := t.TempDir()
 	target, err := filepath.Abs("testdata/modules/dup/a.tf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if err := os.Symlink(target, filepath.Join(dir, "linked.tf")); err != nil {
 		t.Skip("symlinks unavailable:", err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, "adir.tf"), 0o755); err != nil { // a directory named like a file
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "adir.tf"), 0o755)) // a directory named like a file
 	s, err := LoadSchema(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := s.Lookup("region"); !ok || len(s.Variables()) != 1 {
-		t.Errorf("Variables() = %v, want only region from the linked file", summarize(s.Variables()))
-	}
+	require.NoError(t, err)
+	_, ok := s.Lookup("region")
+	assert.True(t, ok && len(s.Variables()) == 1,
+		"Variables() = %v, want only region from the linked file", summarize(s.Variables()))
 }

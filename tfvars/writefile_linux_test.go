@@ -1,14 +1,14 @@
 package tfvars
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestWriteFileDiskFull fills the "disk" in the middle of the write: with
@@ -20,29 +20,19 @@ func TestWriteFileDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "terraform.runtime.tfvars")
 	old := "instance_count = 1\n"
-	if err := WriteFile(path, []byte(old)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, WriteFile(path, []byte(old)), "first WriteFile")
 	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim))
 	small := lim
 	small.Cur = 4096
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &small); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &small))
 	err := WriteFile(path, []byte(strings.Repeat("# padding\n", 1000)+"instance_count = 2\n"))
-	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); rerr != nil {
-		t.Fatal(rerr)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim), "restore RLIMIT_FSIZE")
+	require.ErrorIs(t, err, syscall.EFBIG, "WriteFile past the limit")
+	require.ErrorContains(t, err, path, "WriteFile past the limit must name the file")
+	got, err := os.ReadFile(path)
+	if assert.NoError(t, err, "old file") {
+		assert.Equal(t, old, string(got), "old file must stay intact")
 	}
-	if !errors.Is(err, syscall.EFBIG) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("WriteFile = %v, want EFBIG naming %s", err, path)
-	}
-	if got, err := os.ReadFile(path); err != nil || string(got) != old {
-		t.Errorf("old file = %q, %v; want it intact", got, err)
-	}
-	if diff := cmp.Diff([]string{"terraform.runtime.tfvars"}, dirNames(t, dir)); diff != "" {
-		t.Errorf("temporary file left behind (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, []string{"terraform.runtime.tfvars"}, dirNames(t, dir), "directory entries: temporary file left behind")
 }

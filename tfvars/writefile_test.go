@@ -5,16 +5,15 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // dirNames lists the names in dir, to catch leftover temporary files.
 func dirNames(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
@@ -27,45 +26,25 @@ func TestWriteFile(t *testing.T) {
 	path := filepath.Join(dir, "terraform.runtime.tfvars")
 
 	for _, content := range []string{"a = 1\n", "a = 2\nb = 3\n"} { // create, then replace
-		if err := WriteFile(path, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, WriteFile(path, []byte(content)), "WriteFile(%q)", content)
 		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != content {
-			t.Errorf("content = %q, want %q", got, content)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, content, string(got), "content")
 		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if mode := fi.Mode(); mode != 0o600 {
-			t.Errorf("mode = %v, want -rw-------", mode)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode(), "mode after writing %q", content)
 	}
-	if diff := cmp.Diff([]string{"terraform.runtime.tfvars"}, dirNames(t, dir)); diff != "" {
-		t.Errorf("directory entries (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, []string{"terraform.runtime.tfvars"}, dirNames(t, dir), "directory entries")
 }
 
 func TestWriteFileExistingModeIsReplaced(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.tfvars")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFile(path, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
+	require.NoError(t, WriteFile(path, []byte("new")), "WriteFile")
 	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode() != 0o600 {
-		t.Errorf("mode = %v, want -rw-------", fi.Mode())
-	}
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode(), "mode of the replaced file")
 }
 
 func TestWriteFileRenameFails(t *testing.T) {
@@ -73,20 +52,13 @@ func TestWriteFileRenameFails(t *testing.T) {
 	// including root.
 	dir := t.TempDir()
 	path := filepath.Join(dir, "target")
-	if err := os.Mkdir(path, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(path, "keep"), []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFile(path, []byte("new")); err == nil {
-		t.Fatal("WriteFile over a directory succeeded")
-	}
-	if diff := cmp.Diff([]string{"target"}, dirNames(t, dir)); diff != "" {
-		t.Errorf("temporary file left behind (-want +got):\n%s", diff)
-	}
-	if got, err := os.ReadFile(filepath.Join(path, "keep")); err != nil || string(got) != "old" {
-		t.Errorf("old content disturbed: %q, %v", got, err)
+	require.NoError(t, os.Mkdir(path, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(path, "keep"), []byte("old"), 0o600))
+	require.Error(t, WriteFile(path, []byte("new")), "WriteFile over a directory")
+	assert.Equal(t, []string{"target"}, dirNames(t, dir), "directory entries: temporary file left behind")
+	got, err := os.ReadFile(filepath.Join(path, "keep"))
+	if assert.NoError(t, err, "old content disturbed") {
+		assert.Equal(t, "old", string(got), "old content disturbed")
 	}
 }
 
@@ -96,26 +68,18 @@ func TestWriteFileReadOnlyDir(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.tfvars")
-	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o500); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o600))
+	require.NoError(t, os.Chmod(dir, 0o500))
 	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
-	if err := WriteFile(path, []byte("new")); err == nil {
-		t.Fatal("WriteFile into a read-only directory succeeded")
+	require.Error(t, WriteFile(path, []byte("new")), "WriteFile into a read-only directory")
+	got, err := os.ReadFile(path)
+	if assert.NoError(t, err, "old file disturbed") {
+		assert.Equal(t, "old", string(got), "old file disturbed")
 	}
-	if got, err := os.ReadFile(path); err != nil || string(got) != "old" {
-		t.Errorf("old file disturbed: %q, %v", got, err)
-	}
-	if diff := cmp.Diff([]string{"x.tfvars"}, dirNames(t, dir)); diff != "" {
-		t.Errorf("temporary file left behind (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, []string{"x.tfvars"}, dirNames(t, dir), "directory entries: temporary file left behind")
 }
 
 func TestWriteFileMissingDir(t *testing.T) {
-	if err := WriteFile(filepath.Join(t.TempDir(), "no", "such", "x.tfvars"), []byte("x")); err == nil {
-		t.Fatal("WriteFile into a missing directory succeeded")
-	}
+	err := WriteFile(filepath.Join(t.TempDir(), "no", "such", "x.tfvars"), []byte("x"))
+	require.Error(t, err, "WriteFile into a missing directory")
 }

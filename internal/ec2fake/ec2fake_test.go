@@ -2,7 +2,6 @@ package ec2fake_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,7 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/internal/ec2fake"
 )
@@ -100,12 +100,8 @@ func TestDescribeInstanceTypesDecodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := describe(t.Context(), c, tt.types...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, summarize(out.InstanceTypes)); diff != "" {
-				t.Errorf("instance types (-want +got):\n%s", diff)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, summarize(out.InstanceTypes), "instance types %v", tt.types)
 		})
 	}
 }
@@ -118,54 +114,38 @@ func TestSeveralGPUKindsAndTotal(t *testing.T) {
 	}
 	s.SetInstanceType("x9.big", gpus...)
 	out, err := describe(t.Context(), c, "x9.big")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []typeGPUs{{Name: "x9.big", HasInfo: true, TotalMiB: 8*40960 + 2*16384, GPUs: gpus}}
-	if diff := cmp.Diff(want, summarize(out.InstanceTypes)); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+	assert.Equal(t, want, summarize(out.InstanceTypes), "instance types")
 }
 
 func TestAllTypesWithoutList(t *testing.T) {
 	_, c := newClient(t)
 	out, err := describe(t.Context(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var got []string
 	for _, it := range out.InstanceTypes {
 		got = append(got, string(it.InstanceType))
 	}
 	want := []string{"c5.large", "g4ad.xlarge", "g4dn.xlarge", "g5.xlarge", "m5.large", "p3.2xlarge", "t2.medium", "t3.medium"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+	assert.Equal(t, want, got, "instance types of an answer without a list")
 }
 
 func TestUnlistedIsEmptyAnswer(t *testing.T) {
 	s, c := newClient(t)
 	s.SetUnlisted("g6.xlarge")
 	out, err := describe(t.Context(), c, "g6.xlarge")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.InstanceTypes) != 0 {
-		t.Errorf("InstanceTypes = %v, want empty", out.InstanceTypes)
-	}
+	require.NoError(t, err)
+	assert.Empty(t, out.InstanceTypes, "InstanceTypes of an unlisted type")
 }
 
 // apiErr returns the API error code and HTTP status the SDK reports.
 func apiErr(t *testing.T, err error) (string, int) {
 	t.Helper()
 	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v is not a smithy.APIError", err)
-	}
+	require.ErrorAs(t, err, &ae)
 	var re *awshttp.ResponseError
-	if !errors.As(err, &re) {
-		t.Fatalf("error %v is not an awshttp.ResponseError", err)
-	}
+	require.ErrorAs(t, err, &re)
 	return ae.ErrorCode(), re.HTTPStatusCode()
 }
 
@@ -231,14 +211,10 @@ func TestErrors(t *testing.T) {
 				tt.setup(s)
 			}
 			err := tt.call(t.Context(), c)
-			if err == nil {
-				t.Fatal("call succeeded, want an error")
-			}
+			require.Error(t, err, "call succeeded")
 			code, status := apiErr(t, err)
 			got := result{Code: code, Status: status, Requests: s.Requests()}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s\nerror: %v", diff, err)
-			}
+			assert.Equal(t, tt.want, got, "error: %v", err)
 		})
 	}
 }
@@ -248,15 +224,9 @@ func TestRetryThenSuccess(t *testing.T) {
 	s.FailNext(1, 500, "InternalError")
 	s.FailNext(1, 503, "RequestLimitExceeded")
 	out, err := describe(t.Context(), c, "g4dn.xlarge")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := len(out.InstanceTypes); got != 1 {
-		t.Errorf("got %d instance types, want 1", got)
-	}
-	if got := s.Requests(); got != 3 {
-		t.Errorf("Requests() = %d, want 3", got)
-	}
+	require.NoError(t, err)
+	assert.Len(t, out.InstanceTypes, 1, "instance types")
+	assert.Equal(t, 3, s.Requests(), "Requests()")
 }
 
 func TestBlockAndArrived(t *testing.T) {
@@ -273,16 +243,12 @@ func TestBlockAndArrived(t *testing.T) {
 	<-arrived
 	select {
 	case err := <-done:
-		t.Fatalf("request finished while blocked: %v", err)
+		require.FailNow(t, "request finished while blocked", "error: %v", err)
 	default:
 	}
 	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if got := s.Requests(); got != 1 {
-		t.Errorf("Requests() = %d, want 1", got)
-	}
+	require.NoError(t, <-done)
+	assert.Equal(t, 1, s.Requests(), "Requests()")
 }
 
 func TestBlockedRequestCancelled(t *testing.T) {
@@ -296,9 +262,7 @@ func TestBlockedRequestCancelled(t *testing.T) {
 	}()
 	<-s.Arrived(1)
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
+	assert.ErrorIs(t, <-done, context.Canceled, "blocked request after cancel")
 }
 
 func TestRegions(t *testing.T) {
@@ -311,11 +275,7 @@ func TestRegions(t *testing.T) {
 					o.Region = region
 				}
 			})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err, "region %q", region)
 	}
-	if diff := cmp.Diff([]string{ec2fake.Region, "eu-central-1"}, s.Regions()); diff != "" {
-		t.Errorf("regions (-want +got):\n%s", diff)
-	}
+	assert.Equal(t, []string{ec2fake.Region, "eu-central-1"}, s.Regions(), "signing regions")
 }

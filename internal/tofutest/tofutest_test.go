@@ -7,16 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeExe writes an executable file named name in dir and returns its path.
 func fakeExe(t *testing.T, dir, name string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755))
 	return p
 }
 
@@ -43,34 +42,23 @@ func TestPathOrder(t *testing.T) {
 	for _, tc := range tests {
 		tc.setup()
 		got, err := Path(t.Context())
-		if err != nil {
-			t.Fatalf("%s: Path: %v", tc.name, err)
-		}
-		if got != tc.want {
-			t.Errorf("%s: Path = %q, want %q", tc.name, got, tc.want)
-		}
+		require.NoError(t, err, "%s: Path", tc.name)
+		assert.Equal(t, tc.want, got, "%s: Path", tc.name)
 	}
 
 	got, err := Pinned(t.Context())
-	if err != nil {
-		t.Fatalf("Pinned: %v", err)
-	}
-	if got != cached {
-		t.Errorf("Pinned = %q, want the cached build %q", got, cached)
-	}
+	require.NoError(t, err, "Pinned")
+	assert.Equal(t, cached, got, "Pinned: want the cached build")
 }
 
 func TestPathBadTOFUPATH(t *testing.T) {
 	dir := t.TempDir()
 	notExec := filepath.Join(dir, "tofu")
-	if err := os.WriteFile(notExec, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(notExec, nil, 0o644))
 	for _, p := range []string{filepath.Join(dir, "missing"), notExec, dir} {
 		t.Setenv("TOFU_PATH", p)
-		if got, err := Path(t.Context()); err == nil {
-			t.Errorf("TOFU_PATH=%s: Path = %q, want an error", p, got)
-		}
+		got, err := Path(t.Context())
+		assert.Error(t, err, "TOFU_PATH=%s: Path = %q", p, got)
 	}
 }
 
@@ -85,9 +73,7 @@ func TestEnv(t *testing.T) {
 	got := make(map[string]string)
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		if _, dup := got[k]; dup {
-			t.Errorf("Env has %s twice", k)
-		}
+		assert.NotContains(t, got, k, "Env has %s twice", k)
 		got[k] = v
 	}
 	var tf []string
@@ -97,48 +83,32 @@ func TestEnv(t *testing.T) {
 		}
 	}
 	slices.Sort(tf)
-	if diff := cmp.Diff([]string{"TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION"}, tf); diff != "" {
-		t.Errorf("TF_ variables in Env (-want +got):\n%s", diff)
-	}
-	if got["TF_IN_AUTOMATION"] != "1" || got["CHECKPOINT_DISABLE"] != "1" || got["LABLINK_ENV_TEST"] != "kept" {
-		t.Errorf("Env = %q", env)
-	}
+	assert.Equal(t, []string{"TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION"}, tf, "TF_ variables in Env")
+	assert.Equal(t, "1", got["TF_IN_AUTOMATION"], "Env TF_IN_AUTOMATION")
+	assert.Equal(t, "1", got["CHECKPOINT_DISABLE"], "Env CHECKPOINT_DISABLE")
+	assert.Equal(t, "kept", got["LABLINK_ENV_TEST"], "Env LABLINK_ENV_TEST")
 	data, err := os.ReadFile(got["TF_CLI_CONFIG_FILE"])
-	if err != nil || len(data) != 0 {
-		t.Errorf("CLI config file: %q, %v; want an empty file", data, err)
+	if assert.NoError(t, err, "CLI config file") {
+		assert.Empty(t, data, "CLI config file")
 	}
 
 	exec := ExecEnv(t)
-	if _, ok := exec["TF_IN_AUTOMATION"]; ok {
-		t.Error("ExecEnv has TF_IN_AUTOMATION, which tfexec.SetEnv refuses")
-	}
-	if exec["CHECKPOINT_DISABLE"] != "1" || exec["TF_CLI_CONFIG_FILE"] == "" {
-		t.Errorf("ExecEnv = %v", exec)
-	}
+	assert.NotContains(t, exec, "TF_IN_AUTOMATION", "ExecEnv has TF_IN_AUTOMATION, which tfexec.SetEnv refuses")
+	assert.Equal(t, "1", exec["CHECKPOINT_DISABLE"], "ExecEnv CHECKPOINT_DISABLE")
+	assert.NotEmpty(t, exec["TF_CLI_CONFIG_FILE"], "ExecEnv TF_CLI_CONFIG_FILE")
 }
 
 func TestCopyTreeWritable(t *testing.T) {
 	src := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(src, "a", "b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "a", "b", "f.go"), []byte("package b\n"), 0o444); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "a", "b"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "a", "b", "f.go"), []byte("package b\n"), 0o444))
 	dst := filepath.Join(t.TempDir(), "copy")
-	if err := copyTree(src, dst); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, copyTree(src, dst), "copyTree")
 	p := filepath.Join(dst, "a", "b", "f.go")
 	data, err := os.ReadFile(p)
-	if err != nil || string(data) != "package b\n" {
-		t.Fatalf("copied file: %q, %v", data, err)
-	}
+	require.NoError(t, err, "copied file")
+	require.Equal(t, "package b\n", string(data), "copied file")
 	fi, err := os.Stat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm()&0o200 == 0 {
-		t.Errorf("copied file mode %v, want owner-writable", fi.Mode())
-	}
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode().Perm()&0o200, "copied file mode %v, want owner-writable", fi.Mode())
 }
