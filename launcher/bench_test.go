@@ -3,6 +3,9 @@ package launcher_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -32,12 +35,10 @@ func BenchmarkRenderClientTFVars(b *testing.B) {
 func TestRenderClientTFVarsAllocs(t *testing.T) {
 	schema := schema(t, "aws")
 	in := defaultInputs(t)
+	_, err := launcher.Render(schema, in, tfvars.HCL)
+	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(50, func() {
-		if _, err := launcher.Render(schema, in, tfvars.HCL); err != nil {
-			t.Fatal(err)
-		}
+		launcher.Render(schema, in, tfvars.HCL)
 	})
-	if allocs >= 200 {
-		t.Errorf("render + check + verify of the client tfvars: %.0f allocations, want under 200", allocs)
-	}
+	assert.Less(t, allocs, 200.0, "allocations of render + check + verify of the client tfvars")
 }

@@ -7,8 +7,8 @@ import (
 	"os/exec"
 )
 
-// ErrNoBinary: no OpenTofu or Terraform binary was found.
-var ErrNoBinary = errors.New("no OpenTofu or Terraform binary found: pass its path, set TOFU_PATH, or put tofu or terraform on PATH")
+// errNoBinary: no OpenTofu or Terraform binary was found.
+var errNoBinary = errors.New("no OpenTofu or Terraform binary found: pass its path, set TOFU_PATH, or put tofu or terraform on PATH")
 
 // FindBinary returns the OpenTofu or Terraform binary to run: explicit
 // when non-empty, else $TOFU_PATH, else `tofu` on PATH, else `terraform`
@@ -25,7 +25,7 @@ func FindBinary(explicit string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", ErrNoBinary
+	return "", errNoBinary
 }
 
 func checkBinary(p string) (string, error) {

@@ -148,7 +148,7 @@ var bindings = []binding{
 	{"register_token", FromSecret, "LABLINK_REGISTER_TOKEN (else kept in the working directory)", plain,
 		"set LABLINK_REGISTER_TOKEN or give a working directory", optional(func(in *Inputs) string { return in.Tokens.Register })},
 	{"allocator_sg_id", FromEnvironment, "ALLOCATOR_SG_ID (else instance metadata)", plain,
-		"set --allocator-sg-id or ALLOCATOR_SG_ID (on EC2 the allocator's own security group is read from instance metadata)",
+		"set ALLOCATOR_SG_ID (the CLI's --allocator-sg-id) to the allocator's security group; on EC2 it is read from instance metadata",
 		optional(func(in *Inputs) string { return in.AllocatorSGID })},
 	{"instance_count", FromRequest, "requested + existing VMs", plain, "", num(func(in *Inputs) int { return in.InstanceCount })},
 }

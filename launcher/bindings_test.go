@@ -109,7 +109,10 @@ func TestValuesFollowTheirSources(t *testing.T) {
 	cfg.StartupScript.Enabled, cfg.StartupScript.Path = true, "scripts/start.sh"
 	cfg.Environment = "ignored-when-ENVIRONMENT-is-set"
 	env := testEnv()
-	env.Environment, env.LogGroup, env.ConfigDir = " Test ", "/aws/lablink", "/etc/lablink"
+	confDir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(confDir, "scripts"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(confDir, "scripts", "start.sh"), []byte("echo hi\n"), 0o644))
+	env.Environment, env.LogGroup, env.ConfigDir = " Test ", "/aws/lablink", confDir
 	in, info, err := launcher.Resolve(context.Background(), cfg, env, gpu.Catalog{})
 	require.NoError(t, err)
 	assert.True(t, info.HasNVIDIA())
@@ -132,7 +135,7 @@ func TestValuesFollowTheirSources(t *testing.T) {
 		"startup_max_attempts":        cty.NumberIntVal(3),
 		"startup_base_delay_seconds":  cty.NumberIntVal(30),
 		"startup_success_check_b64":   cty.StringVal(base64.StdEncoding.EncodeToString([]byte(cfg.StartupScript.SuccessCheck))),
-		"custom_startup_script_path":  cty.StringVal("/etc/lablink/scripts/start.sh"),
+		"custom_startup_script_path":  cty.StringVal(filepath.Join(confDir, "scripts", "start.sh")),
 		"agent_token":                 cty.StringVal(testkit.AgentToken),
 		"register_token":              cty.StringVal(testkit.RegisterToken),
 		"allocator_sg_id":             cty.StringVal(testkit.SecurityGroup),
@@ -201,7 +204,7 @@ func TestRenderNamesMissingRequired(t *testing.T) {
 	in.Tokens = launcher.Tokens{}
 	_, err := launcher.Render(upstreamSchema(t), in, tfvars.HCL)
 	require.Error(t, err)
-	assert.ErrorContains(t, err, `variable "allocator_sg_id": required by the module and not set: set --allocator-sg-id or ALLOCATOR_SG_ID`)
+	assert.ErrorContains(t, err, `variable "allocator_sg_id": required by the module and not set: set ALLOCATOR_SG_ID (the CLI's --allocator-sg-id)`)
 	// Upstream's tokens default to "": missing ones keep that default.
 	assert.NotContains(t, err.Error(), "agent_token")
 
@@ -283,6 +286,13 @@ type failingDetector struct{ err error }
 
 func (f failingDetector) Detect(context.Context, string) (gpu.Info, error) { return gpu.Info{}, f.err }
 
+// withScript is the test config with an enabled startup script at path.
+func withScript(path string) lablink.Config {
+	c := testkit.Config()
+	c.StartupScript.Enabled, c.StartupScript.Path = true, path
+	return c
+}
+
 func TestResolveErrors(t *testing.T) {
 	apiDown := errors.New("ec2: 503 service unavailable")
 	bad := testkit.Config()
@@ -316,6 +326,10 @@ func TestResolveErrors(t *testing.T) {
 			[]string{"ALLOCATOR_PUBLIC_IP is not set", "ENVIRONMENT"}, nil},
 		{"GPU API failure is an error, never no GPU", testkit.Config(), testEnv(),
 			failingDetector{apiDown}, []string{"503"}, apiDown},
+		{"missing startup script names its path", withScript("no-such-script.sh"), testEnv(), gpu.Catalog{},
+			[]string{"startup_script.path", "no-such-script.sh"}, lablink.ErrInvalidValue},
+		{"startup script that is a directory", withScript("."), testEnv(), gpu.Catalog{},
+			[]string{"startup_script.path", "not a regular file"}, lablink.ErrInvalidValue},
 		{"unknown instance type", testkit.Config(), testEnv(),
 			failingDetector{gpu.ErrUnknownInstanceType}, nil, gpu.ErrUnknownInstanceType},
 	}

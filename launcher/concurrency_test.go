@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
@@ -43,20 +46,12 @@ func TestFiftyConcurrentRandomSizes(t *testing.T) {
 	wg.Wait()
 	applies := map[string]bool{}
 	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("request %d (%d VMs): %v", i, sizes[i], errs[i])
-		}
+		require.NoError(t, errs[i], "request %d (%d VMs)", i, sizes[i])
 		applies[results[i].LaunchID] = true
 	}
-	if got := f.stateVMs(t); got != sum {
-		t.Errorf("state holds %d VMs, want the sum of the requests %d", got, sum)
-	}
-	if got := f.tfvarsCount(t); got != sum {
-		t.Errorf("runtime tfvars instance_count = %d, want %d", got, sum)
-	}
-	if len(applies) > n/5 {
-		t.Errorf("%d applies for %d concurrent requests; want them merged", len(applies), n)
-	}
+	assert.Equal(t, sum, f.stateVMs(t), "VMs in state: the sum of the requests")
+	assert.Equal(t, sum, f.tfvarsCount(t), "runtime tfvars instance_count")
+	assert.LessOrEqual(t, len(applies), n/5, "applies for %d concurrent requests; want them merged", n)
 	t.Logf("%d requests, %d VMs, %d applies", n, sum, len(applies))
 }
 
@@ -73,15 +68,11 @@ func TestHelperLaunchProcess(t *testing.T) {
 		return
 	}
 	timeout, err := time.ParseDuration(os.Getenv("LABLINK_TEST_HELPER_LOCK_TIMEOUT"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	l, err := launcher.New(dir, tofutest.Binary(t), testkit.Config(),
 		fixtureEnv(), gpu.Catalog{},
 		&launcher.Options{LockTimeout: timeout, TofuEnv: tofutest.ExecEnv(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, err := l.Launch(context.Background(), launcher.Request{Count: 1, Actor: "helper"})
 	if err != nil {
 		fmt.Printf("LAUNCH FAILED: %v\n", err)
@@ -129,7 +120,7 @@ resource "terraform_data" "slow" {
 	select {
 	case <-applying:
 	case err := <-done:
-		t.Fatalf("first launch ended before applying: %v", err)
+		require.FailNow(t, "first launch ended before applying", "%v", err)
 	}
 
 	var impatientOut, patientOut bytes.Buffer
@@ -137,45 +128,29 @@ resource "terraform_data" "slow" {
 	impatient.Stdout, impatient.Stderr = &impatientOut, &impatientOut
 	patient := helperProcess(t, f.dir, 2*time.Minute)
 	patient.Stdout, patient.Stderr = &patientOut, &patientOut
-	if err := impatient.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := patient.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, impatient.Start())
+	require.NoError(t, patient.Start())
 	impatientErr := impatient.Wait()
-	if err := <-done; err != nil {
-		t.Fatalf("first launch: %v", err)
-	}
+	require.NoError(t, <-done, "first launch")
 	patientErr := patient.Wait()
 
-	if impatientErr == nil || !strings.Contains(impatientOut.String(), "LAUNCH FAILED") ||
-		!strings.Contains(strings.ToLower(impatientOut.String()), "lock") {
-		t.Errorf("second process with a 1s lock timeout: %v\n%s\nwant a clear state lock error", impatientErr, impatientOut.String())
-	}
-	if patientErr != nil || !strings.Contains(patientOut.String(), "LAUNCHED total=4") {
-		t.Errorf("second process with a long lock timeout: %v\n%s\nwant it to wait and reach 4 VMs", patientErr, patientOut.String())
-	}
-	if got := f.stateVMs(t); got != 4 {
-		t.Errorf("state holds %d VMs, want 3 + 1", got)
-	}
+	assert.Error(t, impatientErr, "second process with a 1s lock timeout:\n%s", impatientOut.String())
+	assert.Contains(t, impatientOut.String(), "LAUNCH FAILED", "second process with a 1s lock timeout")
+	assert.Contains(t, strings.ToLower(impatientOut.String()), "lock", "second process with a 1s lock timeout: a clear state lock error")
+	assert.NoError(t, patientErr, "second process with a long lock timeout:\n%s", patientOut.String())
+	assert.Contains(t, patientOut.String(), "LAUNCHED total=4", "second process with a long lock timeout: it waits and reaches 4 VMs")
+	assert.Equal(t, 4, f.stateVMs(t), "VMs in state: 3 + 1")
 
 	// The second process may have guessed the count wrong and re-planned;
 	// either way its succeeded record holds the file it applied.
-	list, err := l.Trail().List(context.Background(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	list := auditList(t, l)
 	var applied *audit.Manifest
 	for i, m := range list {
 		if m.Actor == "helper" && m.Outcome == audit.OutcomeSucceeded {
 			applied = &list[i]
 		}
 	}
-	if applied == nil || applied.Total != 4 {
-		t.Fatalf("audit records %+v; want the helper's succeeded launch to total 4", list)
-	}
-	if n := auditedCount(t, l, applied.LaunchID); n != 4 {
-		t.Errorf("the helper's audited tfvars hold instance_count = %d, want the 4 it applied", n)
-	}
+	require.NotNil(t, applied, "audit records %+v; want the helper's succeeded launch", list)
+	assert.Equal(t, 4, applied.Total, "the helper's succeeded launch")
+	assert.Equal(t, 4, auditedCount(t, l, applied.LaunchID), "the helper's audited tfvars: the instance_count it applied")
 }

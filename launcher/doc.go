@@ -5,13 +5,21 @@
 // saved plan, and records every attempt in the audit trail.
 //
 // It drives OpenTofu or Terraform through hashicorp/terraform-exec. One
-// Launcher owns one working directory: applies there never overlap.
-// Requests that arrive while an apply runs are merged into the next apply,
-// and every caller gets the result of the apply that covered its VMs. A
-// second process on the same directory is serialized by OpenTofu's own
-// state lock (see Options.LockTimeout).
+// Launcher owns one working directory, and one queue runs all its work
+// there, one job at a time: launch requests that wait together are merged
+// into one apply (up to Options.MaxCount VMs), and every caller gets the
+// result of the apply that covered its VMs; a destroy waits for its turn
+// and runs alone. A second process on the same directory is serialized by
+// OpenTofu's own state lock (see Options.LockTimeout).
 //
-// The binding table (Bindings) is the single list of the module's
-// variables and their sources; Render, Verify, Drift and the audit
-// manifest all read it.
+// A launch, in launch.go, is one sequence: resolve the inputs (render.go),
+// count the VMs already there (state.go), keep the runtime tfvars last
+// applied (snapshot.go), render the new file, begin its audit record
+// (attempt.go), write it, plan it (workdir.go) and, when the plan's prior
+// state counts other VMs than expected, supersede the record and plan
+// once more; then refuse or apply, and finish the record.
+//
+// The binding table (bindings.go) is the single list of the module's
+// variables and their sources; Render, its verification, Drift, Sources
+// and the audit manifest all read it.
 package launcher

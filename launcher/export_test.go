@@ -3,6 +3,8 @@ package launcher
 import (
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/lablink-go/lablink"
+
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -33,3 +35,6 @@ func SetBindingValue(variable string, f func(in *Inputs) cty.Value) (restore fun
 func VerifyFile(data []byte, in Inputs, vals map[string]cty.Value) error {
 	return verify(data, tfvars.HCL, &in, vals)
 }
+
+// ConfigDigest is the digest an audit manifest records for cfg.
+func ConfigDigest(cfg lablink.Config) string { return configDigest(cfg) }

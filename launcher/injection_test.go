@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/examples/terraform"
@@ -58,9 +59,7 @@ var envFields = map[string]func(*launcher.Env, string){
 func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 	t.Helper()
 	corpus, err := injection.Corpus()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	baseEnv := launcher.Env{AllocatorIP: "192.0.2.10", Environment: "test", LogGroup: "lablink/test",
 		AllocatorSGID: testkit.SecurityGroup, AgentToken: testkit.AgentToken, RegisterToken: testkit.RegisterToken}
 	seen := map[string]bool{}
@@ -68,15 +67,12 @@ func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 	add := func(field, value string, cfg lablink.Config, env launcher.Env) {
 		in, _, err := launcher.Resolve(t.Context(), cfg, env, nvidiaEverywhere{})
 		if err != nil {
-			if !strings.Contains(err.Error(), field) {
-				t.Errorf("%s = %q: error does not name %s:\n%v", field, value, field, err)
-			}
+			assert.ErrorContains(t, err, field, "%s = %q: the error names the field", field, value)
 			return
 		}
 		in.InstanceCount = 1
 		r, err := launcher.Render(schema, in, tfvars.HCL)
-		if err != nil {
-			t.Errorf("%s = %q: resolved but does not render: %v", field, value, err)
+		if !assert.NoError(t, err, "%s = %q: resolved, so it renders", field, value) {
 			return
 		}
 		if !seen[r.SHA256] {
@@ -86,16 +82,13 @@ func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 	}
 	for _, path := range injection.StringFields() {
 		tmpl, err := injection.NewTemplate(testkit.Config(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, v := range corpus {
 			// Problems are Resolve's to report; what matters is what a
 			// config that loads carries to the VM.
 			cfg, _, _ := lablink.ParseConfig(tmpl.With(v))
-			if got, _ := injection.Field(cfg, path); got != v {
-				t.Fatalf("%s = %q arrived as %q", path, v, got)
-			}
+			got, _ := injection.Field(cfg, path)
+			require.Equal(t, v, got, "%s arrives in Config byte-identical", path)
 			add(path, v, cfg, baseEnv)
 		}
 	}
@@ -114,9 +107,7 @@ func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 // from var.cases, and outputs each instance's rendered user_data.
 func wrapperModule(t *testing.T, dir string, schema *tfvars.Schema) {
 	t.Helper()
-	if err := terraform.Materialize("local", filepath.Join(dir, "local")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, terraform.Materialize("local", filepath.Join(dir, "local")))
 	var attrs, args strings.Builder
 	for _, v := range schema.Variables() {
 		// A variable the render leaves to the module is null in the
@@ -131,9 +122,7 @@ func wrapperModule(t *testing.T, dir string, schema *tfvars.Schema) {
 	main := "variable \"cases\" {\n  type = map(object({\n" + attrs.String() + "  }))\n}\n\n" +
 		"module \"vm\" {\n  source   = \"./local\"\n  for_each = var.cases\n" + args.String() + "}\n\n" +
 		"output \"user_data\" {\n  value     = { for k, m in module.vm : k => m.user_data[0] }\n  sensitive = true\n}\n"
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(main), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(main), 0o600))
 }
 
 // TestInjectionReachesVMIntact is the end-to-end injection test. Every
@@ -149,9 +138,7 @@ func wrapperModule(t *testing.T, dir string, schema *tfvars.Schema) {
 func TestInjectionReachesVMIntact(t *testing.T) {
 	schema := schema(t, "local")
 	cases := injectionCases(t, schema)
-	if len(cases) < 100 {
-		t.Fatalf("only %d accepted values reach the module; the corpus lost its teeth", len(cases))
-	}
+	require.GreaterOrEqual(t, len(cases), 100, "accepted values that reach the module; fewer and the corpus lost its teeth")
 	t.Logf("%d distinct accepted renders", len(cases))
 
 	// One tfvars file holding every case's rendered bytes, verbatim, as
@@ -165,27 +152,15 @@ func TestInjectionReachesVMIntact(t *testing.T) {
 	dir := t.TempDir()
 	wrapperModule(t, dir, schema)
 	varFile := filepath.Join(dir, "cases.tfvars")
-	if err := os.WriteFile(varFile, []byte(vars.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(varFile, []byte(vars.String()), 0o600))
 	tf := tofutest.New(t, dir)
-	if err := tf.Init(t.Context()); err != nil {
-		t.Fatalf("init: %v", err)
-	}
-	if err := tf.Apply(t.Context(), tfexec.VarFile(varFile), tfexec.Parallelism(32)); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
+	require.NoError(t, tf.Init(t.Context()), "init")
+	require.NoError(t, tf.Apply(t.Context(), tfexec.VarFile(varFile), tfexec.Parallelism(32)), "apply")
 	out, err := tf.Output(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var scripts map[string]string
-	if err := json.Unmarshal(out["user_data"].Value, &scripts); err != nil {
-		t.Fatalf("user_data output: %v", err)
-	}
-	if len(scripts) != len(cases) {
-		t.Fatalf("%d scripts for %d cases", len(scripts), len(cases))
-	}
+	require.NoError(t, json.Unmarshal(out["user_data"].Value, &scripts), "user_data output")
+	require.Len(t, scripts, len(cases), "one script per case")
 
 	// Simulated boots, a few at a time.
 	sem := make(chan struct{}, 4)
@@ -205,19 +180,17 @@ func TestInjectionReachesVMIntact(t *testing.T) {
 // with values the test reads itself: config fields by their YAML path (the
 // corpus value as written in config.yaml, for the field under test), the
 // environment inputs as resolved, the tokens the test gave. Nothing here
-// comes from the binding table.
+// comes from the binding table. It runs in its own goroutine, so it
+// reports with assert only.
 func checkBoot(t *testing.T, c injectionCase, script string) {
 	name := fmt.Sprintf("%s = %q", c.field, c.value)
 	boot, err := bootsim.Run(context.Background(), t.TempDir(), script, bootsim.Options{})
-	if err != nil {
-		t.Errorf("%s: %v", name, err)
+	if !assert.NoError(t, err, name) {
 		return
 	}
 	field := func(path string) string {
 		v, ok := c.in.Config.Field(path)
-		if !ok {
-			t.Fatalf("no config field %s", path)
-		}
+		assert.True(t, ok, "no config field %s", path)
 		return fmt.Sprint(v)
 	}
 	vmName := field("machine.software") + "-lablink-client-" + c.in.Environment + "-vm-1"

@@ -1,17 +1,16 @@
 package launcher_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink"
@@ -27,17 +26,13 @@ import (
 func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return string(b)
 }
 
 func writeFile(t testing.TB, path, s string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte(s), 0o644))
 }
 
 // fixture is a working directory holding the local module.
@@ -50,9 +45,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	if err := terraform.Materialize("local", dir); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, terraform.Materialize("local", dir))
 	return &fixture{dir: dir, bin: tofutest.Binary(t), env: tofutest.ExecEnv(t)}
 }
 
@@ -64,9 +57,7 @@ func (f *fixture) launcher(t testing.TB, cfg lablink.Config, opts *launcher.Opti
 	}
 	o.TofuEnv = f.env
 	l, err := launcher.New(f.dir, f.bin, cfg, fixtureEnv(), gpu.Catalog{}, &o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	return l
 }
@@ -75,34 +66,14 @@ func (f *fixture) launcher(t testing.TB, cfg lablink.Config, opts *launcher.Opti
 // launcher's own counting.
 func (f *fixture) stateVMs(t testing.TB) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(f.dir, "terraform.tfstate"))
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Resources []struct {
-			Type, Name string
-			Instances  []json.RawMessage
-		}
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatalf("state is not valid JSON: %v", err)
-	}
-	n := 0
-	for _, r := range st.Resources {
-		if r.Type == "terraform_data" && r.Name == "lablink_vm" {
-			n += len(r.Instances)
-		}
-	}
-	return n
+	return testkit.StateInstances(t, f.dir, "terraform_data", "lablink_vm")
 }
+
+func (f *fixture) tfvarsPath() string { return filepath.Join(f.dir, "terraform.runtime.tfvars") }
 
 func (f *fixture) tfvarsCount(t testing.TB) int {
 	t.Helper()
-	return instanceCount(t, []byte(readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))))
+	return testkit.InstanceCountFile(t, f.tfvarsPath())
 }
 
 // auditedCount is the instance_count of the tfvars the audit trail of l
@@ -110,20 +81,16 @@ func (f *fixture) tfvarsCount(t testing.TB) int {
 func auditedCount(t testing.TB, l *launcher.Launcher, id string) int {
 	t.Helper()
 	_, stored, err := l.Trail().Show(context.Background(), "test", id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return instanceCount(t, stored)
+	require.NoError(t, err)
+	return testkit.InstanceCount(t, stored, tfvars.HCL)
 }
 
-func instanceCount(t testing.TB, tfvarsHCL []byte) int {
+// auditList is the audit trail of l, newest first.
+func auditList(t testing.TB, l *launcher.Launcher) []audit.Manifest {
 	t.Helper()
-	vals, err := tfvars.Parse(tfvarsHCL, tfvars.HCL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := vals["instance_count"].AsBigFloat().Int64()
-	return int(n)
+	list, err := l.Trail().List(context.Background(), "test")
+	require.NoError(t, err)
+	return list
 }
 
 func TestLaunchAddsToRunningVMs(t *testing.T) {
@@ -133,89 +100,63 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 	ctx := context.Background()
 
 	r1, err := l.Launch(ctx, launcher.Request{Count: 2, Actor: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r1.Existing != 0 || r1.Requested != 2 || r1.Total != 2 || r1.Plan.Create != 2 {
-		t.Errorf("first launch = %+v, want 0 existing + 2 = 2 with 2 creates", r1)
-	}
-	if len(events) == 0 || events[len(events)-1].Done != 2 || events[len(events)-1].Planned != 2 {
-		t.Errorf("progress events = %+v, want to end at 2/2", events)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 2, 2, 2}, []int{r1.Existing, r1.Requested, r1.Total, r1.Plan.Add},
+		"first launch %+v: existing, requested, total, creates", r1)
+	require.NotEmpty(t, events, "progress events")
+	assert.Equal(t, 2, events[len(events)-1].Done, "progress ends at 2/2: %+v", events)
+	assert.Equal(t, 2, events[len(events)-1].Planned, "progress ends at 2/2: %+v", events)
 
 	r2, err := l.Launch(ctx, launcher.Request{Count: 3, Actor: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r2.Existing != 2 || r2.Total != 5 || r2.Plan.Create != 3 || r2.Plan.Delete != 0 {
-		t.Errorf("second launch = %+v, want 2 existing + 3 = 5", r2)
-	}
-	if got := f.stateVMs(t); got != 5 {
-		t.Errorf("state holds %d VMs, want 5", got)
-	}
-	if got := f.tfvarsCount(t); got != 5 {
-		t.Errorf("runtime tfvars instance_count = %d, want 5", got)
-	}
-	if fi, err := os.Stat(r2.TFVarsPath); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("runtime tfvars mode = %v, %v; want 0600", fi.Mode(), err)
-	}
-	if r2.AllocatorURL != "http://203.0.113.10" || !r2.GPU.HasNVIDIA() {
-		t.Errorf("URL %q GPU %+v", r2.AllocatorURL, r2.GPU)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 5, 3, 0}, []int{r2.Existing, r2.Total, r2.Plan.Add, r2.Plan.Destroy},
+		"second launch %+v: existing, total, creates, deletes", r2)
+	assert.Equal(t, 5, f.stateVMs(t), "VMs in state")
+	assert.Equal(t, 5, f.tfvarsCount(t), "runtime tfvars instance_count")
+	fi, err := os.Stat(r2.TFVarsPath)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "runtime tfvars mode")
+	assert.Equal(t, "http://203.0.113.10", r2.AllocatorURL)
+	assert.True(t, r2.GPU.HasNVIDIA(), "GPU %+v", r2.GPU)
 	var userData []string
-	if err := json.Unmarshal(r2.Outputs["user_data"], &userData); err != nil || len(userData) != 5 {
-		t.Errorf("outputs user_data = %s (%v), want 5 entries", r2.Outputs["user_data"], err)
-	}
+	require.NoError(t, json.Unmarshal(r2.Outputs["user_data"], &userData), "outputs user_data")
+	assert.Len(t, userData, 5, "outputs user_data")
 
 	// The audit trail holds both launches, newest first, with the sensitive
 	// allocator IP and URL redacted and instance_count in the stored file.
-	list, err := l.Trail().List(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list) != 2 || list[0].LaunchID != r2.LaunchID || list[0].Outcome != "succeeded" || list[0].Total != 5 {
-		t.Fatalf("audit list = %+v", list)
-	}
+	list := auditList(t, l)
+	require.Equal(t, []string{audit.OutcomeSucceeded, audit.OutcomeSucceeded}, outcomes(list), "audit records")
+	assert.Equal(t, r2.LaunchID, list[0].LaunchID)
+	assert.Equal(t, 5, list[0].Total)
+	assert.Equal(t, &r2.Plan, list[0].Plan, "the record counts the plan as the result does")
 	_, stored, err := l.Trail().Show(ctx, "test", r2.LaunchID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(stored, []byte("203.0.113.10")) {
-		t.Errorf("audit copy holds the sensitive allocator IP:\n%s", stored)
-	}
+	require.NoError(t, err)
+	assert.NotContains(t, string(stored), "203.0.113.10", "audit copy holds the sensitive allocator IP")
 	vals, err := tfvars.Parse(stored, tfvars.HCL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !vals["instance_count"].Equals(cty.NumberIntVal(5)).True() || !vals["allocator_ip"].RawEquals(tfvars.Redacted) {
-		t.Errorf("audit copy: instance_count=%#v allocator_ip=%#v", vals["instance_count"], vals["allocator_ip"])
-	}
+	require.NoError(t, err)
+	assert.True(t, vals["instance_count"].Equals(cty.NumberIntVal(5)).True(), "audit copy: instance_count=%#v", vals["instance_count"])
+	assert.True(t, vals["allocator_ip"].RawEquals(tfvars.Redacted), "audit copy: allocator_ip=%#v", vals["allocator_ip"])
 
 	st, err := l.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.VMs != 5 || !st.TFVars || st.Last == nil || st.Last.LaunchID != r2.LaunchID {
-		t.Errorf("Status = %+v", st)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 5, st.VMs, "Status %+v", st)
+	assert.True(t, st.TFVars, "Status %+v", st)
+	assert.False(t, st.Busy, "Status after the launches returned %+v", st)
+	require.NotNil(t, st.Last, "Status %+v", st)
+	assert.Equal(t, r2.LaunchID, st.Last.LaunchID)
 
 	// A second launcher (a restarted allocator) sees the 5 VMs from state.
 	r3, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r3.Existing != 5 || r3.Total != 6 {
-		t.Errorf("restarted launch = %+v, want 5 existing + 1", r3)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []int{5, 6}, []int{r3.Existing, r3.Total}, "restarted launch %+v: existing, total", r3)
 }
 
 func TestLaunchRejectsBadCounts(t *testing.T) {
 	f := newFixture(t)
 	l := f.launcher(t, testkit.Config(), &launcher.Options{MaxCount: 10})
 	for _, n := range []int{0, -1, 11} {
-		if _, err := l.Launch(context.Background(), launcher.Request{Count: n}); !errors.Is(err, launcher.ErrInvalidCount) {
-			t.Errorf("Launch(%d) error = %v, want ErrInvalidCount", n, err)
-		}
+		_, err := l.Launch(context.Background(), launcher.Request{Count: n})
+		assert.ErrorIs(t, err, launcher.ErrInvalidCount, "Launch(%d)", n)
 	}
 }
 
@@ -224,34 +165,26 @@ func TestLaunchRejectsBadCounts(t *testing.T) {
 func TestLaunchRefusesReplacingVMs(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 2}); err != nil {
-		t.Fatal(err)
-	}
-	applied := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
+	_, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 2})
+	require.NoError(t, err)
+	applied := readFile(t, f.tfvarsPath())
 	cfg := testkit.Config()
 	cfg.Machine.AMIID = "ami-0123456789abcdef0"
 	l := f.launcher(t, cfg, nil)
-	_, err := l.Launch(ctx, launcher.Request{Count: 1})
+	_, err = l.Launch(ctx, launcher.Request{Count: 1})
 	var refused *launcher.PlanRefusedError
-	if !errors.Is(err, launcher.ErrPlanRefused) || !errors.As(err, &refused) {
-		t.Fatalf("Launch error = %v, want ErrPlanRefused", err)
+	require.ErrorIs(t, err, launcher.ErrPlanRefused)
+	require.ErrorAs(t, err, &refused)
+	assert.Len(t, refused.Addresses, 2, "refused addresses %v", refused.Addresses)
+	for _, a := range refused.Addresses {
+		assert.True(t, strings.HasPrefix(a, "terraform_data.lablink_vm["), "refused address %s", a)
 	}
-	if len(refused.Addresses) != 2 || !strings.HasPrefix(refused.Addresses[0], "terraform_data.lablink_vm[") {
-		t.Errorf("refused addresses = %v", refused.Addresses)
-	}
-	if got := f.stateVMs(t); got != 2 {
-		t.Errorf("state holds %d VMs after a refused launch, want 2", got)
-	}
-	if got := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars")); got != applied {
-		t.Errorf("runtime tfvars after a refused launch:\n%s\nwant those last applied:\n%s", got, applied)
-	}
-	list, err := l.Trail().List(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list) != 2 || list[0].Outcome != "refused" || list[0].Plan == nil || list[0].Plan.Replace != 2 {
-		t.Errorf("newest audit record = %+v, want outcome refused with 2 replaces", list[0])
-	}
+	assert.Equal(t, 2, f.stateVMs(t), "VMs in state after a refused launch")
+	assert.Equal(t, applied, readFile(t, f.tfvarsPath()), "runtime tfvars after a refused launch are those last applied")
+	list := auditList(t, l)
+	require.Equal(t, []string{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
+	require.NotNil(t, list[0].Plan, "newest audit record %+v", list[0])
+	assert.Equal(t, 2, list[0].Plan.Replace, "replaces in the refused plan")
 }
 
 // A count that would shrink the VMs in state (here a Counter that
@@ -261,33 +194,21 @@ func TestLaunchRefusesReplacingVMs(t *testing.T) {
 func TestLaunchRefusesDeletingVMs(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 3}); err != nil {
-		t.Fatal(err)
-	}
-	applied := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars"))
+	_, err := f.launcher(t, testkit.Config(), nil).Launch(ctx, launcher.Request{Count: 3})
+	require.NoError(t, err)
+	applied := readFile(t, f.tfvarsPath())
 	one := launcher.CounterFunc(func(context.Context) (int, error) { return 1, nil })
 	l := f.launcher(t, testkit.Config(), &launcher.Options{Counter: one})
-	_, err := l.Launch(ctx, launcher.Request{Count: 1})
+	_, err = l.Launch(ctx, launcher.Request{Count: 1})
 	var refused *launcher.PlanRefusedError
-	if !errors.As(err, &refused) {
-		t.Fatalf("Launch error = %v, want a *PlanRefusedError", err)
-	}
-	if want := []string{"terraform_data.lablink_vm[2]"}; !slices.Equal(refused.Addresses, want) {
-		t.Errorf("refused addresses = %v, want %v", refused.Addresses, want)
-	}
-	if got := f.stateVMs(t); got != 3 {
-		t.Errorf("state holds %d VMs after a refused launch, want 3", got)
-	}
-	if got := readFile(t, filepath.Join(f.dir, "terraform.runtime.tfvars")); got != applied {
-		t.Errorf("runtime tfvars after a refused launch:\n%s\nwant those last applied:\n%s", got, applied)
-	}
-	list, err := l.Trail().List(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if list[0].Outcome != "refused" || list[0].Plan == nil || list[0].Plan.Destroy != 1 {
-		t.Errorf("newest audit record = %+v, want outcome refused with 1 destroy", list[0])
-	}
+	require.ErrorAs(t, err, &refused)
+	assert.Equal(t, []string{"terraform_data.lablink_vm[2]"}, refused.Addresses)
+	assert.Equal(t, 3, f.stateVMs(t), "VMs in state after a refused launch")
+	assert.Equal(t, applied, readFile(t, f.tfvarsPath()), "runtime tfvars after a refused launch are those last applied")
+	list := auditList(t, l)
+	require.Equal(t, []string{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
+	require.NotNil(t, list[0].Plan, "newest audit record %+v", list[0])
+	assert.Equal(t, 1, list[0].Plan.Destroy, "deletes in the refused plan")
 }
 
 // MaxCount bounds one apply too: merged requests that would go past it
@@ -304,51 +225,36 @@ func TestMergedAppliesStayWithinMaxCount(t *testing.T) {
 	}
 	wg.Wait()
 	for i, r := range results {
-		if errs[i] != nil {
-			t.Fatalf("request %d: %v", i, errs[i])
-		}
-		if r.Requested > 3 {
-			t.Errorf("request %d was applied with %d VMs requested, above MaxCount 3", i, r.Requested)
-		}
+		require.NoError(t, errs[i], "request %d", i)
+		assert.LessOrEqual(t, r.Requested, 3, "request %d: VMs requested by its apply, above MaxCount 3", i)
 	}
-	if got := f.stateVMs(t); got != 2*n {
-		t.Errorf("state holds %d VMs, want %d", got, 2*n)
-	}
+	assert.Equal(t, 2*n, f.stateVMs(t), "VMs in state")
 }
 
 func TestDestroy(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	l := f.launcher(t, testkit.Config(), nil)
-	if _, err := l.Destroy(ctx, "admin"); !errors.Is(err, launcher.ErrNothingLaunched) {
-		t.Fatalf("Destroy before any launch = %v, want ErrNothingLaunched", err)
-	}
-	if _, err := l.Launch(ctx, launcher.Request{Count: 3}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := l.Destroy(ctx, "admin")
+	require.ErrorIs(t, err, launcher.ErrNothingLaunched, "Destroy before any launch")
+	_, err = l.Launch(ctx, launcher.Request{Count: 3})
+	require.NoError(t, err)
 	res, err := l.Destroy(ctx, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Destroyed != 3 || f.stateVMs(t) != 0 {
-		t.Errorf("Destroy = %+v, state %d VMs; want 3 destroyed, 0 left", res, f.stateVMs(t))
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Destroyed, "Destroy %+v", res)
+	assert.Equal(t, 0, f.stateVMs(t), "VMs left in state")
 	r, err := l.Launch(ctx, launcher.Request{Count: 1})
-	if err != nil || r.Existing != 0 || r.Total != 1 {
-		t.Errorf("launch after destroy = %+v, %v; want 0 existing + 1", r, err)
-	}
-	list, err := l.Trail().List(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "launch after destroy")
+	assert.Equal(t, []int{0, 1}, []int{r.Existing, r.Total}, "launch after destroy %+v: existing, total", r)
 	var got []string
-	for _, m := range list {
+	for _, m := range auditList(t, l) {
 		got = append(got, m.Operation+" "+m.Outcome)
 	}
-	want := []string{"launch succeeded", "destroy succeeded", "launch succeeded"}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("audit records = %v, want %v", got, want)
-	}
+	assert.Equal(t, []string{"launch succeeded", "destroy succeeded", "launch succeeded"}, got, "audit records")
+
+	l.Close()
+	_, err = l.Destroy(ctx, "admin")
+	assert.ErrorIs(t, err, launcher.ErrClosed, "Destroy after Close")
 }
 
 // Concurrent requests are merged: every caller's VMs exist at the end, in
@@ -370,25 +276,17 @@ func TestConcurrentLaunchesMerge(t *testing.T) {
 	want := 0
 	applies := map[string]launcher.Result{}
 	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("request %d: %v", i, errs[i])
-		}
+		require.NoError(t, errs[i], "request %d", i)
 		want += i%3 + 1
 		applies[results[i].LaunchID] = results[i]
 	}
-	if got := f.stateVMs(t); got != want {
-		t.Errorf("state holds %d VMs, want the sum of the requests %d", got, want)
-	}
-	if len(applies) >= n {
-		t.Errorf("%d applies for %d requests; want them merged", len(applies), n)
-	}
+	assert.Equal(t, want, f.stateVMs(t), "VMs in state: the sum of the requests")
+	assert.Less(t, len(applies), n, "applies for %d requests; want them merged", n)
 	merged := 0
 	for _, r := range applies {
 		merged += r.Merged
 	}
-	if merged != n {
-		t.Errorf("applies cover %d requests, want %d", merged, n)
-	}
+	assert.Equal(t, n, merged, "requests the applies cover")
 }
 
 // Cancelling mid-apply interrupts OpenTofu; the error is context.Canceled,
@@ -422,32 +320,18 @@ resource "terraform_data" "slow" {
 		}
 	}})
 	_, err := l.Launch(ctx, launcher.Request{Count: 2})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Launch error = %v, want context.Canceled", err)
-	}
-	if statusErr != nil || !during.Busy {
-		t.Errorf("Status during the apply = %+v, %v; want Busy", during, statusErr)
-	}
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, statusErr, "Status during the apply")
+	assert.True(t, during.Busy, "Status during the apply %+v", during)
 	// OpenTofu was interrupted, not killed: it released the state lock and
 	// saved the VMs it had created before the interrupt.
-	if _, err := os.Stat(filepath.Join(f.dir, ".terraform.tfstate.lock.info")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("state lock left behind after cancellation: %v", err)
-	}
-	if got := f.stateVMs(t); got < 1 {
-		t.Errorf("state holds %d VMs after the interrupt; want those created before it saved", got)
-	}
-	list, err := l.Trail().List(context.Background(), "test")
-	if err != nil || len(list) != 1 || list[0].Outcome != "canceled" {
-		t.Errorf("audit = %+v, %v; want one canceled attempt", list, err)
-	}
-	os.Remove(filepath.Join(f.dir, "slow_test.tf"))
+	assert.NoFileExists(t, filepath.Join(f.dir, ".terraform.tfstate.lock.info"), "state lock left behind after cancellation")
+	assert.GreaterOrEqual(t, f.stateVMs(t), 1, "VMs in state after the interrupt: those created before it saved")
+	assert.Equal(t, []string{audit.OutcomeCanceled}, outcomes(auditList(t, l)), "audit records")
+	require.NoError(t, os.Remove(filepath.Join(f.dir, "slow_test.tf")))
 	r, err := l.Launch(context.Background(), launcher.Request{Count: 1})
-	if err != nil {
-		t.Fatalf("launch after cancel: %v", err)
-	}
-	if got := f.stateVMs(t); got != r.Total {
-		t.Errorf("state holds %d VMs, result says %d", got, r.Total)
-	}
+	require.NoError(t, err, "launch after cancel")
+	assert.Equal(t, r.Total, f.stateVMs(t), "VMs in state against the result")
 }
 
 // Without Options.TofuEnv, OpenTofu runs with the process environment,
@@ -460,19 +344,13 @@ func TestLaunchWithProcessEnvironment(t *testing.T) {
 	t.Setenv("TF_CLI_CONFIG_FILE", filepath.Join(t.TempDir(), "missing.tofurc"))
 	t.Setenv("CHECKPOINT_DISABLE", "1")
 	t.Setenv("TF_CLI_ARGS_plan", "-var=instance_count=7")
-	l, err := launcher.New(f.dir, f.bin, testkit.Config(),
-		fixtureEnv(), gpu.Catalog{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, err := launcher.New(f.dir, f.bin, testkit.Config(), fixtureEnv(), gpu.Catalog{}, nil)
+	require.NoError(t, err)
 	defer l.Close()
 	r, err := l.Launch(context.Background(), launcher.Request{Count: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.stateVMs(t); r.Total != 2 || got != 2 {
-		t.Errorf("launch of 2 = %+v with %d VMs in state; want 2, as the runtime tfvars say", r, got)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 2, r.Total, "launch of 2 %+v", r)
+	assert.Equal(t, 2, f.stateVMs(t), "VMs in state: as the runtime tfvars say")
 }
 
 // When the state changed behind a launcher's back (another process
@@ -487,27 +365,37 @@ func TestLaunchReplansOnStaleCount(t *testing.T) {
 	launchOK(t, f.launcher(t, testkit.Config(), nil), 1) // another process
 
 	r, err := l.Launch(ctx, launcher.Request{Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.stateVMs(t); r.Existing != 3 || r.Total != 4 || got != 4 {
-		t.Errorf("launch = %+v with %d VMs in state; want 3 existing + 1 = 4", r, got)
-	}
-	list, err := l.Trail().List(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list) != 4 || list[0].LaunchID != r.LaunchID || list[0].Outcome != audit.OutcomeSucceeded ||
-		list[1].Outcome != audit.OutcomeSuperseded || list[1].Total != 3 {
-		t.Fatalf("audit records = %+v; want the succeeded launch after a superseded one", list)
-	}
-	if n := auditedCount(t, l, r.LaunchID); n != 4 {
-		t.Errorf("audited tfvars hold instance_count = %d, want the 4 applied", n)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []int{3, 4}, []int{r.Existing, r.Total}, "launch %+v: existing, total", r)
+	assert.Equal(t, 4, f.stateVMs(t), "VMs in state")
+	list := auditList(t, l)
+	require.Equal(t, []string{audit.OutcomeSucceeded, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
+		outcomes(list), "audit records, newest first: the re-planned attempt and the one it superseded")
+	assert.Equal(t, r.LaunchID, list[0].LaunchID)
+	assert.Equal(t, 3, list[1].Total, "the superseded attempt's stale total")
+	assert.Equal(t, 4, auditedCount(t, l, r.LaunchID), "audited tfvars: the instance_count applied")
+	assert.Empty(t, plans(t, f), "plan files left behind")
 }
 
 // fixtureEnv is the environment of the fixture's launchers: no tokens, so
 // the working directory's are used.
 func fixtureEnv() launcher.Env {
 	return launcher.Env{AllocatorIP: testkit.AllocatorIP, Environment: "test", AllocatorSGID: testkit.SecurityGroup}
+}
+
+// outcomes lists the outcomes of records, in their order.
+func outcomes(records []audit.Manifest) []string {
+	out := make([]string, len(records))
+	for i, m := range records {
+		out[i] = m.Outcome
+	}
+	return out
+}
+
+// plans lists the saved plan files left in the working directory.
+func plans(t testing.TB, f *fixture) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(f.dir, ".lablink", "plans", "*"))
+	require.NoError(t, err)
+	return names
 }

@@ -6,6 +6,15 @@ import (
 	"sync"
 )
 
+// Progress reports apply progress: Done of Planned resource changes have
+// completed.
+type Progress struct {
+	LaunchID      string
+	Done, Planned int
+	// Resource is the address that just completed, "" for the first event.
+	Resource string
+}
+
 // completeLine matches OpenTofu's per-resource completion lines, such as
 // `terraform_data.lablink_vm[0]: Creation complete after 1m2s [id=...]`.
 var completeLine = regexp.MustCompile(`^(\S+): (?:Creation|Modifications|Destruction) complete after `)

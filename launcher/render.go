@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 
@@ -98,6 +99,7 @@ func Resolve(ctx context.Context, cfg lablink.Config, env Env, gpus GPUDetector)
 		errs = append(errs, fmt.Errorf("ALLOCATOR_SG_ID: %q is not a security group id such as sg-0123456789abcdef0", env.AllocatorSGID))
 	}
 	errs = append(errs, checkToken("LABLINK_AGENT_TOKEN", env.AgentToken), checkToken("LABLINK_REGISTER_TOKEN", env.RegisterToken))
+	errs = append(errs, checkStartupScript(cfg.StartupScript, env.ConfigDir))
 	if err := lablink.ValidateLogGroup(env.LogGroup); err != nil {
 		errs = append(errs, fmt.Errorf("CLOUD_INIT_LOG_GROUP: %w", err))
 	}
@@ -200,4 +202,22 @@ func DiscoverSecurityGroup(ctx context.Context, env Env, schema *tfvars.Schema, 
 	}
 	env.AllocatorSGID = sg
 	return env, nil
+}
+
+// checkStartupScript checks, for an enabled startup script, that its file
+// is there: OpenTofu reads it at plan time, and a module that fails closed
+// would refuse every launch otherwise, long after the allocator started.
+func checkStartupScript(s lablink.StartupScript, dir string) error {
+	if !s.Enabled {
+		return nil
+	}
+	p := absPath(dir, s.Path)
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return &lablink.FieldError{Path: "startup_script.path", Err: fmt.Errorf("%w: %w", lablink.ErrInvalidValue, err)}
+	case !fi.Mode().IsRegular():
+		return &lablink.FieldError{Path: "startup_script.path", Err: fmt.Errorf("%w: %s is not a regular file", lablink.ErrInvalidValue, p)}
+	}
+	return nil
 }

@@ -55,7 +55,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	env = allocurl.NormalizeEnvironment(env)
 
 	if *region == "" {
-		cfg, err := loadConfig("")
+		cfg, err := c.loadConfig("")
 		if err != nil {
 			return err
 		}

@@ -12,10 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/miniotest"
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/launcher"
 )
 
 // minioAWS starts a MinIO for t and points the SDK's standard chain at it,
@@ -172,43 +175,32 @@ func TestAuditS3(t *testing.T) {
 
 // TestLaunchAuditS3 launches with a real OpenTofu and an S3 audit store on
 // MinIO, then reads the record back through the CLI: the sensitive
-// variables of the module (allocator_ip, allocator_url) are redacted in
-// the store, as they are in the directory store.
+// variables of the module (allocator_ip, allocator_url and both tokens)
+// are redacted in the store, as they are in the directory store.
 func TestLaunchAuditS3(t *testing.T) {
 	srv := minioAWS(t)
 	bucket := srv.NewBucket(t)
 	bin := tofutest.Binary(t)
-	for _, kv := range tofutest.Env(t) {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TF_") || k == "CHECKPOINT_DISABLE" {
-			t.Setenv(k, v)
-		}
-	}
+	tofuEnv(t)
 	const ip = "203.0.113.77"
 	store := "s3://" + bucket + "/audit"
 	work := t.TempDir()
-	r := runCLI(t, nil, "launch", "--count", "2", "--gpu", "catalog", "--allocator-ip", ip, "--actor", "tester",
-		"--workdir", work, "--terraform", bin, "--audit", store)
-	if r.code != 0 {
-		t.Fatalf("launch: %v", r)
-	}
-	if !regexp.MustCompile(`(?m)^audit:\s+` + regexp.QuoteMeta(store) + `/\S+/client/history/\S+/manifest\.json$`).MatchString(r.stdout) {
-		t.Errorf("launch summary does not point into the S3 store:\n%s", r.stdout)
-	}
+	r := runCLI(t, map[string]string{"ALLOCATOR_SG_ID": sg}, "launch", "--count", "2", "--gpu", "catalog",
+		"--allocator-ip", ip, "--actor", "tester", "--workdir", work, "--terraform", bin, "--audit", store)
+	require.Equal(t, exitOK, r.code, "launch: %v", r)
+	assert.Regexp(t, `(?m)^audit:\s+`+regexp.QuoteMeta(store)+`/\S+/client/history/\S+/manifest\.json$`, r.stdout,
+		"the launch summary points into the S3 store")
 
 	r = runCLI(t, nil, "audit", "list", "--store", store)
-	if r.code != 0 {
-		t.Fatalf("audit list: %v", r)
-	}
+	require.Equal(t, exitOK, r.code, "audit list: %v", r)
 	rows := parseList(t, r.stdout)
-	if len(rows) != 1 || rows[0].Outcome != "succeeded" || rows[0].VMs != "0 existing + 2 requested = 2" || rows[0].Actor != "tester" {
-		t.Fatalf("audit list: want one succeeded launch of 2 VMs:\n%s", r.stdout)
-	}
+	require.Len(t, rows, 1, "audit list:\n%s", r.stdout)
+	assert.Equal(t, "succeeded", rows[0].Outcome)
+	assert.Equal(t, "0 existing + 2 requested = 2", rows[0].VMs)
+	assert.Equal(t, "tester", rows[0].Actor)
 
 	r = runCLI(t, nil, "audit", "show", "--store", store, rows[0].ID)
-	if r.code != 0 {
-		t.Fatalf("audit show: %v", r)
-	}
+	require.Equal(t, exitOK, r.code, "audit show: %v", r)
 	m, tfvars := parseShow(t, r.stdout)
 	redacted := map[string]bool{}
 	for _, v := range m.Variables {
@@ -216,42 +208,36 @@ func TestLaunchAuditS3(t *testing.T) {
 			redacted[v.Name] = true
 		}
 	}
-	if diff := cmp.Diff(map[string]bool{"allocator_ip": true, "allocator_url": true}, redacted); diff != "" {
-		t.Errorf("redacted variables mismatch (-want +got):\n%s", diff)
+	sensitive := []string{"allocator_ip", "allocator_url", "agent_token", "register_token"}
+	want := map[string]bool{}
+	for _, name := range sensitive {
+		want[name] = true
+		assert.Regexp(t, `(?m)^`+name+`\s*=\s*"\(sensitive\)"$`, tfvars, "the stored tfvars redacts %s", name)
 	}
-	for _, name := range []string{"allocator_ip", "allocator_url"} {
-		if !regexp.MustCompile(`(?m)^` + name + `\s*=\s*"\(sensitive\)"$`).MatchString(tfvars) {
-			t.Errorf("stored tfvars does not redact %s:\n%s", name, tfvars)
-		}
-	}
-	if !regexp.MustCompile(`(?m)^instance_count\s*=\s*2$`).MatchString(tfvars) {
-		t.Errorf("stored tfvars lacks instance_count = 2:\n%s", tfvars)
-	}
+	assert.Equal(t, want, redacted, "redacted variables")
+	assert.Regexp(t, `(?m)^instance_count\s*=\s*2$`, tfvars)
+	assert.Regexp(t, `(?m)^allocator_sg_id\s*=\s*"`+sg+`"$`, tfvars, "the security group is not secret")
 
-	// No object of the store holds the sensitive value, whatever its key.
+	// No object of the store holds a sensitive value, whatever its key.
+	tokens, err := launcher.WorkdirTokens(work)
+	require.NoError(t, err)
+	secrets := []string{ip, tokens.Agent, tokens.Register}
 	client := srv.S3Client(t)
 	list, err := client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var keys []string
 	for _, o := range list.Contents {
 		key := aws.ToString(o.Key)
 		keys = append(keys, key)
 		out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		body, err := io.ReadAll(out.Body)
 		out.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(body), ip) {
-			t.Errorf("%s holds the allocator IP %s:\n%s", key, ip, body)
+		require.NoError(t, err)
+		for _, secret := range secrets {
+			assert.NotContains(t, string(body), secret, "%s holds a secret", key)
 		}
 	}
-	if len(keys) != 4 || !strings.HasSuffix(keys[len(keys)-1], "/client/terraform.runtime.tfvars") {
-		t.Errorf("bucket keys = %q, want three history objects and the latest copy", keys)
-	}
+	require.Len(t, keys, 4, "three history objects and the latest copy: %q", keys)
+	assert.True(t, strings.HasSuffix(keys[len(keys)-1], "/client/terraform.runtime.tfvars"), "bucket keys %q", keys)
 }

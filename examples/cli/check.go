@@ -3,26 +3,23 @@ package main
 import (
 	"fmt"
 	"io"
+	"text/tabwriter"
 
-	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/tfvars"
 )
 
+// validate lists every problem of a config on stdout, deprecation warnings
+// on stderr; a config with only warnings is valid (exit 0).
 func (c *cli) validate(args []string) error {
 	fs := c.newFlags("validate", "--config FILE")
 	configPath := fs.String("config", "", "allocator config.yaml to check (default: the embedded example config)")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	var cfg lablink.Config
-	var err error
-	if *configPath == "" {
-		cfg, err = lablink.ParseConfig(exampleConfig)
-	} else {
-		cfg, err = lablink.LoadConfig(*configPath)
-	}
-	if err == nil {
-		err = cfg.Validate()
+	_, warns, err := c.readConfig(*configPath)
+	for _, w := range warns {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}
 	if err != nil {
 		printEach(c.stdout, err)
@@ -43,6 +40,9 @@ func printEach(w io.Writer, err error) {
 	fmt.Fprintln(w, err)
 }
 
+// defaults lists every variable of the module with where its value comes
+// from and any drift of its default from the Go config default. It fails
+// (exit 1) on drift or on a required variable lablink cannot supply.
 func (c *cli) defaults(args []string) error {
 	fs := c.newFlags("defaults", "[--module DIR]")
 	module := fs.String("module", "", "module directory (default: the embedded aws module)")
@@ -53,13 +53,33 @@ func (c *cli) defaults(args []string) error {
 	if err != nil {
 		return err
 	}
-	drift := launcher.Drift(schema)
-	if len(drift) == 0 {
-		fmt.Fprintln(c.stdout, "no drift")
-		return nil
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tSOURCE\tFROM\tMODULE DEFAULT\tDRIFT")
+	bad := 0
+	for _, s := range launcher.Sources(schema) {
+		def := "(required)"
+		if !s.Required {
+			def = tfvars.Literal(s.Default)
+		}
+		drift := "-"
+		if s.Drift != "" {
+			drift = s.Drift
+			bad++
+		}
+		if s.Kind == launcher.Unbound {
+			bad++
+		}
+		from := s.From
+		if from == "" {
+			from = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Variable, s.Kind, from, def, drift)
 	}
-	for _, d := range drift {
-		fmt.Fprintln(c.stdout, d.String())
+	if err := tw.Flush(); err != nil {
+		return err
 	}
-	return silent(exitFailure)
+	if bad > 0 {
+		return silent(exitFailure)
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/tfvars"
 )
 
 // workFlags are the flags every working-directory command shares.
@@ -59,11 +60,11 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	if w.workdir == "" {
 		return invalidf("--workdir is required")
 	}
-	cfg, err := loadConfig(w.config)
+	cfg, err := c.loadConfig(w.config)
 	if err != nil {
 		return err
 	}
-	env := envs.env(c.getenv)
+	env := envs.env(c.getenv, w.config)
 	if err := requireIP(env); err != nil {
 		return err
 	}
@@ -82,12 +83,25 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 		return err
 	}
 
+	schema, err := tfvars.LoadSchema(w.workdir)
+	if err != nil {
+		return err
+	}
+	if env, err = launcher.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
+		return err
+	}
 	pp := newProgressPrinter(c.stderr)
 	l, err := c.newLauncher(ctx, w, cfg, env, det, pp.update)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	// A variable the module requires and nothing supplies (allocator_sg_id
+	// off EC2 without --allocator-sg-id) is invalid input: refuse it before
+	// OpenTofu runs and before the audit trail records an attempt.
+	if err := l.Check(ctx); err != nil {
+		return renderError(err)
+	}
 	res, err := l.Launch(ctx, launcher.Request{Count: *count, Actor: w.actor})
 	pp.finish()
 	if err != nil {
@@ -106,7 +120,7 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	fmt.Fprintf(out, "gpu:        %s %s\n", res.GPU.InstanceType, describeGPU(res.GPU))
 	fmt.Fprintf(out, "tfvars:     %s (sha256 %s)\n", res.TFVarsPath, res.TFVarsSHA256)
 	fmt.Fprintf(out, "plan:       %d to add, %d to change, %d to destroy, %d to replace\n",
-		res.Plan.Create, res.Plan.Update, res.Plan.Delete, res.Plan.Replace)
+		res.Plan.Add, res.Plan.Change, res.Plan.Destroy, res.Plan.Replace)
 	fmt.Fprintf(out, "audit:      %s\n", res.Audit)
 	return nil
 }
@@ -121,7 +135,7 @@ func (c *cli) destroy(ctx context.Context, args []string) error {
 	}
 	pp := newProgressPrinter(c.stderr)
 	// Destroy asks no GPU question; the catalog satisfies the constructor.
-	l, err := c.newLauncher(ctx, w, cfg, envs.env(c.getenv), gpu.Catalog{}, pp.update)
+	l, err := c.newLauncher(ctx, w, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, pp.update)
 	if err != nil {
 		return err
 	}
@@ -154,7 +168,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stdout, "runtime tfvars: none")
 		return nil
 	}
-	l, err := c.newLauncher(ctx, w, cfg, envs.env(c.getenv), gpu.Catalog{}, nil)
+	l, err := c.newLauncher(ctx, w, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, nil)
 	if err != nil {
 		return err
 	}
@@ -222,7 +236,7 @@ func (c *cli) workdirCommand(name string, args []string) (w *workFlags, envs *en
 	if w.workdir == "" {
 		return nil, nil, cfg, false, invalidf("--workdir is required")
 	}
-	if cfg, err = loadConfig(w.config); err != nil {
+	if cfg, err = c.loadConfig(w.config); err != nil {
 		return nil, nil, cfg, false, err
 	}
 	has, err = hasModule(w.workdir)

@@ -7,15 +7,22 @@
 // The main command renders the runtime tfvars the allocator would hand to
 // OpenTofu, from the example config embedded in the binary:
 //
-//	go run ./examples/cli render --allocator-ip 203.0.113.10
+//	go run ./examples/cli render --allocator-ip 203.0.113.10 --allocator-sg-id sg-0123456789abcdef0
 //
-// Other commands validate a config, report drift between the module's
-// variable defaults and the Go defaults, launch, inspect and destroy client
-// VMs with OpenTofu in a working directory, and read the audit trail:
+// Off EC2 the allocator's security group must be given (--allocator-sg-id or
+// ALLOCATOR_SG_ID); on EC2 it is read from instance metadata. The agent and
+// register tokens come from LABLINK_AGENT_TOKEN and LABLINK_REGISTER_TOKEN,
+// else from those kept in a working directory (render --workdir DIR); a
+// render without either makes tokens for that file alone.
+//
+// Other commands validate a config (deprecated keys are warnings, on
+// stderr), list where each module variable gets its value and any drift of
+// its default, launch, inspect and destroy client VMs with OpenTofu in a
+// working directory, and read the audit trail:
 //
 //	go run ./examples/cli validate --config config.yaml
 //	go run ./examples/cli defaults
-//	go run ./examples/cli launch --count 2 --workdir ./run --gpu catalog --allocator-ip 203.0.113.10
+//	go run ./examples/cli launch --count 2 --workdir ./run --gpu catalog --allocator-ip 203.0.113.10 --allocator-sg-id sg-0123456789abcdef0
 //	go run ./examples/cli status --workdir ./run
 //	go run ./examples/cli audit list --store ./run/.lablink/audit
 //	go run ./examples/cli destroy --workdir ./run
@@ -23,7 +30,7 @@
 // Run `go run ./examples/cli help` for every flag. Exit status is 0 on
 // success, 1 on a failure (drift, a failed launch, an unreachable API) and
 // 2 on invalid input (bad flags, an invalid config, an unknown instance
-// type).
+// type, a module variable nothing supplies).
 package main
 
 import (

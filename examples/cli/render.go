@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/launcher"
@@ -18,6 +21,7 @@ func (c *cli) render(ctx context.Context, args []string) error {
 	module := fs.String("module", "", "module directory whose variables.tf the file must satisfy (default: the embedded aws module)")
 	format := fs.String("format", "", `output syntax, hcl or json (default: from --out's extension, else hcl)`)
 	out := fs.String("out", "", "write the file atomically with mode 0600 to this path instead of stdout")
+	workdir := fs.String("workdir", "", "working directory whose kept agent and register tokens to use, when LABLINK_AGENT_TOKEN and LABLINK_REGISTER_TOKEN are unset (default: tokens made for this file alone)")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
@@ -28,17 +32,26 @@ func (c *cli) render(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := c.loadConfig(*configPath)
 	if err != nil {
 		return err
 	}
-	env := envs.env(c.getenv)
+	env := envs.env(c.getenv, *configPath)
 	if err := requireIP(env); err != nil {
 		return err
 	}
 	schema, err := loadSchema(*module)
 	if err != nil {
 		return err
+	}
+	if env, err = launcher.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
+		return err
+	}
+	var made string
+	if env.AgentToken == "" || env.RegisterToken == "" {
+		if env, made, err = tokens(env, *workdir); err != nil {
+			return err
+		}
 	}
 	det, err := chooseDetector(ctx, *gpuMode, cfg, c.stderr, "render")
 	if err != nil {
@@ -52,7 +65,7 @@ func (c *cli) render(ctx context.Context, args []string) error {
 	in.InstanceCount = *count
 	r, err := launcher.Render(schema, in, f)
 	if err != nil {
-		return err
+		return renderError(err)
 	}
 
 	dest := "stdout"
@@ -65,6 +78,9 @@ func (c *cli) render(ctx context.Context, args []string) error {
 			return err
 		}
 		dest = *out
+	}
+	if made != "" {
+		fmt.Fprintf(c.stderr, "render: %s made for this file alone; set LABLINK_AGENT_TOKEN and LABLINK_REGISTER_TOKEN, or --workdir, to use the allocator's\n", made)
 	}
 	fmt.Fprintf(c.stderr, "render: %d variables, instance_count=%d, gpu_support=%s, allocator_url=%s -> %s (sha256 %s)\n",
 		len(r.Values), in.InstanceCount, describeGPU(info), in.URL, dest, r.SHA256)
@@ -105,4 +121,50 @@ func loadSchema(dir string) (*tfvars.Schema, error) {
 		return nil, invalidf("module %s declares no variables; is it a module directory?", dir)
 	}
 	return s, nil
+}
+
+// tokens fills the tokens env leaves unset: those kept in workdir, or,
+// without one, tokens made for this render alone. made names those
+// ("agent and register tokens", "agent token", "register token", or ""
+// when workdir supplied them), for the caller to say so: an allocator must
+// know the tokens for its VMs to register.
+func tokens(env launcher.Env, workdir string) (_ launcher.Env, made string, err error) {
+	var t launcher.Tokens
+	if workdir != "" {
+		if t, err = launcher.WorkdirTokens(workdir); err != nil {
+			return env, "", err
+		}
+	} else {
+		dir, err := os.MkdirTemp("", "lablink-render-")
+		if err != nil {
+			return env, "", err
+		}
+		defer os.RemoveAll(dir)
+		if t, err = launcher.WorkdirTokens(dir); err != nil {
+			return env, "", err
+		}
+		switch {
+		case env.AgentToken == "" && env.RegisterToken == "":
+			made = "agent and register tokens"
+		case env.AgentToken == "":
+			made = "agent token"
+		default:
+			made = "register token"
+		}
+	}
+	env.AgentToken = cmp.Or(env.AgentToken, t.Agent)
+	env.RegisterToken = cmp.Or(env.RegisterToken, t.Register)
+	return env, made, nil
+}
+
+// renderError marks a render failure that names a module variable (one
+// the module requires and nothing supplies, such as allocator_sg_id off
+// EC2 without --allocator-sg-id, or a value the module refuses) as invalid
+// input, as a missing --allocator-ip is.
+func renderError(err error) error {
+	var ve *tfvars.VariableError
+	if errors.As(err, &ve) {
+		return invalid(err)
+	}
+	return err
 }

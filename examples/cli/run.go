@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/lablink-go/lablink"
@@ -31,12 +32,17 @@ const usageText = `usage: go run ./examples/cli <command> [flags]
 Commands:
   render    render and verify the runtime tfvars (stdout or --out FILE)
   validate  check a config file and list every problem
-  defaults  report drift between the module's variable defaults and the Go defaults
+  defaults  list where each module variable gets its value, and any drift of its default
   launch    add client VMs with OpenTofu in a working directory
   destroy   destroy the client VMs of a working directory
   status    show the client VMs and the last launch of a working directory
   audit     list or show launches recorded in an audit store
   help      show this text
+
+Off EC2, render and launch need the allocator's security group: pass
+--allocator-sg-id or set ALLOCATOR_SG_ID (on EC2 it is read from instance
+metadata). The agent and register tokens come from LABLINK_AGENT_TOKEN and
+LABLINK_REGISTER_TOKEN, else from the working directory (render --workdir).
 
 Run "go run ./examples/cli <command> -h" for the flags of a command.
 Exit status: 0 success, 1 failure, 2 invalid input or usage.
@@ -187,45 +193,57 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// loadConfig reads the config at path, or the embedded example config when
-// path is "". A config that cannot be read or parsed is invalid input.
-// Validate is left to launcher.Resolve (or to the validate command).
-func loadConfig(path string) (lablink.Config, error) {
-	if path == "" {
-		cfg, err := lablink.ParseConfig(exampleConfig)
-		if err != nil {
-			// The embedded config is tested; this is a build mistake.
-			return lablink.Config{}, fmt.Errorf("embedded config.yaml: %w", err)
-		}
-		return cfg, nil
+// loadConfig reads and validates the config at path, or the embedded
+// example config when path is "". Deprecation warnings go to stderr; a
+// config with problems is invalid input, every problem named.
+func (c *cli) loadConfig(path string) (lablink.Config, error) {
+	cfg, warns, err := c.readConfig(path)
+	for _, w := range warns {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}
-	cfg, err := lablink.LoadConfig(path)
 	if err != nil {
 		return lablink.Config{}, invalid(err)
 	}
 	return cfg, nil
 }
 
+// readConfig is lablink.LoadConfig of path, or ParseConfig of the example.
+func (c *cli) readConfig(path string) (lablink.Config, []lablink.Warning, error) {
+	if path == "" {
+		return lablink.ParseConfig(exampleConfig)
+	}
+	return lablink.LoadConfig(path)
+}
+
 // envFlags are the flags that stand in for the allocator's environment
 // variables; a flag given on the command line wins over the variable.
 type envFlags struct {
-	fs                                 *flag.FlagSet
-	allocatorIP, environment, fqdn, lg string
+	fs                                     *flag.FlagSet
+	allocatorIP, environment, fqdn, lg, sg string
 }
 
 func addEnvFlags(fs *flag.FlagSet) *envFlags {
 	e := &envFlags{fs: fs}
 	fs.StringVar(&e.allocatorIP, "allocator-ip", "", "allocator public IP (default $ALLOCATOR_PUBLIC_IP)")
-	fs.StringVar(&e.environment, "environment", "", `environment name (default $ENVIRONMENT, else "prod")`)
+	fs.StringVar(&e.environment, "environment", "", `environment name (default $ENVIRONMENT, else the config's environment, else "prod")`)
 	fs.StringVar(&e.fqdn, "fqdn", "", "allocator URL or host name overriding DNS and IP (default $ALLOCATOR_FQDN)")
 	fs.StringVar(&e.lg, "log-group", "", "CloudWatch log group for cloud-init output (default $CLOUD_INIT_LOG_GROUP)")
+	fs.StringVar(&e.sg, "allocator-sg-id", "", "the allocator's security group, allowed to reach the VMs (default $ALLOCATOR_SG_ID, else instance metadata on EC2)")
 	return e
 }
 
 // env returns the launcher environment: the variables read through getenv,
-// overridden by the flags that were set.
-func (e *envFlags) env(getenv func(string) string) launcher.Env {
+// overridden by the flags that were set. configPath is the --config given
+// ("" for the embedded one), against whose directory a relative
+// startup_script.path is resolved.
+func (e *envFlags) env(getenv func(string) string, configPath string) launcher.Env {
 	env := launcher.EnvFrom(getenv)
+	if configPath != "" {
+		env.ConfigDir = filepath.Dir(configPath)
+	}
+	if isSet(e.fs, "allocator-sg-id") {
+		env.AllocatorSGID = e.sg
+	}
 	if isSet(e.fs, "allocator-ip") {
 		env.AllocatorIP = e.allocatorIP
 	}

@@ -55,7 +55,8 @@ var placeholders = []string{
 }
 
 // checkAdminPassword refuses the passwords an allocator must not serve
-// with: empty, upstream's default "admin_password", shorter than
+// with: empty, upstream's placeholders ("MISSING", "PLACEHOLDER_*") or
+// its old default "admin_password", shorter than
 // minPasswordLen characters, a placeholder, an unexpanded template
 // ("${ADMIN_PASSWORD}", "{{ .pw }}", "<password>"), one repeated
 // character, or the user name itself.
@@ -65,8 +66,10 @@ func checkAdminPassword(app lablink.App) error {
 	switch {
 	case pw == "":
 		return fmt.Errorf("%w: it is empty", errWeakPassword)
-	case pw == def:
-		return fmt.Errorf("%w: it is the default %q", errWeakPassword, def)
+	case pw == def || lablink.IsUnresolvedSecret(pw):
+		return fmt.Errorf("%w: it is the unfilled placeholder %q", errWeakPassword, pw)
+	case pw == "admin_password":
+		return fmt.Errorf("%w: it is the old default %q", errWeakPassword, pw)
 	case strings.TrimSpace(pw) != pw:
 		return fmt.Errorf("%w: it starts or ends with white space", errWeakPassword)
 	case utf8.RuneCountInString(pw) < minPasswordLen:

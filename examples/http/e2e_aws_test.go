@@ -5,19 +5,20 @@ import (
 	"io"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/ec2fake"
 	"github.com/lablink-go/lablink/internal/miniotest"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -43,13 +44,12 @@ func TestEndToEndEC2AndS3(t *testing.T) {
 
 	const prefix = "lablink/audit"
 	workdir := filepath.Join(t.TempDir(), "client")
-	env := map[string]string{"ALLOCATOR_PUBLIC_IP": "203.0.113.10", "ENVIRONMENT": "Staging"}
+	env := testEnv()
+	env["ENVIRONMENT"] = "Staging"
 	// No --gpu: the default finds the credentials above and asks EC2.
 	s := startRun(t, env, "--config", writeConfig(t, testConfig()), "--workdir", workdir,
 		"--addr", "127.0.0.1:0", "--terraform", tofu, "--audit", "s3://"+bucket+"/"+prefix)
-	if n := ec2.Requests(); n != 0 {
-		t.Errorf("EC2 was asked %d times at start, want 0 (GPU support is each launch's business)", n)
-	}
+	assert.Zero(t, ec2.Requests(), "EC2 requests at start (GPU support is each launch's business)")
 	c := s.client()
 
 	r1 := c.launch(2)
@@ -57,26 +57,23 @@ func TestEndToEndEC2AndS3(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	if r1.Existing != 0 || r1.Total != 2 || r1.Plan.Create != 2 || r1.AllocatorURL != "https://203.0.113.10" {
-		t.Errorf("launch 2: %+v", r1)
-	}
-	if r2.Existing != 2 || r2.Total != 5 || r2.Plan.Create != 3 || r2.Plan.Delete+r2.Plan.Replace != 0 {
-		t.Errorf("launch 3: %+v", r2)
-	}
+	assert.Equal(t, 0, r1.Existing, "launch 2: %+v", r1)
+	assert.Equal(t, 2, r1.Total, "launch 2: %+v", r1)
+	assert.Equal(t, 2, r1.Plan.Create, "launch 2: %+v", r1)
+	assert.Equal(t, "http://203.0.113.10", r1.AllocatorURL, "launch 2: ssl.provider none")
+	assert.Equal(t, 2, r2.Existing, "launch 3: %+v", r2)
+	assert.Equal(t, 5, r2.Total, "launch 3: %+v", r2)
+	assert.Equal(t, 3, r2.Plan.Create, "launch 3: %+v", r2)
+	assert.Zero(t, r2.Plan.Delete+r2.Plan.Replace, "launch 3 deletes or replaces: %+v", r2)
 	wantGPU := gpuJSON{InstanceType: "g4dn.xlarge", NVIDIA: true, Source: string(gpu.SourceAPI), Region: "us-west-2",
 		GPUs: []gpuDevJSON{{Manufacturer: "NVIDIA", Name: "T4-fake", Count: 2, MemoryMiB: 12345}}}
 	for i, r := range []launchResponse{r1, r2} {
-		if diff := cmp.Diff(wantGPU, r.GPU); diff != "" {
-			t.Errorf("launch %d: GPU answer (-want +got):\n%s", i+1, diff)
-		}
+		assert.Equal(t, wantGPU, r.GPU, "launch %d: GPU answer", i+1)
 	}
 	// The detector's cache answered the second launch.
-	if n, regions := ec2.Requests(), ec2.Regions(); n != 1 || !slices.Equal(regions, []string{"us-west-2"}) {
-		t.Errorf("EC2 saw %d DescribeInstanceTypes requests in regions %v, want 1 in us-west-2", n, regions)
-	}
-	if got := instanceCount(t, filepath.Join(workdir, "terraform.runtime.tfvars")); got != 5 {
-		t.Errorf("runtime tfvars: instance_count = %d, want 5", got)
-	}
+	assert.Equal(t, 1, ec2.Requests(), "DescribeInstanceTypes requests")
+	assert.Equal(t, []string{"us-west-2"}, ec2.Regions(), "regions EC2 was asked in")
+	assert.Equal(t, 5, instanceCount(t, filepath.Join(workdir, "terraform.runtime.tfvars")), "runtime tfvars: instance_count")
 
 	// The audit trail is in MinIO, under the prefix, for the normalized
 	// ENVIRONMENT ("staging").
@@ -84,25 +81,23 @@ func TestEndToEndEC2AndS3(t *testing.T) {
 	get := func(key string) (body []byte, contentType string) {
 		t.Helper()
 		out, err := s3c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err != nil {
-			t.Errorf("get s3://%s/%s: %v", bucket, key, err)
+		if !assert.NoError(t, err, "get s3://%s/%s", bucket, key) {
 			return nil, ""
 		}
 		defer out.Body.Close()
 		b, err := io.ReadAll(out.Body)
-		if err != nil {
-			t.Errorf("read s3://%s/%s: %v", bucket, key, err)
-		}
+		assert.NoError(t, err, "read s3://%s/%s", bucket, key)
 		return b, aws.ToString(out.ContentType)
 	}
 	latest, ct := get(path.Join(prefix, audit.LatestKey("staging")))
-	if !strings.HasPrefix(ct, "text/plain") {
-		t.Errorf("latest copy: content type %q, want text/plain", ct)
-	}
-	if vals, err := tfvars.Parse(latest, tfvars.HCL); err != nil {
-		t.Errorf("latest copy does not parse: %v\n%s", err, latest)
-	} else if v := vals["instance_count"]; v == cty.NilVal || !v.Type().Equals(cty.Number) || !v.Equals(cty.NumberIntVal(5)).True() {
-		t.Errorf("latest copy: instance_count = %#v, want 5", v)
+	assert.True(t, strings.HasPrefix(ct, "text/plain"), "latest copy: content type %q, want text/plain", ct)
+	vals, err := tfvars.Parse(latest, tfvars.HCL)
+	if assert.NoError(t, err, "latest copy does not parse:\n%s", latest) {
+		v := vals["instance_count"]
+		assert.True(t, v != cty.NilVal && v.Type().Equals(cty.Number) && v.Equals(cty.NumberIntVal(5)).True(),
+			"latest copy: instance_count = %#v, want 5", v)
+		assert.Equal(t, cty.StringVal(testkit.SecurityGroup), vals["allocator_sg_id"], "latest copy: allocator_sg_id")
+		assert.Equal(t, cty.StringVal("sleap-lablink-client-staging"), vals["resource_prefix"], "latest copy: resource_prefix")
 	}
 
 	history := path.Join(prefix, "staging/client/history") + "/"
@@ -110,9 +105,7 @@ func TestEndToEndEC2AndS3(t *testing.T) {
 	p := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(history)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, o := range page.Contents {
 			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), history))
 		}
@@ -123,34 +116,25 @@ func TestEndToEndEC2AndS3(t *testing.T) {
 			want = append(want, id+"/"+name)
 		}
 	}
-	slices.Sort(want)
-	slices.Sort(keys)
-	if diff := cmp.Diff(want, keys); diff != "" {
-		t.Errorf("history objects (-want +got):\n%s", diff)
-	}
+	assert.ElementsMatch(t, want, keys, "history objects")
 	for _, r := range []launchResponse{r1, r2} {
 		key := path.Join(prefix, audit.HistoryPrefix("staging", r.LaunchID), audit.ManifestName)
-		if want := "s3://" + bucket + "/" + key; r.Audit != want {
-			t.Errorf("launch %s: audit %q, want %q", r.LaunchID, r.Audit, want)
-		}
+		assert.Equal(t, "s3://"+bucket+"/"+key, r.Audit, "launch %s: audit", r.LaunchID)
 		body, _ := get(key)
 		var m audit.Manifest
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Errorf("manifest of %s: %v\n%s", r.LaunchID, err, body)
+		if !assert.NoError(t, json.Unmarshal(body, &m), "manifest of %s:\n%s", r.LaunchID, body) {
 			continue
 		}
-		if m.Outcome != audit.OutcomeSucceeded || m.Total != r.Total || m.Existing != r.Existing ||
-			m.TFVarsSHA256 != r.TFVarsSHA256 || m.Actor != testUser {
-			t.Errorf("manifest of %s: %+v, want a success matching %+v", r.LaunchID, m, r)
+		assert.Equal(t, audit.OutcomeSucceeded, m.Outcome, "manifest of %s", r.LaunchID)
+		assert.Equal(t, r.Total, m.Total, "manifest of %s", r.LaunchID)
+		assert.Equal(t, r.Existing, m.Existing, "manifest of %s", r.LaunchID)
+		assert.Equal(t, r.TFVarsSHA256, m.TFVarsSHA256, "manifest of %s", r.LaunchID)
+		assert.Equal(t, testUser, m.Actor, "manifest of %s", r.LaunchID)
+		if assert.NotNil(t, m.GPU, "manifest of %s: GPU", r.LaunchID) {
+			assert.True(t, m.GPU.NVIDIA, "manifest of %s: GPU %+v", r.LaunchID, m.GPU)
+			assert.Equal(t, "g4dn.xlarge", m.GPU.InstanceType, "manifest of %s", r.LaunchID)
 		}
-		if m.GPU == nil || !m.GPU.NVIDIA || m.GPU.InstanceType != "g4dn.xlarge" {
-			t.Errorf("manifest of %s: GPU %+v", r.LaunchID, m.GPU)
-		}
 	}
-	if n := ec2.Requests(); n != 1 {
-		t.Errorf("EC2 saw %d requests in all, want 1", n)
-	}
-	if code := s.shutdown(); code != exitOK {
-		t.Errorf("exit code %d after shutdown, want %d", code, exitOK)
-	}
+	assert.Equal(t, 1, ec2.Requests(), "EC2 requests in all")
+	assert.Equal(t, exitOK, s.shutdown(), "exit code after shutdown")
 }

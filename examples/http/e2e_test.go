@@ -13,10 +13,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
@@ -123,15 +126,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("runs OpenTofu")
 	}
 	dir := t.TempDir()
-	if err := terraform.Materialize("local", dir); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, terraform.Materialize("local", dir))
 	gate := &applyGate{}
-	l, err := launcher.New(dir, tofutest.Binary(t), testConfig(), launcher.Env{AllocatorIP: "203.0.113.10"}, gpu.Catalog{},
+	env := launcher.Env{AllocatorIP: testkit.AllocatorIP, AllocatorSGID: testkit.SecurityGroup}
+	l, err := launcher.New(dir, tofutest.Binary(t), testConfig(), env, gpu.Catalog{},
 		&launcher.Options{TofuEnv: tofutest.ExecEnv(t), Progress: gate.progress})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer l.Close()
 	gl := &gatedLauncher{Launcher: l, entered: make(chan struct{}, 64)}
 	ts := httptest.NewServer(newServer(gl, testConfig(), serverOptions{Logger: testLogger(t)}))
@@ -139,27 +139,24 @@ func TestEndToEnd(t *testing.T) {
 	c := e2eClient{t, ts.URL}
 
 	// Destroy before any launch: upstream's 404.
-	if status, body := c.do(http.MethodPost, "/api/destroy", ""); status != http.StatusNotFound {
-		t.Errorf("destroy before launch: status %d, body %s", status, body)
-	}
+	status, body := c.do(http.MethodPost, "/api/destroy", "")
+	assert.Equal(t, http.StatusNotFound, status, "destroy before launch: %s", body)
 
 	r := c.launch(2)
-	if r.Existing != 0 || r.Total != 2 || r.Merged != 1 || r.AllocatorURL != "https://203.0.113.10" || r.Plan.Create != 2 {
-		t.Errorf("launch 2: %+v", r)
-	}
-	if r.GPU.Source != string(gpu.SourceCatalog) || !r.GPU.NVIDIA {
-		t.Errorf("launch 2: gpu %+v, want an NVIDIA answer from the catalog", r.GPU)
-	}
+	assert.Equal(t, 0, r.Existing, "launch 2: %+v", r)
+	assert.Equal(t, 2, r.Total, "launch 2: %+v", r)
+	assert.Equal(t, 1, r.Merged, "launch 2: %+v", r)
+	assert.Equal(t, "http://"+testkit.AllocatorIP, r.AllocatorURL, "launch 2: ssl.provider none")
+	assert.Equal(t, 2, r.Plan.Create, "launch 2: %+v", r)
+	assert.Equal(t, string(gpu.SourceCatalog), r.GPU.Source, "launch 2: gpu %+v", r.GPU)
+	assert.True(t, r.GPU.NVIDIA, "launch 2: gpu %+v", r.GPU)
 	r = c.launch(3)
-	if r.Existing != 2 || r.Total != 5 || r.Plan.Create != 3 || r.Plan.Delete != 0 || r.Plan.Replace != 0 {
-		t.Errorf("launch 3: %+v", r)
-	}
-	if n := c.vms(); n != 5 {
-		t.Errorf("status: %d VMs, want 5", n)
-	}
-	if got := instanceCount(t, l.TFVarsPath()); got != 5 {
-		t.Errorf("runtime tfvars: instance_count = %d, want 5", got)
-	}
+	assert.Equal(t, 2, r.Existing, "launch 3: %+v", r)
+	assert.Equal(t, 5, r.Total, "launch 3: %+v", r)
+	assert.Equal(t, 3, r.Plan.Create, "launch 3: %+v", r)
+	assert.Zero(t, r.Plan.Delete+r.Plan.Replace, "launch 3 deletes or replaces: %+v", r)
+	assert.Equal(t, 5, c.vms(), "status")
+	assert.Equal(t, 5, instanceCount(t, l.TFVarsPath()), "runtime tfvars: instance_count")
 
 	// 20 concurrent requests for one VM each. The first apply is held at
 	// its start until all 20 have called Launch, so the others arrive
@@ -188,38 +185,24 @@ func TestEndToEnd(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	if len(perApply) >= n {
-		t.Errorf("%d requests took %d applies; want them merged into fewer", n, len(perApply))
-	}
+	assert.Less(t, len(perApply), n, "%d requests took %d applies; want them merged into fewer", n, len(perApply))
 	for id, rs := range perApply {
 		// Every request of one apply got the same answer, and that apply
 		// says it covered exactly those requests.
-		if rs[0].Merged != len(rs) || rs[0].Requested != len(rs) || rs[0].Total != rs[0].Existing+len(rs) {
-			t.Errorf("apply %s answered %d requests: %+v", id, len(rs), rs[0])
-		}
+		assert.Equal(t, len(rs), rs[0].Merged, "apply %s: %+v", id, rs[0])
+		assert.Equal(t, len(rs), rs[0].Requested, "apply %s: %+v", id, rs[0])
+		assert.Equal(t, rs[0].Existing+len(rs), rs[0].Total, "apply %s: %+v", id, rs[0])
 	}
 	t.Logf("%d requests, %d applies", n, len(perApply))
-	if got := c.vms(); got != 25 {
-		t.Errorf("status after the concurrent launches: %d VMs, want 25", got)
-	}
-	if got := instanceCount(t, l.TFVarsPath()); got != 25 {
-		t.Errorf("runtime tfvars: instance_count = %d, want 25", got)
-	}
+	assert.Equal(t, 25, c.vms(), "status after the concurrent launches")
+	assert.Equal(t, 25, instanceCount(t, l.TFVarsPath()), "runtime tfvars: instance_count")
 
-	status, body := c.do(http.MethodPost, "/api/destroy", "")
-	if status != http.StatusOK {
-		t.Fatalf("destroy: status %d, body %s", status, body)
-	}
+	status, body = c.do(http.MethodPost, "/api/destroy", "")
+	require.Equal(t, http.StatusOK, status, "destroy: %s", body)
 	var d destroyResponse
-	if err := json.Unmarshal(body, &d); err != nil {
-		t.Fatal(err)
-	}
-	if d.Destroyed != 25 {
-		t.Errorf("destroy: destroyed %d, want 25", d.Destroyed)
-	}
-	if got := c.vms(); got != 0 {
-		t.Errorf("status after destroy: %d VMs, want 0", got)
-	}
+	require.NoError(t, json.Unmarshal(body, &d))
+	assert.Equal(t, 25, d.Destroyed, "destroyed")
+	assert.Equal(t, 0, c.vms(), "status after destroy")
 }
 
 func instanceCount(t *testing.T, path string) int {

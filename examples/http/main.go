@@ -8,11 +8,16 @@
 //
 // Every /api/ route needs HTTP Basic auth with app.admin_user and
 // app.admin_password; the server refuses to start with a default, short
-// or placeholder password unless --insecure-dev is given. The allocator's
-// public IP and environment come from ALLOCATOR_PUBLIC_IP (required),
-// ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, as upstream; the
-// server refuses to start when one of them is missing or invalid, naming
-// it, rather than failing every launch.
+// or placeholder password (upstream's unfilled "MISSING" included) unless
+// --insecure-dev is given. The allocator's public IP and environment come
+// from ALLOCATOR_PUBLIC_IP (required), ENVIRONMENT (else the config's
+// environment), ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, as upstream. The
+// allocator's security group comes from ALLOCATOR_SG_ID, else, on EC2, from
+// instance metadata; the agent and register tokens from LABLINK_AGENT_TOKEN
+// and LABLINK_REGISTER_TOKEN, else those kept in the workdir. The server
+// refuses to start when one of them is missing or invalid, naming it,
+// rather than failing every launch. Deprecated config keys are logged as
+// warnings and keep their old meaning.
 //
 // On SIGTERM or SIGINT it stops accepting connections, interrupts
 // in-flight applies (OpenTofu gets SIGINT and releases its state lock),
@@ -44,6 +49,7 @@ import (
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/tfvars"
 )
 
 // Exit codes.
@@ -78,9 +84,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		return code
 	}
 
-	cfg, err := lablink.LoadConfig(f.config)
-	if err == nil {
-		err = cfg.Validate()
+	cfg, warns, err := lablink.LoadConfig(f.config)
+	for _, w := range warns {
+		log.Warn("deprecated config key", "path", w.Path, "line", w.Line, "removed_in", w.Release, "todo", w.Replacement)
 	}
 	if err != nil {
 		log.Error("invalid config", "path", f.config, "err", err)
@@ -98,6 +104,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 	}
 
 	env := launcher.EnvFrom(getenv)
+	env.ConfigDir = filepath.Dir(f.config)
 	if err := checkEnv(ctx, cfg, env); err != nil {
 		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
 			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
@@ -130,10 +137,24 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("gpu detector", "err", err)
 		return exitFailure
 	}
+	schema, err := tfvars.LoadSchema(f.workdir)
+	if err != nil {
+		log.Error("module", "err", err)
+		return exitFailure
+	}
+	if env, err = launcher.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
+		log.Error("allocator security group", "err", err)
+		return exitFailure
+	}
 	l, err := launcher.New(f.workdir, bin, cfg, env, gpus, opts)
 	if err != nil {
 		log.Error("launcher", "err", err)
 		return exitFailure
+	}
+	if err := l.Check(ctx); err != nil {
+		_ = l.Close()
+		log.Error("refusing to start: every launch would fail", "err", err)
+		return exitUsage
 	}
 
 	// Init and the binary's version now, so a broken setup fails at start

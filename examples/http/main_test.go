@@ -6,9 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lablink-go/lablink/internal/testkit"
 )
 
 // mainArgsEnv, when set, makes the test binary run main with the JSON
@@ -38,16 +42,13 @@ func TestMainStopsOnSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			args, err := json.Marshal([]string{"--config", cfg, "--workdir", filepath.Join(t.TempDir(), "client"),
 				"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), mainArgsEnv+"="+string(args), "ALLOCATOR_PUBLIC_IP=203.0.113.10")
+			cmd.Env = append(os.Environ(), mainArgsEnv+"="+string(args),
+				"ALLOCATOR_PUBLIC_IP="+testkit.AllocatorIP, "ALLOCATOR_SG_ID="+testkit.SecurityGroup)
 			log := newLogSink()
 			cmd.Stderr = log
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, cmd.Start())
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
 			waited := false
@@ -66,25 +67,19 @@ func TestMainStopsOnSignal(t *testing.T) {
 			case addr = <-log.listening:
 			case err := <-exited:
 				waited = true
-				t.Fatalf("server exited before listening: %v", err)
+				require.FailNow(t, "server exited before listening", "%v", err)
 			}
 			resp, err := http.Get("http://" + addr + "/healthz")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			resp.Body.Close()
 
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, cmd.Process.Signal(sig))
 			err = <-exited
 			waited = true
-			if err != nil {
-				t.Errorf("server exited with %v after %v, want exit status 0", err, sig)
-			}
-			if got := log.String(); !strings.Contains(got, "shutting down") || !strings.Contains(got, "server stopped") {
-				t.Errorf("log does not show a graceful shutdown:\n%s", got)
-			}
+			assert.NoError(t, err, "exit status after %v, want 0", sig)
+			got := log.String()
+			assert.Contains(t, got, "shutting down", "a graceful shutdown")
+			assert.Contains(t, got, "server stopped", "a graceful shutdown")
 		})
 	}
 }

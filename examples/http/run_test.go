@@ -17,33 +17,68 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 )
 
-// testEnv is an allocator environment that passes checkEnv.
+// testEnv is an allocator environment that passes checkEnv and supplies
+// the security group the module requires (off EC2 nothing else does).
 func testEnv() map[string]string {
-	return map[string]string{"ALLOCATOR_PUBLIC_IP": "203.0.113.10"}
+	return map[string]string{"ALLOCATOR_PUBLIC_IP": testkit.AllocatorIP, "ALLOCATOR_SG_ID": testkit.SecurityGroup}
 }
 
 func getenvFrom(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
-// writeConfig writes cfg as a config.yaml and returns its path.
+// writeConfig writes cfg as a config.yaml of today's schema and returns
+// its path. The keys upstream removed (lablink.Deprecations) are left out,
+// so that loading the file warns of nothing; they keep their defaults.
 func writeConfig(t *testing.T, cfg lablink.Config) string {
 	t.Helper()
-	data, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
+	var doc yaml.Node
+	require.NoError(t, doc.Encode(cfg))
+	for _, d := range lablink.Deprecations() {
+		dropKey(&doc, strings.Split(d.Path, "."))
 	}
+	data, err := yaml.Marshal(&doc)
+	require.NoError(t, err)
 	p := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, data, 0o600))
 	return p
+}
+
+// dropKey removes the key at path from the mapping n, if it is there.
+func dropKey(n *yaml.Node, path []string) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != path[0] {
+			continue
+		}
+		if len(path) == 1 {
+			n.Content = slices.Delete(n.Content, i, i+2)
+		} else {
+			dropKey(n.Content[i+1], path[1:])
+		}
+		return
+	}
+}
+
+// TestWriteConfig: the helper's file loads back as the config it was
+// given, without a warning.
+func TestWriteConfig(t *testing.T) {
+	cfg := testConfig()
+	cfg.Environment = "staging"
+	got, warns, err := lablink.LoadConfig(writeConfig(t, cfg))
+	require.NoError(t, err)
+	assert.Empty(t, warns)
+	// yaml writes a nil list as [], which loads as an empty one.
+	assert.Empty(t, cmp.Diff(cfg, got, cmpopts.EquateEmpty()), "loaded config (-want +got)")
 }
 
 // serverTofu prepares a test that runs the server with a real OpenTofu:
@@ -286,7 +321,11 @@ func TestRunRefusesToStart(t *testing.T) {
 	}
 	invalid := testConfig()
 	invalid.Machine.MachineType = ""
-	invalid.DB.Port = 0
+	invalid.StartupScript.MaxAttempts = 0
+	// DefaultConfig asks for Let's Encrypt without DNS or an e-mail, which
+	// today's cross-field rules refuse.
+	letsencrypt := testConfig()
+	letsencrypt.SSL = lablink.DefaultConfig().SSL
 	with := func(kv ...string) map[string]string {
 		env := testEnv()
 		for i := 0; i < len(kv); i += 2 {
@@ -317,16 +356,22 @@ func TestRunRefusesToStart(t *testing.T) {
 		{"config not YAML", notYAML, testEnv(), nil, exitUsage, []string{"invalid config"}},
 		{"config with an unknown key", unknown, testEnv(), nil, exitUsage, []string{"invalid config", "admin_usr"}},
 		{"invalid config values", invalid, testEnv(), nil, exitUsage,
-			[]string{"invalid config", "db.port", "machine.machine_type"}},
-		{"default password", weak("admin_password"), testEnv(), nil, exitUsage,
-			[]string{"refusing to start", "--insecure-dev", `it is the default "admin_password"`}},
+			[]string{"invalid config", "machine.machine_type", "startup_script.max_attempts"}},
+		{"letsencrypt without dns", letsencrypt, testEnv(), nil, exitUsage,
+			[]string{"invalid config", "ssl.provider", "needs dns.enabled", "ssl.email"}},
+		{"unfilled password", weak(lablink.MissingSecret), testEnv(), nil, exitUsage,
+			[]string{"refusing to start", "--insecure-dev", `it is the unfilled placeholder "MISSING"`}},
+		{"template placeholder password", weak("PLACEHOLDER_ADMIN_PASSWORD"), testEnv(), nil, exitUsage,
+			[]string{"refusing to start", `it is the unfilled placeholder "PLACEHOLDER_ADMIN_PASSWORD"`}},
+		{"old default password", weak("admin_password"), testEnv(), nil, exitUsage,
+			[]string{"refusing to start", "--insecure-dev", `it is the old default "admin_password"`}},
 		{"placeholder password", weak("CHANGE-ME-before-prod"), testEnv(), nil, exitUsage,
 			[]string{"refusing to start", `placeholder "changeme"`}},
 		{"template password", weak("${ADMIN_PASSWORD}-unexpanded"), testEnv(), nil, exitUsage,
 			[]string{"refusing to start", "unexpanded template"}},
 		{"short password", weak("Xk3!v9"), testEnv(), nil, exitUsage,
 			[]string{"refusing to start", "fewer than 12 characters"}},
-		{"no ALLOCATOR_PUBLIC_IP", strong, map[string]string{}, nil, exitUsage,
+		{"no ALLOCATOR_PUBLIC_IP", strong, map[string]string{"ALLOCATOR_SG_ID": testkit.SecurityGroup}, nil, exitUsage,
 			[]string{"refusing to start", "ALLOCATOR_PUBLIC_IP is not set"}},
 		{"blank ALLOCATOR_PUBLIC_IP", strong, with("ALLOCATOR_PUBLIC_IP", "  "), nil, exitUsage,
 			[]string{"ALLOCATOR_PUBLIC_IP is not set"}},
@@ -334,6 +379,8 @@ func TestRunRefusesToStart(t *testing.T) {
 			[]string{"refusing to start", `ALLOCATOR_PUBLIC_IP: "allocator.example.com" is not an IP address`}},
 		{"ALLOCATOR_PUBLIC_IP with a zone", strong, with("ALLOCATOR_PUBLIC_IP", "fe80::1%eth0"), nil, exitUsage,
 			[]string{"ALLOCATOR_PUBLIC_IP"}},
+		{"ALLOCATOR_SG_ID not a security group", strong, with("ALLOCATOR_SG_ID", "default"), nil, exitUsage,
+			[]string{"refusing to start", "err=ALLOCATOR_SG_ID:"}},
 		// The message names every variable, so the error (err=) must be the
 		// one naming the culprit.
 		{"bad ENVIRONMENT", strong, with("ENVIRONMENT", "test_env"), nil, exitUsage,
@@ -349,9 +396,9 @@ func TestRunRefusesToStart(t *testing.T) {
 		{"invalid audit store", strong, testEnv(), []string{"--audit", "s3://Not_A_Bucket/x"}, exitUsage,
 			[]string{"audit store", "bad bucket name"}},
 		{"audit store with an unknown parameter", strong, testEnv(), []string{"--audit", "s3://bucket/x?region=eu"}, exitUsage,
-			[]string{"audit store", `unknown or empty parameter "region"`}},
+			[]string{"audit store", "unknown", `parameter "region"`}},
 		// --insecure-dev lowers the password bar only.
-		{"insecure-dev without ALLOCATOR_PUBLIC_IP", weak("admin_password"), map[string]string{},
+		{"insecure-dev without ALLOCATOR_PUBLIC_IP", weak(lablink.MissingSecret), map[string]string{},
 			[]string{"--insecure-dev"}, exitUsage,
 			[]string{"INSECURE", "refusing to start", "ALLOCATOR_PUBLIC_IP is not set"}},
 	}
@@ -366,9 +413,7 @@ func TestRunRefusesToStart(t *testing.T) {
 				args = append(args, "--config", writeConfig(t, c))
 			case string:
 				p := filepath.Join(dir, "config.yaml")
-				if err := os.WriteFile(p, []byte(c), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, os.WriteFile(p, []byte(c), 0o600))
 				args = append(args, "--config", p)
 			}
 			args = append(args, tc.args...)
@@ -376,31 +421,86 @@ func TestRunRefusesToStart(t *testing.T) {
 			log := newLogSink()
 			code := run(t.Context(), args, log, getenvFrom(tc.env))
 			got := log.String()
-			if code != tc.code {
-				t.Errorf("exit code %d, want %d; log:\n%s", code, tc.code, got)
-			}
+			assert.Equal(t, tc.code, code, "exit code; log:\n%s", got)
 			rest := got
 			for _, w := range tc.want {
 				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Errorf("log does not say %q (after the earlier expected text):\n%s", w, got)
+				if !assert.GreaterOrEqual(t, i, 0, "log does not say %q (after the earlier expected text):\n%s", w, got) {
 					break
 				}
 				rest = rest[i+len(w):]
 			}
-			if _, err := os.Stat(workdir); err == nil {
-				t.Errorf("run refused to start but created %s", workdir)
-			}
+			assert.NoDirExists(t, workdir, "run refused to start but created the workdir")
 		})
 	}
+}
+
+// TestRunRefusesWithoutSecurityGroup: off EC2 (the instance metadata probe
+// is off) and without ALLOCATOR_SG_ID, nothing supplies the module's
+// required allocator_sg_id, so every launch would fail; the server says so
+// at start, naming the variable and how to set it, and exits 2 without
+// running OpenTofu.
+func TestRunRefusesWithoutSecurityGroup(t *testing.T) {
+	isolateTofu(t)
+	noAWS(t)
+	workdir := filepath.Join(t.TempDir(), "client")
+	args := []string{"--config", writeConfig(t, testConfig()), "--workdir", workdir, "--addr", "127.0.0.1:0",
+		"--gpu", "catalog", "--terraform", tofutest.Binary(t)}
+	log := newLogSink()
+	code := run(t.Context(), args, log, getenvFrom(map[string]string{"ALLOCATOR_PUBLIC_IP": testkit.AllocatorIP}))
+	got := log.String()
+	assert.Equal(t, exitUsage, code, "log:\n%s", got)
+	assert.Contains(t, got, "refusing to start")
+	assert.Contains(t, got, `variable "allocator_sg_id"`)
+	assert.Contains(t, got, "ALLOCATOR_SG_ID")
+	assert.NotContains(t, got, "listening")
+	assert.NoDirExists(t, filepath.Join(workdir, ".terraform"), "OpenTofu init ran")
+}
+
+// TestRunWarnsDeprecatedKeys starts the server on the config file of the
+// oldest upstream schema generation: each removed key is logged as a
+// warning, naming its path, line and the release that removed it, and
+// the server starts and serves.
+func TestRunWarnsDeprecatedKeys(t *testing.T) {
+	tofu := serverTofu(t, "runs OpenTofu")
+	cfgPath := filepath.Join("..", "..", "testdata", "generations", "2025-11.yaml")
+	cfg, warns, err := lablink.LoadConfig(cfgPath)
+	require.NoError(t, err)
+	require.NotEmpty(t, warns, "the 2025-11 generation sets removed keys")
+	require.NoError(t, checkAdminPassword(cfg.App), "the fixture's admin password must be fit for a server")
+
+	s := startRun(t, testEnv(), "--config", cfgPath, "--workdir", filepath.Join(t.TempDir(), "client"),
+		"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog")
+	req, err := http.NewRequest(http.MethodGet, s.url+"/api/status", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(cfg.App.AdminUser, cfg.App.AdminPassword)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "status with the file's admin credentials")
+	require.Equal(t, exitOK, s.shutdown())
+
+	var got []string
+	for l := range strings.Lines(s.log.String()) {
+		if strings.HasPrefix(l, "WARN deprecated config key ") {
+			got = append(got, strings.TrimSuffix(l, "\n"))
+		}
+	}
+	var want []string
+	for _, w := range warns {
+		want = append(want, fmt.Sprintf("WARN deprecated config key line=%d path=%s removed_in=%s todo=%s",
+			w.Line, w.Path, w.Release, w.Replacement))
+	}
+	assert.Equal(t, want, got, "one warning per deprecated key")
+	assert.Contains(t, s.log.String(), "listening")
 }
 
 // TestRunStartsAndStops starts the real server, OpenTofu init included,
 // and shuts it down as SIGTERM would.
 func TestRunStartsAndStops(t *testing.T) {
 	tofu := serverTofu(t, "runs OpenTofu")
-	defaultPassword := testConfig()
-	defaultPassword.App.AdminPassword = lablink.DefaultConfig().App.AdminPassword
+	unfilled := testConfig()
+	unfilled.App.AdminPassword = lablink.DefaultConfig().App.AdminPassword
 
 	tests := []struct {
 		name     string
@@ -412,13 +512,9 @@ func TestRunStartsAndStops(t *testing.T) {
 	}{
 		{name: "strong password, missing workdir", cfg: testConfig(), password: testPassword},
 		{name: "strong password, empty workdir", cfg: testConfig(), password: testPassword,
-			workdir: func(t *testing.T, dir string) {
-				if err := os.Mkdir(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}},
-		{name: "default password with insecure-dev", cfg: defaultPassword, args: []string{"--insecure-dev"},
-			password: "admin_password", warn: "INSECURE"},
+			workdir: func(t *testing.T, dir string) { require.NoError(t, os.Mkdir(dir, 0o755)) }},
+		{name: "default password with insecure-dev", cfg: unfilled, args: []string{"--insecure-dev"},
+			password: lablink.MissingSecret, warn: "INSECURE"},
 		{name: "no --gpu and no AWS credentials", cfg: testConfig(), password: testPassword,
 			warn: "GPU support comes from the offline catalog"},
 	}
@@ -437,46 +533,31 @@ func TestRunStartsAndStops(t *testing.T) {
 
 			// The module was materialized: the workdir holds exactly the
 			// embedded files (and what init wrote).
-			if diff := moduleDiff(workdir, "local"); len(diff) > 0 {
-				t.Errorf("workdir differs from the embedded module in %v", diff)
-			}
-			if _, err := os.Stat(filepath.Join(workdir, "main.tf")); err != nil {
-				t.Error(err)
-			}
+			assert.Empty(t, moduleDiff(workdir, "local"), "workdir differs from the embedded module")
+			assert.FileExists(t, filepath.Join(workdir, "main.tf"))
 			resp, err := http.Get(s.url + "/healthz")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("healthz: %d", resp.StatusCode)
-			}
-			req, _ := http.NewRequest(http.MethodGet, s.url+"/api/status", nil)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "healthz")
+			req, err := http.NewRequest(http.MethodGet, s.url+"/api/status", nil)
+			require.NoError(t, err)
 			req.SetBasicAuth(testUser, tc.password)
 			resp, err = http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var st statusResponse
-			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
-				t.Errorf("status: %d, %+v, %v", resp.StatusCode, st, err)
-			}
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "status")
+			assert.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
 			resp.Body.Close()
-			if st.VMs != 0 || st.TFVars {
-				t.Errorf("status of a new workdir: %+v", st)
-			}
+			assert.Zero(t, st.VMs, "VMs of a new workdir")
+			assert.False(t, st.TFVars, "runtime tfvars in a new workdir")
 
-			if code := s.shutdown(); code != exitOK {
-				t.Errorf("exit code after shutdown %d, want %d", code, exitOK)
-			}
+			assert.Equal(t, exitOK, s.shutdown(), "exit code after shutdown")
 			log := s.log.String()
 			for _, w := range []string{"wrote module", "listening", "server stopped", tc.warn} {
-				if !strings.Contains(log, w) {
-					t.Errorf("log does not say %q:\n%s", w, log)
-				}
+				assert.Contains(t, log, w)
 			}
-			if tc.warn == "" && strings.Contains(log, "WARN") {
-				t.Errorf("unexpected warning:\n%s", log)
+			if tc.warn == "" {
+				assert.NotContains(t, log, "WARN", "unexpected warning")
 			}
 		})
 	}
@@ -495,50 +576,31 @@ func TestRunWorkdirProblems(t *testing.T) {
 
 	t.Run("not a module", func(t *testing.T) {
 		workdir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(workdir, "notes.txt"), []byte("mine"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(workdir, "notes.txt"), []byte("mine"), 0o644))
 		log := newLogSink()
-		if code := run(t.Context(), args(workdir), log, getenvFrom(testEnv())); code != exitFailure {
-			t.Errorf("exit code %d, want %d", code, exitFailure)
-		}
-		if got := log.String(); !strings.Contains(got, "is neither empty nor an OpenTofu module directory") {
-			t.Errorf("log:\n%s", got)
-		}
-		if entries, _ := os.ReadDir(workdir); len(entries) != 1 {
-			t.Errorf("workdir holds %d entries, want notes.txt only", len(entries))
-		}
+		assert.Equal(t, exitFailure, run(t.Context(), args(workdir), log, getenvFrom(testEnv())), "exit code")
+		assert.Contains(t, log.String(), "is neither empty nor an OpenTofu module directory")
+		entries, _ := os.ReadDir(workdir)
+		assert.Len(t, entries, 1, "the workdir holds notes.txt only")
 	})
 
 	t.Run("edited module", func(t *testing.T) {
 		workdir := filepath.Join(t.TempDir(), "client")
 		s := startRun(t, testEnv(), args(workdir)...)
-		if code := s.shutdown(); code != exitOK {
-			t.Fatalf("first run: exit %d", code)
-		}
+		require.Equal(t, exitOK, s.shutdown(), "first run")
 		edited := filepath.Join(workdir, "outputs.tf")
 		data, err := os.ReadFile(edited)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		data = append(data, "\n# edited by an operator\n"...)
-		if err := os.WriteFile(edited, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(edited, data, 0o644))
 		s = startRun(t, testEnv(), args(workdir)...)
-		if code := s.shutdown(); code != exitOK {
-			t.Fatalf("second run: exit %d", code)
-		}
+		require.Equal(t, exitOK, s.shutdown(), "second run")
 		log := s.log.String()
-		if !strings.Contains(log, "workdir module differs from the embedded one") || !strings.Contains(log, "outputs.tf") {
-			t.Errorf("log does not warn about outputs.tf:\n%s", log)
-		}
-		if strings.Contains(log, "wrote module") {
-			t.Errorf("the module was written over an existing one:\n%s", log)
-		}
-		if got, _ := os.ReadFile(edited); !bytes.Equal(got, data) {
-			t.Error("the operator's edit was overwritten")
-		}
+		assert.Contains(t, log, "workdir module differs from the embedded one")
+		assert.Contains(t, log, "outputs.tf")
+		assert.NotContains(t, log, "wrote module", "the module was written over an existing one")
+		got, err := os.ReadFile(edited)
+		require.NoError(t, err)
+		assert.Equal(t, data, got, "the operator's edit was overwritten")
 	})
-
 }

@@ -192,7 +192,7 @@ func (s *server) launch(w http.ResponseWriter, r *http.Request) {
 		AllocatorURL: res.AllocatorURL,
 		GPU:          gpuView(res.GPU),
 		TFVarsSHA256: res.TFVarsSHA256,
-		Plan:         planJSON{res.Plan.Create, res.Plan.Update, res.Plan.Delete, res.Plan.Replace},
+		Plan:         planJSON{res.Plan.Add, res.Plan.Change, res.Plan.Destroy, res.Plan.Replace},
 		Audit:        res.Audit,
 		Duration:     res.Duration.String(),
 	})

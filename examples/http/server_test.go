@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/launcher"
 )
 
@@ -75,8 +77,10 @@ func (f *fakeLauncher) requests() []launcher.Request {
 	return append([]launcher.Request(nil), f.launches...)
 }
 
+// testConfig is a config today's rules accept (plain HTTP on the
+// allocator's IP) with the test's admin credentials.
 func testConfig() lablink.Config {
-	cfg := lablink.DefaultConfig()
+	cfg := testkit.Config()
 	cfg.App.AdminUser = testUser
 	cfg.App.AdminPassword = testPassword
 	return cfg
@@ -108,7 +112,7 @@ func echoLaunch(_ context.Context, req launcher.Request) (launcher.Result, error
 		GPU: gpu.Info{InstanceType: "g4dn.xlarge", Source: gpu.SourceCatalog, CatalogDate: "2025-11-01",
 			GPUs: []gpu.GPU{{Manufacturer: "NVIDIA", Name: "T4", Count: 1, MemoryMiB: 16384}}},
 		TFVarsSHA256: "abc123",
-		Plan:         launcher.PlanSummary{Create: req.Count},
+		Plan:         launcher.PlanSummary{Add: req.Count},
 		Audit:        "dir:/audit/launch-1",
 		Duration:     1500 * time.Millisecond,
 	}, nil
@@ -514,7 +518,9 @@ func TestCheckAdminPassword(t *testing.T) {
 		ok                   bool
 	}{
 		{"empty", "admin", "", false},
-		{"upstream default", "admin", "admin_password", false},
+		{"unfilled upstream default", "admin", lablink.MissingSecret, false},
+		{"template placeholder", "admin", "PLACEHOLDER_ADMIN_PASSWORD_LONG", false},
+		{"old upstream default", "admin", "admin_password", false},
 		{"short", "admin", "Xk9#mQ2!vL", false},
 		{"eleven characters", "admin", "Xk9#mQ2!vLp", false},
 		{"twelve characters", "admin", "Xk9#mQ2!vLpz", true},
@@ -539,12 +545,11 @@ func TestCheckAdminPassword(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checkAdminPassword(lablink.App{AdminUser: tc.user, AdminPassword: tc.password})
-			if (err == nil) != tc.ok {
-				t.Fatalf("checkAdminPassword(%q) = %v, want ok=%v", tc.password, err, tc.ok)
+			if tc.ok {
+				assert.NoError(t, err, "checkAdminPassword(%q)", tc.password)
+				return
 			}
-			if err != nil && !errors.Is(err, errWeakPassword) {
-				t.Errorf("error %v does not match errWeakPassword", err)
-			}
+			assert.ErrorIs(t, err, errWeakPassword, "checkAdminPassword(%q)", tc.password)
 		})
 	}
 }
