@@ -56,10 +56,8 @@ type Manifest struct {
 	Total     int `json:"total"`
 	// ConfigDigest is a digest of the allocator configuration used, as the
 	// caller computes it; the Trail stores it without checking. The
-	// launcher (launcher.ConfigDigest) writes "sha256:" and the hex SHA-256
-	// of the lablink.Config struct as JSON with its passwords blanked, not
-	// a hash of the configuration file's bytes. Digest gives the same form
-	// for callers that hash bytes.
+	// launcher writes Digest of the lablink.Config struct as JSON with its
+	// passwords blanked, not of the configuration file's bytes.
 	ConfigDigest string `json:"config_digest"`
 	// TFVarsSHA256 is the lowercase hex SHA-256 of the unredacted tfvars
 	// file that was applied; the stored copy may be redacted.
