@@ -31,12 +31,33 @@ type DestroyResult struct {
 // them. Cancelling ctx interrupts OpenTofu as for Launch. After Close it
 // returns ErrClosed.
 func (l *Launcher) Destroy(ctx context.Context, actor string) (DestroyResult, error) {
+	op, err := l.ops.create(ctx, audit.OpDestroy, actor, map[string]any{})
+	if err != nil {
+		return DestroyResult{}, err
+	}
+	return l.runDestroy(ctx, actor, op.ID)
+}
+
+// StartDestroy queues a destroy as Destroy does and returns its operation
+// at once; the destroy goes on under ctx.
+func (l *Launcher) StartDestroy(ctx context.Context, actor string) (audit.Op, error) {
+	op, err := l.ops.create(ctx, audit.OpDestroy, actor, map[string]any{})
+	if err != nil {
+		return audit.Op{}, err
+	}
+	go l.runDestroy(ctx, actor, op.ID)
+	return op, nil
+}
+
+func (l *Launcher) runDestroy(ctx context.Context, actor string, op int64) (DestroyResult, error) {
 	var res DestroyResult
 	err := l.q.do(ctx, func(ctx context.Context) error {
+		l.ops.start(ctx, []int64{op})
 		var err error
 		res, err = l.destroy(ctx, actor)
 		return err
 	})
+	l.ops.finish(ctx, []int64{op}, res.LaunchID, err)
 	return res, err
 }
 
@@ -75,7 +96,7 @@ func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, r Rendered,
 		return fmt.Errorf("destroy: %w", err)
 	}
 	defer p.Remove()
-	sum, _ := p.summary(l.opts.VMResource)
+	sum := p.summary()
 	rec.setPlan(sum)
 	res.Destroyed = l.state.in(p.plan.PriorState)
 	if err := l.wd.apply(ctx, p, rec.id(), sum.Destroy); err != nil {

@@ -17,6 +17,8 @@ type Request struct {
 	Count int
 	// Actor names who asked (an admin user name), for the audit trail.
 	Actor string
+
+	op int64 // the request's operation
 }
 
 // PlanSummary counts the resource changes of a plan. It is the audit
@@ -58,17 +60,21 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (Result, error) {
 			actors = append(actors, r.Actor)
 		}
 	}
+	ids := opIDs(reqs)
+	l.ops.start(ctx, ids)
 	rec := l.newAttempt(audit.OperationLaunch, strings.Join(actors, ","), res.Requested)
 	err := l.launchAttempt(ctx, rec, &res)
 	res.Audit, err = rec.finish(ctx, err)
 	res.LaunchID = rec.id()
 	res.Duration = l.opts.Now().Sub(start)
+	l.ops.finish(ctx, ids, res.LaunchID, err)
 	return res, err
 }
 
 // launchAttempt adds res.Requested VMs, filling in res: it resolves the
 // run-time inputs, counts the VMs, writes and plans the tfvars, refuses a
-// plan that would delete or replace client VMs, and applies. Until the
+// plan that would disturb a running client VM or open its ports to the
+// internet, and applies. Until the
 // apply starts, a failure puts the previous runtime tfvars back.
 func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, res *Result) error {
 	in, info, err := l.resolve(ctx, l.gpus)
@@ -89,11 +95,11 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, res *Result)
 		return snap.restore(err)
 	}
 	defer p.Remove()
-	sum, doomed := p.summary(l.opts.VMResource)
+	sum := p.summary()
 	res.Plan = sum
 	rec.setPlan(sum)
-	if len(doomed) > 0 {
-		return snap.restore(&PlanRefusedError{Addresses: doomed})
+	if err := p.guard(l.opts.VMResource, l.opts.HarmlessUpdates); err != nil {
+		return snap.restore(err)
 	}
 	if err := l.wd.apply(ctx, p, rec.id(), sum.Add+sum.Change+sum.Destroy+sum.Replace); err != nil {
 		l.known = -1

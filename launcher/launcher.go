@@ -17,6 +17,7 @@ import (
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/tfstate"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -24,8 +25,18 @@ import (
 type Options struct {
 	// MaxCount is the most VMs one request may ask for, and the most one
 	// apply adds: requests that would take a merged apply past it wait for
-	// the apply after. Default 100.
+	// the apply after. Default 500, a large class at once.
 	MaxCount int
+	// Parallelism, when positive, is OpenTofu's -parallelism for every
+	// apply and destroy. Default 0: one per planned resource change, at
+	// least OpenTofu's default 10 and at most MaxParallelism, so that a
+	// class of VMs is created in the time of one.
+	Parallelism int
+	// MaxParallelism bounds the chosen parallelism. Default 100: each VM
+	// is one RunInstances call, and EC2 throttles RunInstances requests
+	// per account and region (a token bucket; see docs/upstream.md); the
+	// AWS provider retries throttled calls.
+	MaxParallelism int
 	// LockTimeout is how long OpenTofu waits for the state lock held by
 	// another process before failing. Default 2 minutes.
 	LockTimeout time.Duration
@@ -43,6 +54,23 @@ type Options struct {
 	// KeepSensitive stores sensitive variables unredacted in the audit
 	// copy. Default false: they are replaced by "(sensitive)".
 	KeepSensitive bool
+	// HarmlessUpdates lists attribute paths of the client VMs ("tags",
+	// "tags.Name") whose change in place an apply may make; any other
+	// update of a running VM is refused (see plancheck.Options). Default
+	// none.
+	HarmlessUpdates []string
+	// State, when set, chooses where OpenTofu keeps the state: the launcher
+	// writes tfstate.FileName into the working directory (replacing any
+	// backend the module declares) and passes the backend settings at
+	// init. Default nil: the module's own backend configuration, as is.
+	State *tfstate.Backend
+	// StateClient reads the S3 lock object of State for Recover; nil
+	// leaves a stale S3 lock alone (Recover reports it).
+	StateClient tfstate.GetObjectAPIClient
+	// Operations keeps an operation record of every launch and destroy
+	// request. Default: the records next to the default audit trail,
+	// under <workdir>/.lablink/audit.
+	Operations *audit.Operations
 	// VMResource is the resource name of the client VMs in the module.
 	// Default "lablink_vm".
 	VMResource string
@@ -64,7 +92,8 @@ type Options struct {
 
 // withDefaults is o with its zero fields set to their defaults.
 func (o Options) withDefaults() Options {
-	o.MaxCount = cmp.Or(max(o.MaxCount, 0), 100)
+	o.MaxCount = cmp.Or(max(o.MaxCount, 0), 500)
+	o.MaxParallelism = cmp.Or(max(o.MaxParallelism, 0), 100)
 	o.LockTimeout = cmp.Or(max(o.LockTimeout, 0), 2*time.Minute)
 	o.VMResource = cmp.Or(o.VMResource, "lablink_vm")
 	if o.Now == nil {
@@ -89,6 +118,7 @@ type Launcher struct {
 	wd     *workingDir
 	state  stateReader
 	q      *queue
+	ops    *opsTracker
 
 	// known is the client VM count after the last apply, -1 when unknown.
 	// Only the queue's jobs use it, one at a time.
@@ -123,16 +153,29 @@ func New(workdir, binary string, cfg lablink.Config, env Env, gpus GPUDetector, 
 	if err := tf.SetEnv(tofuEnv(o.TofuEnv)); err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
 	}
+	localStore := audit.NewDirStore(filepath.Join(dir, ".lablink", "audit"))
 	trail := o.Trail
 	if trail == nil {
-		trail = audit.NewTrail(audit.NewDirStore(filepath.Join(dir, ".lablink", "audit")), &audit.Options{Now: o.Now})
+		trail = audit.NewTrail(localStore, &audit.Options{Now: o.Now})
+	}
+	ops := o.Operations
+	if ops == nil {
+		ops = audit.NewOperations(localStore, &audit.Options{Now: o.Now})
+	}
+	if o.State != nil {
+		if err := writeBackendFile(dir, *o.State); err != nil {
+			return nil, fmt.Errorf("launcher: %w", err)
+		}
 	}
 	l := &Launcher{
 		dir: dir, cfg: cfg, env: env, gpus: gpus, schema: schema, opts: o, trail: trail,
-		wd:    &workingDir{dir: dir, tf: tf, lockTimeout: o.LockTimeout, progress: o.Progress},
+		wd: &workingDir{dir: dir, tf: tf, lockTimeout: o.LockTimeout, backend: o.State,
+			fixedParallelism: o.Parallelism, maxParallelism: o.MaxParallelism},
 		state: stateReader{dir: dir, vmResource: o.VMResource, tf: tf},
 		known: -1,
 	}
+	l.ops = newOpsTracker(ops, l.environment(), o.Now)
+	l.wd.progress = l.progress
 	l.q = newQueue(o.MaxCount, l.launch)
 	return l, nil
 }
@@ -212,15 +255,57 @@ func (l *Launcher) Check(ctx context.Context) error {
 
 // Launch adds req.Count client VMs and returns the result of the apply
 // that created them. Requests that arrive while another apply runs are
-// merged into the next apply, up to Options.MaxCount VMs. Cancelling ctx
-// interrupts OpenTofu (with SIGINT, never a kill first) once every request
-// merged into the same apply has been cancelled; the error then satisfies
+// merged into the next apply, up to Options.MaxCount VMs; each keeps its
+// own operation record (see Start). Cancelling ctx interrupts OpenTofu
+// (with SIGINT, never a kill first) once every request merged into the
+// same apply has been cancelled; the error then satisfies
 // errors.Is(err, context.Canceled). After Close it returns ErrClosed.
 func (l *Launcher) Launch(ctx context.Context, req Request) (Result, error) {
-	if req.Count < 1 || req.Count > l.opts.MaxCount {
-		return Result{}, fmt.Errorf("%w: %d; want 1 to %d", ErrInvalidCount, req.Count, l.opts.MaxCount)
+	op, err := l.newLaunchOp(ctx, req)
+	if err != nil {
+		return Result{}, err
 	}
-	return l.q.launch(ctx, req)
+	req.op = op.ID
+	return l.runLaunch(ctx, req)
+}
+
+// Start queues req as Launch does and returns its operation at once,
+// queued; the launch goes on under ctx (a server passes its own lifetime,
+// not the request's). Follow it with Operation, Watch or Wait.
+func (l *Launcher) Start(ctx context.Context, req Request) (audit.Op, error) {
+	op, err := l.newLaunchOp(ctx, req)
+	if err != nil {
+		return audit.Op{}, err
+	}
+	req.op = op.ID
+	go l.runLaunch(ctx, req)
+	return op, nil
+}
+
+func (l *Launcher) newLaunchOp(ctx context.Context, req Request) (audit.Op, error) {
+	if req.Count < 1 || req.Count > l.opts.MaxCount {
+		return audit.Op{}, fmt.Errorf("%w: %d; want 1 to %d", ErrInvalidCount, req.Count, l.opts.MaxCount)
+	}
+	return l.ops.create(ctx, audit.OpApply, req.Actor, map[string]any{"num_vms": req.Count})
+}
+
+// runLaunch queues req; an error before the apply ran (a closed launcher,
+// a cancelled request) finishes its operation here.
+func (l *Launcher) runLaunch(ctx context.Context, req Request) (Result, error) {
+	res, err := l.q.launch(ctx, req)
+	if err != nil && res.LaunchID == "" {
+		l.ops.finish(ctx, []int64{req.op}, "", err)
+	}
+	return res, err
+}
+
+// progress passes apply progress to Options.Progress and to the
+// operations of the running apply.
+func (l *Launcher) progress(p Progress) {
+	if l.opts.Progress != nil {
+		l.opts.Progress(p)
+	}
+	l.ops.progress(p)
 }
 
 // Close stops accepting launches, destroys and Prepare calls: they return

@@ -72,14 +72,14 @@ func TestQueueMergesRequestsWaitingForTheSameApply(t *testing.T) {
 		assert.False(t, q.busy(), "busy before any request")
 
 		a := launch(t.Context(), q, 1, "a")
-		require.Equal(t, []Request{{1, "a"}}, <-s.started, "the first request runs at once, alone")
+		require.Equal(t, []Request{{Count: 1, Actor: "a"}}, <-s.started, "the first request runs at once, alone")
 		b := launch(t.Context(), q, 2, "b")
 		c := launch(t.Context(), q, 3, "c")
 		assert.True(t, q.busy(), "busy while an apply runs")
 		assert.True(t, pending(a), "the first caller waits for its apply")
 
 		s.finish <- nil
-		assert.Equal(t, []Request{{2, "b"}, {3, "c"}}, <-s.started, "requests that arrived during the apply share the next")
+		assert.Equal(t, []Request{{Count: 2, Actor: "b"}, {Count: 3, Actor: "c"}}, <-s.started, "requests that arrived during the apply share the next")
 		got := <-a
 		require.NoError(t, got.err)
 		assert.Equal(t, Result{LaunchID: "a", Requested: 1, Merged: 1}, got.res)
@@ -103,13 +103,13 @@ func TestQueueSplitsAtMaxCount(t *testing.T) {
 		s := newStepper()
 		q := newQueue(3, s.run)
 		x := launch(t.Context(), q, 3, "x")
-		require.Equal(t, []Request{{3, "x"}}, <-s.started)
+		require.Equal(t, []Request{{Count: 3, Actor: "x"}}, <-s.started)
 		b := launch(t.Context(), q, 2, "b")
 		c := launch(t.Context(), q, 2, "c") // 2+2 > 3: a new apply
 		d := launch(t.Context(), q, 1, "d") // 2+1 = 3: joins c, not b
 		e := launch(t.Context(), q, 1, "e") // 3+1 > 3: a new apply
 
-		for _, want := range [][]Request{{{2, "b"}}, {{2, "c"}, {1, "d"}}, {{1, "e"}}} {
+		for _, want := range [][]Request{{{Count: 2, Actor: "b"}}, {{Count: 2, Actor: "c"}, {Count: 1, Actor: "d"}}, {{Count: 1, Actor: "e"}}} {
 			s.finish <- nil
 			assert.Equal(t, want, <-s.started)
 		}
@@ -139,7 +139,7 @@ func TestQueueCancelsOnlyWhenTheLastMemberCancels(t *testing.T) {
 		cancelB() // while its apply waits
 		s.finish <- nil
 		require.NoError(t, (<-x).err)
-		assert.Equal(t, []Request{{1, "b"}, {1, "c"}}, <-s.started, "a cancelled member stays in its apply")
+		assert.Equal(t, []Request{{Count: 1, Actor: "b"}, {Count: 1, Actor: "c"}}, <-s.started, "a cancelled member stays in its apply")
 		assert.True(t, pending(b), "a cancelled caller still waits for its apply")
 		assert.True(t, pending(c), "the apply runs on while one member lives")
 
@@ -183,7 +183,7 @@ func TestQueueClosed(t *testing.T) {
 		assert.ErrorIs(t, q.do(t.Context(), func(context.Context) error { return nil }), ErrClosed, "do after close")
 
 		s.finish <- nil
-		assert.Equal(t, []Request{{1, "b"}}, <-s.started, "the request queued before close runs")
+		assert.Equal(t, []Request{{Count: 1, Actor: "b"}}, <-s.started, "the request queued before close runs")
 		s.finish <- nil
 		assert.NoError(t, (<-x).err)
 		assert.NoError(t, (<-b).err)
@@ -214,13 +214,13 @@ func TestQueueRunsAloneInOrder(t *testing.T) {
 		b := launch(t.Context(), q, 1, "b")
 
 		s.finish <- nil
-		assert.Equal(t, []Request{{1, "a"}}, <-s.started, "the launch queued before the destroy runs first, without the one after it")
+		assert.Equal(t, []Request{{Count: 1, Actor: "a"}}, <-s.started, "the launch queued before the destroy runs first, without the one after it")
 		s.finish <- nil
 		<-destroying
 		assert.True(t, q.busy(), "busy while a destroy runs")
 		assert.True(t, pending(b), "the launch after the destroy waits for it")
 		destroyed <- errDestroy
-		assert.Equal(t, []Request{{1, "b"}}, <-s.started)
+		assert.Equal(t, []Request{{Count: 1, Actor: "b"}}, <-s.started)
 		s.finish <- nil
 		assert.ErrorIs(t, <-d, errDestroy, "do returns its function's error")
 		for _, ch := range []<-chan answer{x, a, b} {

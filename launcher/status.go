@@ -27,6 +27,13 @@ type Status struct {
 // are being created.
 func (l *Launcher) Status(ctx context.Context) (Status, error) {
 	st := Status{Busy: l.q.busy()}
+	if s := l.opts.State; s != nil && s.S3 != nil && !hasBackend(l.dir) {
+		// A fresh working directory on a shared state: init, in the
+		// queue, so that OpenTofu can read the state.
+		if err := l.q.do(ctx, l.wd.init); err != nil {
+			return st, fmt.Errorf("status: %w", err)
+		}
+	}
 	n, err := l.state.stableCount(ctx)
 	if err != nil {
 		return st, fmt.Errorf("status: %w", err)

@@ -17,6 +17,9 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/lablink-go/lablink/plancheck"
+	"github.com/lablink-go/lablink/tfstate"
 )
 
 // workingDir runs OpenTofu in the module directory dir: init when the module
@@ -29,6 +32,11 @@ type workingDir struct {
 	lockTimeout time.Duration
 	// progress, when set, receives apply progress.
 	progress func(Progress)
+	// fixedParallelism, when positive, is the -parallelism of every apply;
+	// otherwise it follows the plan, up to maxParallelism.
+	fixedParallelism, maxParallelism int
+	// backend, when set, is the state backend init configures.
+	backend *tfstate.Backend
 
 	// initHash is the module hash init last ran for.
 	initHash string
@@ -40,7 +48,7 @@ type workingDir struct {
 // successful init, or on first use in this process when the directory has
 // never been initialized by a launcher.
 func (w *workingDir) init(ctx context.Context) error {
-	h, err := moduleHash(w.dir)
+	h, err := moduleHash(w.dir, w.backendConfig())
 	if err != nil {
 		return fmt.Errorf("launch: %w", err)
 	}
@@ -52,7 +60,16 @@ func (w *workingDir) init(ctx context.Context) error {
 		w.initHash = h
 		return nil
 	}
-	if err := w.tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
+	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
+	if w.backend != nil {
+		// The backend is the launcher's to choose: a new one starts from
+		// its own state rather than migrating the old one.
+		opts = append(opts, tfexec.Reconfigure(true))
+		for _, kv := range w.backendConfig() {
+			opts = append(opts, tfexec.BackendConfig(kv))
+		}
+	}
+	if err := w.tf.Init(ctx, opts...); err != nil {
 		return fmt.Errorf("launch: init: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
@@ -65,8 +82,26 @@ func (w *workingDir) init(ctx context.Context) error {
 	return nil
 }
 
-// moduleHash digests the module's *.tf files and the dependency lock file.
-func moduleHash(dir string) (string, error) {
+// backendConfig is the backend's init settings, nil without one.
+func (w *workingDir) backendConfig() []string {
+	if w.backend == nil {
+		return nil
+	}
+	return w.backend.BackendConfig()
+}
+
+// writeBackendFile writes b's backend file into dir, unless it is there.
+func writeBackendFile(dir string, b tfstate.Backend) error {
+	path := filepath.Join(dir, tfstate.FileName)
+	if cur, err := os.ReadFile(path); err == nil && string(cur) == string(b.File()) {
+		return nil
+	}
+	return os.WriteFile(path, b.File(), 0o644)
+}
+
+// moduleHash digests the module's *.tf files, the dependency lock file and
+// the backend settings.
+func moduleHash(dir string, backend []string) (string, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil {
 		return "", err
@@ -74,6 +109,9 @@ func moduleHash(dir string) (string, error) {
 	names = append(names, filepath.Join(dir, ".terraform.lock.hcl"))
 	slices.Sort(names)
 	h := sha256.New()
+	for _, kv := range backend {
+		fmt.Fprintf(h, "backend %s\n", kv)
+	}
 	for _, n := range names {
 		b, err := os.ReadFile(n)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -158,7 +196,24 @@ func (w *workingDir) apply(ctx context.Context, p *savedPlan, id string, planned
 	w.tf.SetStdout(pw)
 	defer w.tf.SetStdout(nil)
 	pw.start()
-	return w.tf.Apply(ctx, tfexec.DirOrPlan(p.path), tfexec.Lock(true), tfexec.LockTimeout(w.lockTimeout.String()))
+	return w.tf.Apply(ctx, tfexec.DirOrPlan(p.path), tfexec.Lock(true), tfexec.LockTimeout(w.lockTimeout.String()),
+		tfexec.Parallelism(w.parallelism(planned)))
+}
+
+// defaultParallelism is OpenTofu's own default, the floor of the chosen
+// parallelism.
+const defaultParallelism = 10
+
+// parallelism is how many resource operations an apply of planned changes
+// runs at once: Options.Parallelism when set; else one per planned
+// change, so that a class of VMs is created in the time of one rather
+// than in waves of OpenTofu's default 10, at least that default and at
+// most Options.MaxParallelism.
+func (w *workingDir) parallelism(planned int) int {
+	if w.fixedParallelism > 0 {
+		return w.fixedParallelism
+	}
+	return min(max(planned, defaultParallelism), w.maxParallelism)
 }
 
 // outputs reads the module outputs from the local state file; with another
@@ -185,32 +240,46 @@ func (w *workingDir) outputs(ctx context.Context) map[string]json.RawMessage {
 	return out
 }
 
-// summary counts the plan's resource changes and lists the client VMs
-// (managed resources named vmResource in the root module) it would delete
-// or replace.
-func (p *savedPlan) summary(vmResource string) (PlanSummary, []string) {
+// summary counts the plan's resource changes: a forget counts as a
+// destroy (the resource leaves the state) and forget+create as a replace.
+func (p *savedPlan) summary() PlanSummary {
 	var s PlanSummary
-	var doomed []string
 	for _, rc := range p.plan.ResourceChanges {
 		if rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode {
 			continue
 		}
 		a := rc.Change.Actions
+		forget := slices.Contains(a, tfjson.Action("forget"))
 		switch {
-		case a.Replace():
+		case a.Replace() || forget && slices.Contains(a, tfjson.ActionCreate):
 			s.Replace++
 		case a.Create():
 			s.Add++
 		case a.Update():
 			s.Change++
-		case a.Delete():
+		case a.Delete() || forget:
 			s.Destroy++
-		default:
-			continue
-		}
-		if (a.Replace() || a.Delete()) && rc.Name == vmResource && rc.ModuleAddress == "" {
-			doomed = append(doomed, rc.Address)
 		}
 	}
-	return s, doomed
+	return s
+}
+
+// guard refuses a plan that would disturb a running client VM or open its
+// ports to the internet (package plancheck).
+func (p *savedPlan) guard(vmResource string, harmless []string) error {
+	err := plancheck.CheckPlan(p.plan, &plancheck.Options{
+		ClientVMs:       []string{"aws_instance." + vmResource, "terraform_data." + vmResource},
+		HarmlessUpdates: harmless,
+	})
+	var refused *plancheck.RefusedError
+	if !errors.As(err, &refused) {
+		return err
+	}
+	var addrs []string
+	for _, v := range refused.Violations {
+		if !slices.Contains(addrs, v.Address) {
+			addrs = append(addrs, v.Address)
+		}
+	}
+	return &PlanRefusedError{Addresses: addrs, Err: refused}
 }
