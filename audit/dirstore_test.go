@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/testkit/unpriv"
 )
 
 // files returns every file and directory under root, relative, slash-separated.
@@ -86,22 +87,46 @@ func TestDirStoreWriteFailures(t *testing.T) {
 	}
 }
 
+// A store directory the writer may not write into: Put, Create, and a
+// Create that needs a new subdirectory fail with a permission error and
+// leave nothing behind. Root ignores directory modes, so the writes run in
+// a child process as an unprivileged user (see unpriv); the directory is
+// read-only for that user whoever runs the test.
 func TestDirStoreReadOnly(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, os.Chmod(dir, 0o500))
-	t.Cleanup(func() { os.Chmod(dir, 0o700) })
-	if f, err := os.CreateTemp(dir, "probe"); err == nil {
-		f.Close()
-		os.Remove(f.Name())
-		t.Skip("the directory is still writable (running as root?); covered by TestDirStoreWriteFailures")
+	writes := []struct {
+		name, key string
+		write     func(s *audit.DirStore, key string) error
+	}{
+		{"Put", "k", func(s *audit.DirStore, key string) error {
+			return s.Put(t.Context(), key, []byte("x"), audit.ContentTypeJSON)
+		}},
+		{"Create", "k", func(s *audit.DirStore, key string) error {
+			return s.Create(t.Context(), key, []byte("x"), audit.ContentTypeJSON)
+		}},
+		{"Create in a new directory", "a/k", func(s *audit.DirStore, key string) error {
+			return s.Create(t.Context(), key, []byte("x"), audit.ContentTypeJSON)
+		}},
 	}
-	s := audit.NewDirStore(dir)
-	for name, write := range map[string]func() error{
-		"Put":          func() error { return s.Put(t.Context(), "k", []byte("x"), audit.ContentTypeJSON) },
-		"Create":       func() error { return s.Create(t.Context(), "k", []byte("x"), audit.ContentTypeJSON) },
-		"Create/child": func() error { return s.Create(t.Context(), "a/k", []byte("x"), audit.ContentTypeJSON) },
-	} {
-		assert.ErrorIs(t, write(), fs.ErrPermission, name)
+	if unpriv.Child(t) {
+		s := audit.NewDirStore(unpriv.Arg())
+		var got []unpriv.Error
+		for _, w := range writes {
+			got = append(got, unpriv.ErrorOf(w.write(s, w.key)))
+		}
+		unpriv.Reply(t, got)
+		return
+	}
+	dir := filepath.Join(unpriv.Dir(t), "audit")
+	require.NoError(t, os.Mkdir(dir, 0o555))
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	var got []unpriv.Error
+	unpriv.Run(t, dir, &got)
+	require.Len(t, got, len(writes), "results %v", got)
+	for i, w := range writes {
+		e := got[i]
+		require.NotEmpty(t, e.Err, "%s into a read-only store succeeded", w.name)
+		assert.True(t, e.Permission, "%s: %s; want an error matching fs.ErrPermission", w.name, e.Err)
+		assert.Contains(t, e.Err, audit.NewDirStore(dir).Location(w.key), "%s: the error names the object", w.name)
 	}
 	assert.Equal(t, []string{"."}, files(t, dir), "files left behind")
 }

@@ -2,15 +2,21 @@ package launcher_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/stretchr/testify/assert"
@@ -21,6 +27,7 @@ import (
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/ec2fake"
 	"github.com/lablink-go/lablink/internal/testkit"
+	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
 )
 
@@ -80,13 +87,19 @@ func TestFaultDiskFull(t *testing.T) {
 }
 
 // OpenTofu killed with SIGKILL in the middle of an apply (a provisioner
-// kills its parent, the tofu process, after the VMs were created): a clear
-// error, a state OpenTofu can still use, and a later launch that succeeds.
+// kills its parent, the tofu process, after the VMs were created): the
+// error says the process was killed by SIGKILL, not merely that the apply
+// failed. A killed OpenTofu neither saves the state nor unlocks it, so
+// the state is the one from before (the VMs it created are lost to it:
+// on AWS they would be running untracked) and its lock information is
+// left behind; the kernel dropped the lock itself with the process, so a
+// later launch takes the lock, succeeds and removes the lock information.
 func TestFaultOpenTofuKilled(t *testing.T) {
 	f := newFixture(t)
 	l := f.launcher(t, testkit.Config(), nil)
 	launchOK(t, l, 1)
 	prev := readFile(t, f.tfvarsPath())
+	prevState := f.stateDigest(t)
 
 	killer := filepath.Join(f.dir, "killer_test.tf")
 	writeFile(t, killer, `
@@ -99,8 +112,33 @@ resource "terraform_data" "killer" {
 `)
 	_, err := l.Launch(context.Background(), launcher.Request{Count: 2})
 	require.ErrorContains(t, err, "apply")
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the apply's error carries how OpenTofu ended: %v", err)
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ok, "wait status %T", exit.Sys())
+	assert.True(t, ws.Signaled(), "OpenTofu's wait status %v: want killed by a signal", ws)
+	assert.Equal(t, syscall.SIGKILL, ws.Signal(), "the signal that ended OpenTofu")
+	assert.Equal(t, prevState, f.stateDigest(t), "state after the kill: the one from before (%d VMs now)", f.stateVMs(t))
+	lock := readFile(t, f.lockInfoPath())
+	assert.Contains(t, lock, `"Operation":"OperationTypeApply"`, "lock information the killed apply left behind")
+
 	require.NoError(t, os.Remove(killer))
 	afterFault(t, f, l, 1, prev, audit.OutcomeFailed)
+	assert.NoFileExists(t, f.lockInfoPath(), "lock information after the later launch")
+}
+
+func (f *fixture) statePath() string { return filepath.Join(f.dir, "terraform.tfstate") }
+
+// lockInfoPath is where the local backend writes who holds the state lock;
+// the lock itself is an fcntl lock on the state file.
+func (f *fixture) lockInfoPath() string { return filepath.Join(f.dir, ".terraform.tfstate.lock.info") }
+
+// stateDigest is the SHA-256 of the local state file, to compare states
+// without printing them.
+func (f *fixture) stateDigest(t *testing.T) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(readFile(t, f.statePath())))
+	return hex.EncodeToString(sum[:])
 }
 
 // wrapBinary writes an executable that runs script (bash) and then the
@@ -113,36 +151,70 @@ func wrapBinary(t *testing.T, real, script string) string {
 	return bin
 }
 
-// A wrapper around OpenTofu that holds "plan" for a while (interruptibly,
-// the way OpenTofu itself stops on SIGINT) and tells through a named pipe
-// that it started; started is closed then, so a test can cancel in the
-// middle of the plan.
-func slowPlanBinary(t *testing.T, real string) (bin string, started <-chan struct{}) {
+// teePlanBinary is a wrapper around OpenTofu that copies what `plan`
+// writes to stdout and stderr into the files it returns. It execs
+// OpenTofu, so OpenTofu is the process terraform-exec signals.
+func teePlanBinary(t *testing.T, real string) (bin, stdout, stderr string) {
 	t.Helper()
-	fifo := filepath.Join(t.TempDir(), "plan-started")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	dir := t.TempDir()
+	stdout, stderr = filepath.Join(dir, "plan.stdout"), filepath.Join(dir, "plan.stderr")
 	bin = wrapBinary(t, real, `if [ "$1" = plan ]; then
-  trap 'exit 130' INT
-  echo started >'`+fifo+`'
-  sleep 30 &
-  wait $!
+  exec '`+real+`' "$@" > >(tee -a '`+stdout+`') 2> >(tee -a '`+stderr+`' >&2)
 fi`)
-	ch := make(chan struct{})
-	go func() {
-		// Opening a pipe for reading waits for its writer.
-		if r, err := os.Open(fifo); err == nil {
-			io.Copy(io.Discard, r)
-			r.Close()
-		}
-		close(ch)
-	}()
-	t.Cleanup(func() {
-		// Release the reader when no plan opened the pipe.
-		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			w.Close()
-		}
+	return bin, stdout, stderr
+}
+
+// holdStateLock holds the state lock of f's working directory as another
+// OpenTofu would: `tofu console` locks the state and keeps the lock until
+// its input ends. It returns once the lock is held; release ends the
+// console and waits until it has unlocked. release is also a cleanup.
+func holdStateLock(t *testing.T, f *fixture) (release func()) {
+	t.Helper()
+	cmd := exec.Command(f.bin, "console", "-input=false", "-var-file="+f.tfvarsPath())
+	cmd.Dir = f.dir
+	cmd.Env = tofutest.Env(t)
+	in, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	release = sync.OnceFunc(func() {
+		in.Close()
+		err := <-exited
+		assert.NoError(t, err, "tofu console holding the state lock: %s", &out)
 	})
-	return bin, ch
+	t.Cleanup(release)
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, err := os.Stat(f.lockInfoPath()); err == nil {
+			return release
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			require.FailNow(t, "tofu console ended before it held the state lock", "%v: %s", err, &out)
+		case <-time.After(50 * time.Millisecond):
+		}
+		require.True(t, time.Now().Before(deadline), "tofu console did not lock the state within a minute")
+	}
+}
+
+// waitForText waits until the file at path holds text. The launch whose
+// result done carries must not end first.
+func waitForText(t *testing.T, path, text string, done <-chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), text) {
+			return
+		}
+		select {
+		case err := <-done:
+			require.FailNow(t, "launch ended before its plan wrote "+strconv.Quote(text), "%v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		require.True(t, time.Now().Before(deadline), "the plan did not write %q within a minute", text)
+	}
 }
 
 // failingShowBinary is a wrapper around OpenTofu whose `show` fails once
@@ -159,33 +231,50 @@ fi`)
 	return bin, allowed
 }
 
-// Cancelling the context in the middle of the plan: the error is
+// Cancelling the context while the plan waits for the state lock, which
+// another OpenTofu holds: the interrupt reaches OpenTofu, which says so
+// and stops waiting, long before its one-minute lock timeout (a plan that
+// ignored its context would wait out the minute, take the lock once it
+// is released, and fail this test's bound). The error is
 // context.Canceled, the runtime tfvars file is complete, nothing was
 // applied, the attempt is recorded as canceled, and a later launch works.
 func TestFaultCancelMidPlan(t *testing.T) {
 	f := newFixture(t)
 	launchOK(t, f.launcher(t, testkit.Config(), nil), 1)
 	prev := readFile(t, f.tfvarsPath())
+	prevState := f.stateDigest(t)
 
 	real := f.bin
-	bin, started := slowPlanBinary(t, real)
+	bin, planOut, planErr := teePlanBinary(t, real)
 	f.bin = bin
-	l := f.launcher(t, testkit.Config(), nil)
+	l := f.launcher(t, testkit.Config(), &launcher.Options{LockTimeout: time.Minute})
 	f.bin = real
+	release := holdStateLock(t, f)
 
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		_, err := l.Launch(ctx, launcher.Request{Count: 2})
 		done <- err
 	}()
-	select {
-	case <-started:
-	case err := <-done:
-		require.FailNow(t, "launch ended before its plan started", "%v", err)
-	}
+	// OpenTofu says this once it has waited for the lock a while: the plan
+	// runs, and OpenTofu handles interrupts by now.
+	waitForText(t, planOut, "Acquiring state lock", done)
 	cancel()
-	require.ErrorIs(t, <-done, context.Canceled)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second): // generous: OpenTofu stops at once
+		release()
+		err = <-done
+		require.FailNow(t, "the plan did not stop within 10 s of the cancel", "launch error once the lock was released: %v", err)
+	}
+	release()
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, readFile(t, planOut), "Interrupt received", "the plan's stdout: OpenTofu saw the interrupt")
+	assert.Contains(t, readFile(t, planErr), "Error acquiring the state lock", "the plan's stderr: it stopped waiting for the lock")
+	assert.Equal(t, prevState, f.stateDigest(t), "state after a canceled plan")
 	assert.Equal(t, 1, f.stateVMs(t), "VMs in state after a canceled plan")
 	// The later launch runs through the real binary again.
 	afterFault(t, f, f.launcher(t, testkit.Config(), nil), 1, prev, audit.OutcomeCanceled)

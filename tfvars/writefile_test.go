@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lablink-go/lablink/internal/testkit/unpriv"
 )
 
 // dirNames lists the names in dir, to catch leftover temporary files.
@@ -62,19 +64,30 @@ func TestWriteFileRenameFails(t *testing.T) {
 	}
 }
 
+// A directory the writer may not write into: WriteFile fails with a
+// permission error naming the file, and leaves the old file and the
+// directory as they were. Root ignores directory modes, so the write runs
+// in a child process as an unprivileged user (see unpriv); the directory
+// is read-only for that user whoever runs the test.
 func TestWriteFileReadOnlyDir(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions; TestWriteFileRenameFails covers the failure path")
+	if unpriv.Child(t) {
+		unpriv.Reply(t, unpriv.ErrorOf(WriteFile(unpriv.Arg(), []byte("new"))))
+		return
 	}
-	dir := t.TempDir()
+	dir := filepath.Join(unpriv.Dir(t), "ro")
+	require.NoError(t, os.Mkdir(dir, 0o700))
 	path := filepath.Join(dir, "x.tfvars")
 	require.NoError(t, os.WriteFile(path, []byte("old"), 0o600))
-	require.NoError(t, os.Chmod(dir, 0o500))
+	require.NoError(t, os.Chmod(dir, 0o555))
 	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
-	require.Error(t, WriteFile(path, []byte("new")), "WriteFile into a read-only directory")
-	got, err := os.ReadFile(path)
+	var got unpriv.Error
+	unpriv.Run(t, path, &got)
+	require.NotEmpty(t, got.Err, "WriteFile into a read-only directory succeeded")
+	assert.True(t, got.Permission, "WriteFile into a read-only directory: %s; want an error matching fs.ErrPermission", got.Err)
+	assert.Contains(t, got.Err, path, "the error names the file")
+	data, err := os.ReadFile(path)
 	if assert.NoError(t, err, "old file disturbed") {
-		assert.Equal(t, "old", string(got), "old file disturbed")
+		assert.Equal(t, "old", string(data), "old file disturbed")
 	}
 	assert.Equal(t, []string{"x.tfvars"}, dirNames(t, dir), "directory entries: temporary file left behind")
 }

@@ -159,10 +159,18 @@ func Run(ctx context.Context, dir, script string, opts Options) (*Boot, error) {
 	if err := os.WriteFile(path, []byte(script), 0o700); err != nil {
 		return b, err
 	}
+	// Bash runs BASH_ENV before any script, nested ones included. The
+	// tripwires that are bash builtins are turned off there, so that PATH
+	// finds their stubs: an injected kill must be recorded, not run.
+	prelude := filepath.Join(dir, "prelude.sh")
+	if err := os.WriteFile(prelude, []byte("enable -n kill\n"), 0o600); err != nil {
+		return b, err
+	}
 	cmd := exec.CommandContext(ctx, bash, path)
 	cmd.Dir = dir
 	cmd.Env = []string{
 		"LABLINK_ROOT=" + b.Root,
+		"BASH_ENV=" + prelude,
 		"PATH=" + stubDir + string(os.PathListSeparator) + toolDir,
 		"HOME=" + dir,
 		"TMPDIR=" + tmp,
