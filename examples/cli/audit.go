@@ -7,11 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/lablink-go/lablink/allocurl"
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/setup"
 )
 
 const auditUsage = `usage: go run ./examples/cli audit list --store s3://BUCKET[/PREFIX]|DIR [--environment ENV]
@@ -61,7 +59,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		}
 		*region = cfg.App.Region
 	}
-	store, err := openStore(ctx, *spec, *region)
+	store, err := openStore(ctx, *spec, &setup.AWS{Region: *region})
 	if err != nil {
 		return err
 	}
@@ -103,17 +101,4 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "%s\n\n", js)
 	_, err = c.stdout.Write(data)
 	return err
-}
-
-// awsConfigForStore is the SDK's standard chain, with region when the
-// environment names none.
-func awsConfigForStore(ctx context.Context, region string) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return aws.Config{}, err
-	}
-	if cfg.Region == "" {
-		cfg.Region = region
-	}
-	return cfg, nil
 }

@@ -5,19 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -45,8 +40,8 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	fset := c.newFlags("launch", "--count N --workdir DIR [flags]")
 	w := addWorkFlags(fset, c.getenv)
 	count := fset.Int("count", 0, "client VMs to add (required)")
-	module := fset.String("module", "local", "module to put into an empty workdir: local, aws, or a directory to copy")
-	gpuMode := fset.String("gpu", "", gpuFlagUsage)
+	module := fset.String("module", "local", "module to put into a workdir that holds none, and to compare one it holds with: local, aws, or a directory to copy")
+	gpuMode := fset.String("gpu", "", setup.GPUUsage)
 	envs := addEnvFlags(fset)
 	if err := noArgs(fset, args); err != nil {
 		return err
@@ -60,6 +55,10 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	if w.workdir == "" {
 		return invalidf("--workdir is required")
 	}
+	mod, err := terraform.Open(*module)
+	if err != nil {
+		return invalidf("--module: %w", err)
+	}
 	cfg, err := c.loadConfig(w.config)
 	if err != nil {
 		return err
@@ -68,18 +67,18 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	if err := requireIP(env); err != nil {
 		return err
 	}
-	det, err := chooseDetector(ctx, *gpuMode, cfg, c.stderr, "launch")
+	awsCfg := &setup.AWS{Region: cfg.App.Region}
+	det, err := c.chooseDetector(ctx, *gpuMode, awsCfg, "launch")
 	if err != nil {
 		return err
 	}
 	// Resolve once before touching the working directory, so invalid input
 	// exits 2 without a trace; the detectors cache, so the launch itself
 	// asks no second time.
-	tracked := &trackedDetector{d: det}
-	if _, _, err := launcher.Resolve(ctx, cfg, env, tracked); err != nil {
-		return resolveError(ctx, err, tracked, cfg)
+	if _, _, err := resolve(ctx, cfg, env, det); err != nil {
+		return err
 	}
-	if err := ensureModule(w.workdir, *module, c.stderr); err != nil {
+	if err := c.installModule(w.workdir, mod); err != nil {
 		return err
 	}
 
@@ -91,7 +90,7 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 		return err
 	}
 	pp := newProgressPrinter(c.stderr)
-	l, err := c.newLauncher(ctx, w, cfg, env, det, pp.update)
+	l, err := c.newLauncher(ctx, w, awsCfg, cfg, env, det, pp.update)
 	if err != nil {
 		return err
 	}
@@ -135,7 +134,7 @@ func (c *cli) destroy(ctx context.Context, args []string) error {
 	}
 	pp := newProgressPrinter(c.stderr)
 	// Destroy asks no GPU question; the catalog satisfies the constructor.
-	l, err := c.newLauncher(ctx, w, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, pp.update)
+	l, err := c.newLauncher(ctx, w, &setup.AWS{Region: cfg.App.Region}, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, pp.update)
 	if err != nil {
 		return err
 	}
@@ -168,7 +167,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stdout, "runtime tfvars: none")
 		return nil
 	}
-	l, err := c.newLauncher(ctx, w, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, nil)
+	l, err := c.newLauncher(ctx, w, &setup.AWS{Region: cfg.App.Region}, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, nil)
 	if err != nil {
 		return err
 	}
@@ -194,14 +193,14 @@ func (c *cli) status(ctx context.Context, args []string) error {
 
 // newLauncher finds the binary, opens the audit store of --audit (or
 // leaves the launcher's default) and returns a Launcher for the workdir.
-func (c *cli) newLauncher(ctx context.Context, w *workFlags, cfg lablink.Config, env launcher.Env, det launcher.GPUDetector, progress func(launcher.Progress)) (*launcher.Launcher, error) {
+func (c *cli) newLauncher(ctx context.Context, w *workFlags, a *setup.AWS, cfg lablink.Config, env launcher.Env, det launcher.GPUDetector, progress func(launcher.Progress)) (*launcher.Launcher, error) {
 	bin, err := launcher.FindBinary(w.terraform)
 	if err != nil {
 		return nil, err
 	}
 	opts := &launcher.Options{Progress: progress}
 	if w.audit != "" {
-		store, err := openStore(ctx, w.audit, cfg.App.Region)
+		store, err := openStore(ctx, w.audit, a)
 		if err != nil {
 			return nil, err
 		}
@@ -210,19 +209,33 @@ func (c *cli) newLauncher(ctx context.Context, w *workFlags, cfg lablink.Config,
 	return launcher.New(w.workdir, bin, cfg, env, det, opts)
 }
 
-// openStore opens an audit store; S3 stores use the SDK's standard chain,
-// in region unless the environment names one.
-func openStore(ctx context.Context, spec, region string) (audit.Store, error) {
-	store, err := audit.ParseStore(ctx, spec, func(ctx context.Context) (aws.Config, error) {
-		return awsConfigForStore(ctx, region)
-	})
+// openStore opens an audit store; S3 stores use the SDK's standard chain.
+func openStore(ctx context.Context, spec string, a *setup.AWS) (audit.Store, error) {
+	store, err := audit.ParseStore(ctx, spec, a.Config)
 	if errors.Is(err, audit.ErrInvalid) {
 		return nil, invalid(err)
 	}
 	return store, err
 }
 
-// hasModule reports whether dir holds *.tf files. A missing dir holds none.
+// installModule puts mod into workdir unless it holds a module, and says
+// what it did, or how the module it holds differs from mod.
+func (c *cli) installModule(workdir string, mod *terraform.Module) error {
+	inst, err := mod.Install(workdir)
+	switch {
+	case errors.Is(err, terraform.ErrNotModuleDir):
+		return invalidf("--workdir: %w", err)
+	case err != nil:
+		return err
+	case inst.Wrote != nil:
+		fmt.Fprintf(c.stderr, "launch: wrote %s into %s\n", mod, workdir)
+	case len(inst.Diff) > 0:
+		fmt.Fprintf(c.stderr, "launch: the module in %s differs from %s in %s; using the workdir's files\n",
+			workdir, mod, strings.Join(inst.Diff, ", "))
+	}
+	return nil
+}
+
 // workdirCommand parses the flags of a command on an existing working
 // directory (destroy, status), loads the config, and reports whether the
 // directory holds a module.
@@ -239,110 +252,6 @@ func (c *cli) workdirCommand(name string, args []string) (w *workFlags, envs *en
 	if cfg, err = c.loadConfig(w.config); err != nil {
 		return nil, nil, cfg, false, err
 	}
-	has, err = hasModule(w.workdir)
+	has, err = terraform.HasModule(w.workdir)
 	return w, envs, cfg, has, err
-}
-
-func hasModule(dir string) (bool, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".tf") {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// ensureModule puts the module into workdir unless it already holds *.tf
-// files: "local" or "aws" from the embedded modules, anything else is a
-// directory whose module files are copied.
-func ensureModule(workdir, module string, log io.Writer) error {
-	has, err := hasModule(workdir)
-	if err != nil || has {
-		return err
-	}
-	var src fs.FS
-	switch module {
-	case "local", "aws":
-		entries, err := os.ReadDir(workdir)
-		if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
-			if err := terraform.Materialize(module, workdir); err != nil {
-				return err
-			}
-			fmt.Fprintf(log, "launch: wrote the embedded %s module into %s\n", module, workdir)
-			return nil
-		}
-		// Materialize wants an empty directory; this one holds other
-		// files (an audit directory, a state file), so copy next to them.
-		if src, err = terraform.FS(module); err != nil {
-			return err
-		}
-	default:
-		has, err := hasModule(module)
-		if err != nil {
-			return invalidf("--module %s: %w", module, err)
-		}
-		if !has {
-			return invalidf("--module %q: want local, aws or a directory holding *.tf files", module)
-		}
-		src = os.DirFS(module)
-	}
-	if err := os.MkdirAll(workdir, 0o755); err != nil {
-		return err
-	}
-	n, err := copyModule(src, workdir)
-	if err != nil {
-		return fmt.Errorf("copy module %s into %s: %w", module, workdir, err)
-	}
-	fmt.Fprintf(log, "launch: copied %d module files of %s into %s\n", n, module, workdir)
-	return nil
-}
-
-// copyModule copies the top-level module files of src (*.tf and the
-// templates and scripts next to them) into dir, never overwriting. State,
-// variable files, plans and hidden files stay behind.
-func copyModule(src fs.FS, dir string) (int, error) {
-	entries, err := fs.ReadDir(src, ".")
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range entries {
-		name := e.Name()
-		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || !moduleFile(name) {
-			continue
-		}
-		data, err := fs.ReadFile(src, name)
-		if err != nil {
-			return n, err
-		}
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return n, err
-		}
-		_, err = f.Write(data)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-func moduleFile(name string) bool {
-	for _, suffix := range []string{".tf", ".tftpl", ".tpl", ".sh", ".hcl"} {
-		if strings.HasSuffix(name, suffix) {
-			return true
-		}
-	}
-	return false
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/lablink-go/lablink/examples/terraform"
+	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -16,7 +17,7 @@ func (c *cli) render(ctx context.Context, args []string) error {
 	fs := c.newFlags("render", "[flags]")
 	configPath := fs.String("config", "", "allocator config.yaml (default: the example config embedded in this binary)")
 	envs := addEnvFlags(fs)
-	gpuMode := fs.String("gpu", "", gpuFlagUsage)
+	gpuMode := fs.String("gpu", "", setup.GPUUsage)
 	count := fs.Int("count", 1, "instance_count: client VMs in total")
 	module := fs.String("module", "", "module directory whose variables.tf the file must satisfy (default: the embedded aws module)")
 	format := fs.String("format", "", `output syntax, hcl or json (default: from --out's extension, else hcl)`)
@@ -53,14 +54,13 @@ func (c *cli) render(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	det, err := chooseDetector(ctx, *gpuMode, cfg, c.stderr, "render")
+	det, err := c.chooseDetector(ctx, *gpuMode, &setup.AWS{Region: cfg.App.Region}, "render")
 	if err != nil {
 		return err
 	}
-	tracked := &trackedDetector{d: det}
-	in, info, err := launcher.Resolve(ctx, cfg, env, tracked)
+	in, info, err := resolve(ctx, cfg, env, det)
 	if err != nil {
-		return resolveError(ctx, err, tracked, cfg)
+		return err
 	}
 	in.InstanceCount = *count
 	r, err := launcher.Render(schema, in, f)

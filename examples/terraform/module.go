@@ -22,6 +22,7 @@
 package terraform
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 //go:embed all:aws all:local
@@ -37,8 +39,14 @@ var modules embed.FS
 // Names lists the embedded modules.
 var Names = []string{"aws", "local"}
 
-// ErrUnknownModule is returned for a module name not in [Names].
-var ErrUnknownModule = errors.New("unknown module")
+var (
+	// ErrUnknownModule is returned for a module name not in [Names] (by
+	// [Open]: nor a directory holding *.tf files).
+	ErrUnknownModule = errors.New("unknown module")
+	// ErrNotModuleDir is returned by [Module.Install] for a directory that
+	// holds neither a module nor only what OpenTofu and lablink keep there.
+	ErrNotModuleDir = errors.New("neither empty nor an OpenTofu module directory")
+)
 
 // FS returns the files of the module name ("aws" or "local"), rooted at
 // the module directory.
@@ -59,36 +67,247 @@ func Materialize(name, dir string) error {
 	}
 	entries, err := os.ReadDir(dir)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("materialize %s: %w", name, err)
-		}
-	case err != nil:
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("materialize %s: %w", name, err)
 	case len(entries) > 0:
 		return fmt.Errorf("materialize %s: %s is not empty", name, dir)
 	}
-	err = fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.FromSlash(path))
-		if d.IsDir() {
-			if path == "." {
-				return nil
-			}
-			return os.Mkdir(target, 0o755)
-		}
-		data, err := fs.ReadFile(fsys, path)
-		if err != nil {
-			return err
-		}
-		return writeNew(target, data)
-	})
-	if err != nil {
+	if _, err := copyModule(fsys, dir); err != nil {
 		return fmt.Errorf("materialize %s: %w", name, err)
 	}
 	return nil
+}
+
+// Module is a client module to put into a working directory: one of the
+// embedded modules or a directory of the operator's.
+type Module struct {
+	fsys fs.FS
+	name string // the embedded module's name, or the directory
+	dir  bool
+}
+
+// Open returns the module spec names: an embedded module ([Names]; the
+// name wins over a directory of that name, which "./local" reaches) or a
+// directory that holds *.tf files. Anything else is an error matching
+// ErrUnknownModule.
+func Open(spec string) (*Module, error) {
+	if slices.Contains(Names, spec) {
+		fsys, err := FS(spec)
+		return &Module{fsys: fsys, name: spec}, err
+	}
+	has, err := HasModule(spec)
+	if err != nil {
+		return nil, fmt.Errorf("terraform module %s: %w", spec, err)
+	}
+	if !has {
+		return nil, fmt.Errorf("terraform module %q: want %s or a directory holding *.tf files: %w",
+			spec, strings.Join(Names, ", "), ErrUnknownModule)
+	}
+	return &Module{fsys: os.DirFS(spec), name: spec, dir: true}, nil
+}
+
+// String says which module m is: "the embedded local module", "the module
+// in DIR".
+func (m *Module) String() string {
+	if m.dir {
+		return "the module in " + m.name
+	}
+	return "the embedded " + m.name + " module"
+}
+
+// Installation is what [Module.Install] found or did.
+type Installation struct {
+	// Wrote lists the names of the files Install wrote, sorted; nil when
+	// the directory held a module.
+	Wrote []string
+	// Diff, when the directory held a module, lists the files in which it
+	// differs from the module Install was asked for (see [Module.Diff]).
+	Diff []string
+}
+
+// Install puts m into dir unless dir holds a module already, and never
+// overwrites a file.
+//
+// A dir that holds *.tf files is a module from an earlier run or of the
+// operator's (an edit included): Install writes nothing and reports in
+// Diff where it differs from m, for the caller to say so.
+//
+// Otherwise dir (created with mode 0755 when missing) gets m's module
+// files, mode 0644. It may already hold what lablink and OpenTofu keep
+// there, which stays: hidden entries (.lablink with the kept tokens and the
+// audit trail, .terraform), state files and variable files. Anything else
+// is an error matching ErrNotModuleDir, naming it, and nothing is written.
+// When a write fails, the files written before it are removed.
+func (m *Module) Install(dir string) (Installation, error) {
+	has, err := HasModule(dir)
+	if err != nil {
+		return Installation{}, fmt.Errorf("install module: %w", err)
+	}
+	if has {
+		diff, err := m.Diff(dir)
+		return Installation{Diff: diff}, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Installation{}, fmt.Errorf("install module: %w", err)
+	}
+	var foreign []string
+	for _, e := range entries {
+		if !keptFile(e.Name()) {
+			foreign = append(foreign, e.Name())
+		}
+	}
+	if len(foreign) > 0 {
+		return Installation{}, fmt.Errorf("install module: %s is %w: it holds %s",
+			dir, ErrNotModuleDir, strings.Join(foreign, ", "))
+	}
+	wrote, err := copyModule(m.fsys, dir)
+	if err != nil {
+		return Installation{}, fmt.Errorf("install %s into %s: %w", m, dir, err)
+	}
+	return Installation{Wrote: wrote}, nil
+}
+
+// Diff lists the module files in which dir differs from m: those of m that
+// dir lacks or holds with other contents, and those dir alone holds
+// (except OpenTofu's override files, override.tf and *_override.tf, by
+// which the launcher sets the state backend), sorted. It is empty when dir
+// holds m.
+func (m *Module) Diff(dir string) ([]string, error) {
+	want, err := moduleFiles(m.fsys)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", m, err)
+	}
+	got, err := moduleFiles(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("read the module in %s: %w", dir, err)
+	}
+	var diff []string
+	for _, name := range want {
+		w, err := fs.ReadFile(m.fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", m, err)
+		}
+		g, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if err != nil || !bytes.Equal(g, w) {
+			diff = append(diff, name)
+		}
+	}
+	for _, name := range got {
+		if !slices.Contains(want, name) && !overrideFile(name) {
+			diff = append(diff, name)
+		}
+	}
+	slices.Sort(diff)
+	return diff, nil
+}
+
+// HasModule reports whether dir holds *.tf files, as OpenTofu reads a
+// module from them. A missing dir holds none.
+func HasModule(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".tf") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// moduleFile reports whether name is part of a module: its configuration
+// and the templates and scripts it reads. State, variable files, plans
+// and the lock file are not.
+func moduleFile(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	for _, suffix := range []string{".tf", ".tf.json", ".tftpl", ".tpl", ".sh", ".hcl"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// keptFile reports whether a directory entry name, in a working directory
+// without a module, is one that lablink or OpenTofu leaves there.
+func keptFile(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return true
+	}
+	for _, suffix := range []string{".tfstate", ".tfstate.backup", ".tfvars", ".tfvars.json"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// overrideFile reports whether name is an OpenTofu override file.
+func overrideFile(name string) bool {
+	base, ok := strings.CutSuffix(name, ".tf")
+	if !ok {
+		base, ok = strings.CutSuffix(name, ".tf.json")
+	}
+	return ok && (base == "override" || strings.HasSuffix(base, "_override"))
+}
+
+// moduleFiles lists the module files at the top of fsys (see moduleFile),
+// sorted. A module's own files are all there: OpenTofu reads a module from
+// one directory, and the embedded modules are flat.
+func moduleFiles(fsys fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && moduleFile(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// copyModule writes the module files of src into dir, created when
+// missing, and returns their names, sorted. It never overwrites; on failure
+// it removes the files it wrote.
+func copyModule(src fs.FS, dir string) (wrote []string, err error) {
+	names, err := moduleFiles(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			for _, name := range wrote {
+				_ = os.Remove(filepath.Join(dir, name))
+			}
+			wrote = nil
+		}
+	}()
+	for _, name := range names {
+		data, err := fs.ReadFile(src, name)
+		if err != nil {
+			return wrote, err
+		}
+		if err := writeNew(filepath.Join(dir, name), data); err != nil {
+			return wrote, err
+		}
+		wrote = append(wrote, name)
+	}
+	return wrote, nil
 }
 
 // writeNew creates path with O_EXCL, so a file that appeared since the
