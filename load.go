@@ -255,8 +255,11 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		k, val := n.Content[i], n.Content[i+1]
 		key := k.Value
 		child := key
+		if key == "" {
+			child = `""` // an empty (or null) key still needs a name in errors
+		}
 		if path != "" {
-			child = path + "." + key
+			child = path + "." + child
 		}
 		if k.Kind != yaml.ScalarNode {
 			d.fail(k, path, fmt.Errorf("%w: keys must be plain strings", ErrWrongType))

@@ -70,16 +70,14 @@ func (t *opsTracker) update(ctx context.Context, id int64, force bool, edit func
 		return
 	}
 	edit(&lo.op)
-	op := lo.op
-	final := !op.Status.Live()
 	now := t.now()
+	final := !lo.op.Status.Live()
 	write := force || final || now.Sub(lo.written) >= progressEvery
 	if write {
 		lo.written = now
+		lo.op.UpdatedAt = now.UTC()
 	}
-	if final {
-		delete(t.live, id)
-	}
+	op := lo.op
 	t.mu.Unlock()
 	if write {
 		// The record is the truth a restarted process reads; failing to
@@ -88,6 +86,11 @@ func (t *opsTracker) update(ctx context.Context, id int64, force bool, edit func
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if final {
+		// Only now, with the final record stored: a Watch in between
+		// still finds the operation live and gets the final state below.
+		delete(t.live, id)
+	}
 	for _, c := range lo.subs {
 		if final {
 			// The buffer holds one value: replace a missed step with the

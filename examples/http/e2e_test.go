@@ -92,9 +92,10 @@ func (c e2eClient) do(method, path, body string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// launch launches n VMs and waits for the result (?wait=1).
 func (c e2eClient) launch(n int) launchResponse {
 	c.t.Helper()
-	status, body := c.do(http.MethodPost, "/api/launch", url.Values{"num_vms": {strconv.Itoa(n)}}.Encode())
+	status, body := c.do(http.MethodPost, "/api/launch?wait=1", url.Values{"num_vms": {strconv.Itoa(n)}}.Encode())
 	if status != http.StatusOK {
 		c.t.Errorf("launch %d: status %d, body %s", n, status, body)
 		return launchResponse{}
@@ -197,7 +198,7 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, 25, c.vms(), "status after the concurrent launches")
 	assert.Equal(t, 25, instanceCount(t, l.TFVarsPath()), "runtime tfvars: instance_count")
 
-	status, body = c.do(http.MethodPost, "/api/destroy", "")
+	status, body = c.do(http.MethodPost, "/api/destroy?wait=1", "")
 	require.Equal(t, http.StatusOK, status, "destroy: %s", body)
 	var d destroyResponse
 	require.NoError(t, json.Unmarshal(body, &d))

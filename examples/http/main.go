@@ -3,8 +3,8 @@
 // of a launcher.Launcher.
 //
 //	go run ./examples/http --config config.yaml --workdir /var/lib/lablink/client \
-//	    [--addr 127.0.0.1:8080] [--module local|aws] [--terraform PATH] \
-//	    [--audit SPEC] [--gpu auto|catalog] [--insecure-dev]
+//	    [--addr 127.0.0.1:8080] [--module local|aws|DIR] [--terraform PATH] \
+//	    [--audit SPEC] [--gpu auto|catalog|true|false] [--insecure-dev]
 //
 // Every /api/ route needs HTTP Basic auth with app.admin_user and
 // app.admin_password; the server refuses to start with a default, short
@@ -19,6 +19,16 @@
 // rather than failing every launch. Deprecated config keys are logged as
 // warnings and keep their old meaning.
 //
+// Launches and destroys are operations, as upstream's: POST /api/launch
+// and /api/destroy answer 202 {"job_id": N, "status": "queued"} (a
+// redirect to /api/operations/N for other than JSON clients; ?wait=1
+// answers when done), and GET /api/operations, /api/operations/N and
+// /api/operations/N/events (Server-Sent Events) follow them. --state
+// local|s3|s3://BUCKET/KEY chooses where OpenTofu keeps the state
+// (--state-path-style and --state-not-aws for MinIO), --max-count bounds
+// a request. At start the server marks the operations a dead allocator
+// left as interrupted and clears its stale S3 lock (launcher.Recover).
+//
 // On SIGTERM or SIGINT it stops accepting connections, interrupts
 // in-flight applies (OpenTofu gets SIGINT and releases its state lock),
 // waits for them at most --shutdown-timeout, and exits.
@@ -30,24 +40,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -60,9 +65,11 @@ const (
 )
 
 type flags struct {
-	config, workdir, addr, module, terraform, audit, gpu string
-	insecureDev                                          bool
-	shutdownTimeout                                      time.Duration
+	config, workdir, addr, module, terraform, audit string
+	gpu                                             setup.GPUMode
+	insecureDev                                     bool
+	shutdownTimeout                                 time.Duration
+	state                                           stateFlags // --state, --state-*, --max-count: state.go
 }
 
 func main() {
@@ -105,36 +112,51 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 
 	env := launcher.EnvFrom(getenv)
 	env.ConfigDir = filepath.Dir(f.config)
-	if err := checkEnv(ctx, cfg, env); err != nil {
+	// Before the workdir is touched: a missing or invalid variable stops
+	// the server with its name instead of failing each launch with a 500.
+	// GPU support is not looked up: that is each launch's business (cached
+	// per instance type), and the server must not need EC2 to start.
+	if err := setup.CheckInputs(ctx, cfg, env); err != nil {
 		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
 			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
 			"err", err)
 		return exitUsage
 	}
 
-	awsCfg := &awsLoader{region: cfg.App.Region}
+	awsCfg := &setup.AWS{Region: cfg.App.Region}
 	opts := &launcher.Options{}
 	if f.audit != "" {
-		store, err := audit.ParseStore(ctx, f.audit, awsCfg.load)
+		store, err := audit.ParseStore(ctx, f.audit, awsCfg.Config)
 		if err != nil {
 			log.Error("audit store", "spec", f.audit, "err", err)
 			return exitUsage
 		}
 		opts.Trail = audit.NewTrail(store, nil)
+		opts.Operations = audit.NewOperations(store, nil) // operations next to the trail
+	}
+	if err := f.state.apply(ctx, cfg, cfg.EnvironmentName(env.Environment), awsCfg.Config, opts); err != nil {
+		log.Error("state", "spec", f.state.spec, "err", err)
+		return exitUsage
 	}
 
-	if err := prepareWorkdir(f.workdir, f.module, log); err != nil {
+	g, err := setup.ChooseGPU(ctx, f.gpu, awsCfg)
+	if err != nil {
+		log.Error("gpu detector", "err", err)
+		return exitFailure
+	}
+	if g.NoCredentials != nil {
+		log.Warn("no AWS credentials; GPU support comes from the offline catalog of "+gpu.CatalogDate()+
+			"; pass --gpu auto to require EC2", "err", g.NoCredentials)
+	}
+	gpus := g.Detector
+
+	if err := installModule(f.workdir, f.module, log); err != nil {
 		log.Error("prepare workdir", "err", err)
 		return exitFailure
 	}
 	bin, err := launcher.FindBinary(f.terraform)
 	if err != nil {
 		log.Error("find OpenTofu", "err", err)
-		return exitFailure
-	}
-	gpus, err := gpuDetector(ctx, f.gpu, awsCfg, log)
-	if err != nil {
-		log.Error("gpu detector", "err", err)
 		return exitFailure
 	}
 	schema, err := tfvars.LoadSchema(f.workdir)
@@ -164,6 +186,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("prepare launcher", "err", err)
 		return exitFailure
 	}
+	// What a dead allocator left: its operations read interrupted, its
+	// stale S3 lock is cleared. Before listening, so before any launch.
+	if err := recoverWorkdir(ctx, l, log); err != nil {
+		_ = l.Close()
+		log.Error("recover", "err", err)
+		return exitFailure
+	}
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -185,15 +214,16 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	set := flag.NewFlagSet("lablink-http", flag.ContinueOnError)
 	set.SetOutput(stderr)
 	set.StringVar(&f.config, "config", "", "allocator config.yaml (required)")
-	set.StringVar(&f.workdir, "workdir", "", "OpenTofu working directory; the module is written there when it is empty (required)")
+	set.StringVar(&f.workdir, "workdir", "", "OpenTofu working directory; the module is written there when it holds none (required)")
 	set.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
-	set.StringVar(&f.module, "module", "local", "client module to write into an empty workdir: local or aws")
+	set.StringVar(&f.module, "module", "local", "client module to write into a workdir that holds none, and to compare one it holds with: local, aws, or a directory to copy")
 	set.StringVar(&f.terraform, "terraform", "", "OpenTofu or Terraform binary (default $TOFU_PATH, then tofu or terraform on PATH)")
 	set.StringVar(&f.audit, "audit", "", "audit store spec (default: a directory under the workdir)")
-	set.StringVar(&f.gpu, "gpu", "", "GPU detector: auto (EC2, region app.region) or catalog (offline); default auto when AWS credentials are found, else catalog")
+	gpuMode := set.String("gpu", "", setup.GPUUsage)
 	set.BoolVar(&f.insecureDev, "insecure-dev", false, "allow a weak admin password (local trials only)")
 	set.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 2*time.Minute,
 		"how long shutdown waits for interrupted applies; keep it below the process manager's kill timeout")
+	f.state.register(set)
 	if err := set.Parse(args); err != nil {
 		return f, exitUsage
 	}
@@ -204,11 +234,15 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	if f.workdir == "" {
 		errs = append(errs, errors.New("--workdir is required"))
 	}
-	if _, err := terraform.FS(f.module); err != nil {
+	if _, err := terraform.Open(f.module); err != nil {
 		errs = append(errs, fmt.Errorf("--module: %w", err))
 	}
-	if f.gpu != "" && f.gpu != "auto" && f.gpu != "catalog" {
-		errs = append(errs, fmt.Errorf("--gpu must be auto or catalog, not %q", f.gpu))
+	var err error
+	if f.gpu, err = setup.ParseGPUMode(*gpuMode); err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.state.check(); err != nil {
+		errs = append(errs, err)
 	}
 	if f.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
@@ -224,123 +258,23 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	return f, exitOK
 }
 
-// checkEnv runs, at start, the checks every launch makes of cfg and env
-// (launcher.Resolve), so that a missing or invalid variable stops the
-// server with its name instead of failing each launch with a 500. It
-// reports every problem at once. GPU support is not looked up: that is
-// each launch's business (cached per instance type), and the server must
-// not need EC2 to start.
-func checkEnv(ctx context.Context, cfg lablink.Config, env launcher.Env) error {
-	_, _, err := launcher.Resolve(ctx, cfg, env, noGPULookup{})
-	return err
-}
-
-// noGPULookup answers every instance type without asking anyone, for
-// checkEnv.
-type noGPULookup struct{}
-
-func (noGPULookup) Detect(_ context.Context, instanceType string) (gpu.Info, error) {
-	return gpu.Info{InstanceType: instanceType}, nil
-}
-
-// prepareWorkdir writes the module into dir when dir is missing or empty.
-// A directory that already holds *.tf files is the state of an earlier
-// run and is used as it is; it is only checked against the embedded
-// module, and a difference is logged, not overwritten.
-func prepareWorkdir(dir, module string, log *slog.Logger) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
-		if err := terraform.Materialize(module, dir); err != nil {
-			return err
-		}
-		log.Info("wrote module", "module", module, "workdir", dir)
-		return nil
-	}
+// installModule puts the module --module names into dir unless dir holds
+// a module, which is then the state of an earlier run and is used as it
+// is: a difference from the --module one is logged, never overwritten.
+func installModule(dir, module string, log *slog.Logger) error {
+	mod, err := terraform.Open(module)
 	if err != nil {
 		return err
 	}
-	tf, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
-	if len(tf) == 0 {
-		return fmt.Errorf("%s is neither empty nor an OpenTofu module directory", dir)
-	}
-	if diff := moduleDiff(dir, module); len(diff) > 0 {
-		log.Warn("workdir module differs from the embedded one; using the workdir's files",
-			"module", module, "workdir", dir, "files", diff)
+	inst, err := mod.Install(dir)
+	switch {
+	case err != nil:
+		return err
+	case inst.Wrote != nil:
+		log.Info("wrote module", "module", module, "workdir", dir, "files", inst.Wrote)
+	case len(inst.Diff) > 0:
+		log.Warn("workdir module differs from "+mod.String()+"; using the workdir's files",
+			"module", module, "workdir", dir, "files", inst.Diff)
 	}
 	return nil
-}
-
-// moduleDiff lists the embedded module's files that dir lacks or holds
-// with other contents.
-func moduleDiff(dir, module string) []string {
-	fsys, err := terraform.FS(module)
-	if err != nil {
-		return []string{err.Error()}
-	}
-	var diff []string
-	_ = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		want, _ := fs.ReadFile(fsys, p)
-		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		if err != nil || string(got) != string(want) {
-			diff = append(diff, p)
-		}
-		return nil
-	})
-	return diff
-}
-
-// awsLoader loads the SDK's default configuration once, in app.region.
-// It is safe for concurrent use.
-type awsLoader struct {
-	region string
-	mu     sync.Mutex
-	cfg    *aws.Config
-}
-
-func (a *awsLoader) load(ctx context.Context) (aws.Config, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cfg != nil {
-		return *a.cfg, nil
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(a.region))
-	if err != nil {
-		return aws.Config{}, err
-	}
-	a.cfg = &cfg
-	return cfg, nil
-}
-
-// credentialProbeTimeout bounds the search for AWS credentials when --gpu
-// is not given; off EC2, the instance metadata lookup fails within it.
-const credentialProbeTimeout = 10 * time.Second
-
-// gpuDetector returns the detector --gpu names. Without --gpu it asks EC2
-// when the SDK's default chain finds credentials (environment, profile,
-// instance role), and otherwise uses the offline catalog, saying so.
-func gpuDetector(ctx context.Context, mode string, a *awsLoader, log *slog.Logger) (launcher.GPUDetector, error) {
-	if mode == "catalog" {
-		return gpu.Catalog{}, nil
-	}
-	cfg, err := a.load(ctx)
-	if err == nil && cfg.Credentials == nil {
-		err = errors.New("no credential provider")
-	}
-	if err == nil && mode == "" {
-		pctx, cancel := context.WithTimeout(ctx, credentialProbeTimeout)
-		_, err = cfg.Credentials.Retrieve(pctx)
-		cancel()
-	}
-	if err != nil {
-		if mode == "auto" {
-			return nil, fmt.Errorf("--gpu auto: %w", err)
-		}
-		log.Warn("no AWS credentials; GPU support comes from the offline catalog of "+gpu.CatalogDate()+
-			"; pass --gpu auto to require EC2", "err", err)
-		return gpu.Catalog{}, nil
-	}
-	return gpu.NewDetector(ec2.NewFromConfig(cfg), &gpu.Options{Region: a.region}), nil
 }

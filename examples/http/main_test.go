@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/miniotest"
 	"github.com/lablink-go/lablink/internal/testkit"
 )
 
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Args = append(os.Args[:1], args...)
 		main()
 	}
-	os.Exit(m.Run())
+	os.Exit(miniotest.Run(m))
 }
 
 // TestMainStopsOnSignal runs the server as a process, as a service

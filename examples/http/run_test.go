@@ -23,11 +23,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 )
 
-// testEnv is an allocator environment that passes checkEnv and supplies
+// testEnv is an allocator environment that passes setup.CheckInputs and supplies
 // the security group the module requires (off EC2 nothing else does).
 func testEnv() map[string]string {
 	return map[string]string{"ALLOCATOR_PUBLIC_IP": testkit.AllocatorIP, "ALLOCATOR_SG_ID": testkit.SecurityGroup}
@@ -241,6 +242,8 @@ func (s *runningServer) shutdown() int {
 func (s *runningServer) client() e2eClient { return e2eClient{s.t, s.url} }
 
 func TestParseFlags(t *testing.T) {
+	moduleDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(moduleDir, "main.tf"), nil, 0o644))
 	defaults := flags{config: "c.yaml", workdir: "w", addr: "127.0.0.1:8080", module: "local", shutdownTimeout: 2 * time.Minute}
 	with := func(f func(*flags)) flags {
 		fl := defaults
@@ -270,10 +273,14 @@ func TestParseFlags(t *testing.T) {
 		{name: "no workdir", args: []string{"--config", "c.yaml"}, code: exitUsage, stderr: []string{"--workdir is required"}},
 		{name: "unknown flag", args: []string{"--config", "c.yaml", "--workdir", "w", "--port", "80"},
 			code: exitUsage, stderr: []string{"flag provided but not defined: -port"}},
+		{name: "gpu forced", args: []string{"--config", "c.yaml", "--workdir", "w", "--gpu", "false"},
+			want: with(func(f *flags) { f.gpu = "false" })},
+		{name: "module directory", args: []string{"--config", "c.yaml", "--workdir", "w", "--module", moduleDir},
+			want: with(func(f *flags) { f.module = moduleDir })},
 		{name: "unknown module", args: []string{"--config", "c.yaml", "--workdir", "w", "--module", "gcp"},
-			code: exitUsage, stderr: []string{"--module"}},
+			code: exitUsage, stderr: []string{"--module", `"gcp": want aws, local or a directory holding *.tf files`}},
 		{name: "unknown gpu mode", args: []string{"--config", "c.yaml", "--workdir", "w", "--gpu", "ec2"},
-			code: exitUsage, stderr: []string{`--gpu must be auto or catalog, not "ec2"`}},
+			code: exitUsage, stderr: []string{`--gpu "ec2": want auto, catalog, true or false`}},
 		{name: "zero shutdown timeout", args: []string{"--config", "c.yaml", "--workdir", "w", "--shutdown-timeout", "0s"},
 			code: exitUsage, stderr: []string{"--shutdown-timeout must be positive"}},
 		{name: "bad duration", args: []string{"--config", "c.yaml", "--workdir", "w", "--shutdown-timeout", "soon"},
@@ -287,23 +294,15 @@ func TestParseFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
 			got, code := parseFlags(tc.args, &stderr)
-			if code != tc.code {
-				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tc.code, stderr.String())
-			}
+			require.Equal(t, tc.code, code, "exit code; stderr:\n%s", stderr.String())
 			for _, s := range tc.stderr {
-				if !strings.Contains(stderr.String(), s) {
-					t.Errorf("stderr does not say %q:\n%s", s, stderr.String())
-				}
+				assert.Contains(t, stderr.String(), s, "stderr")
 			}
 			if tc.code != exitOK {
 				return
 			}
-			if stderr.Len() > 0 {
-				t.Errorf("stderr = %q, want nothing", stderr.String())
-			}
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(flags{})); diff != "" {
-				t.Errorf("flags (-want +got):\n%s", diff)
-			}
+			assert.Empty(t, stderr.String(), "stderr")
+			assert.Equal(t, tc.want, got, "flags")
 		})
 	}
 }
@@ -311,8 +310,9 @@ func TestParseFlags(t *testing.T) {
 // TestRunRefusesToStart covers the reasons run stops before serving. None
 // of them touches the working directory, and none gets as far as
 // OpenTofu (--terraform names a binary that does not exist, which would
-// be exit 1).
+// be exit 1 after the module is written).
 func TestRunRefusesToStart(t *testing.T) {
+	noAWS(t)
 	strong := testConfig()
 	weak := func(pw string) lablink.Config {
 		c := testConfig()
@@ -350,7 +350,7 @@ func TestRunRefusesToStart(t *testing.T) {
 		{"unknown flag", strong, testEnv(), []string{"--listen", ":80"}, exitUsage,
 			[]string{"flag provided but not defined: -listen"}},
 		{"bad gpu mode", strong, testEnv(), []string{"--gpu", "yes"}, exitUsage,
-			[]string{"--gpu must be auto or catalog"}},
+			[]string{`--gpu "yes": want auto, catalog, true or false`}},
 		{"missing config file", nil, testEnv(), []string{"--config", "/nonexistent/config.yaml"}, exitUsage,
 			[]string{"invalid config", "/nonexistent/config.yaml", "no such file"}},
 		{"config not YAML", notYAML, testEnv(), nil, exitUsage, []string{"invalid config"}},
@@ -397,6 +397,9 @@ func TestRunRefusesToStart(t *testing.T) {
 			[]string{"audit store", "bad bucket name"}},
 		{"audit store with an unknown parameter", strong, testEnv(), []string{"--audit", "s3://bucket/x?region=eu"}, exitUsage,
 			[]string{"audit store", "unknown", `parameter "region"`}},
+		// After the --gpu catalog of every case, so this one wins.
+		{"gpu auto without AWS credentials", strong, testEnv(), []string{"--gpu", "auto"}, exitFailure,
+			[]string{"gpu detector", "--gpu auto needs AWS credentials", "use --gpu catalog to work offline"}},
 		// --insecure-dev lowers the password bar only.
 		{"insecure-dev without ALLOCATOR_PUBLIC_IP", weak(lablink.MissingSecret), map[string]string{},
 			[]string{"--insecure-dev"}, exitUsage,
@@ -463,7 +466,15 @@ func TestRunRefusesWithoutSecurityGroup(t *testing.T) {
 // the server starts and serves.
 func TestRunWarnsDeprecatedKeys(t *testing.T) {
 	tofu := serverTofu(t, "runs OpenTofu")
-	cfgPath := filepath.Join("..", "..", "testdata", "generations", "2025-11.yaml")
+	// The fixture's startup script, config/prepare-desktop.sh, must be
+	// there, next to a copy of it.
+	fixture, err := os.ReadFile(filepath.Join("..", "..", "testdata", "generations", "2025-11.yaml"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, fixture, 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "config"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config", "prepare-desktop.sh"), []byte("#!/bin/sh\n"), 0o644))
 	cfg, warns, err := lablink.LoadConfig(cfgPath)
 	require.NoError(t, err)
 	require.NotEmpty(t, warns, "the 2025-11 generation sets removed keys")
@@ -517,6 +528,8 @@ func TestRunStartsAndStops(t *testing.T) {
 			password: lablink.MissingSecret, warn: "INSECURE"},
 		{name: "no --gpu and no AWS credentials", cfg: testConfig(), password: testPassword,
 			warn: "GPU support comes from the offline catalog"},
+		// After the --gpu catalog of the others, so this one wins.
+		{name: "gpu forced false", cfg: testConfig(), args: []string{"--gpu", "false"}, password: testPassword},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -533,7 +546,11 @@ func TestRunStartsAndStops(t *testing.T) {
 
 			// The module was materialized: the workdir holds exactly the
 			// embedded files (and what init wrote).
-			assert.Empty(t, moduleDiff(workdir, "local"), "workdir differs from the embedded module")
+			local, err := terraform.Open("local")
+			require.NoError(t, err)
+			diff, err := local.Diff(workdir)
+			require.NoError(t, err)
+			assert.Empty(t, diff, "workdir differs from the embedded module")
 			assert.FileExists(t, filepath.Join(workdir, "main.tf"))
 			resp, err := http.Get(s.url + "/healthz")
 			require.NoError(t, err)
@@ -584,6 +601,20 @@ func TestRunWorkdirProblems(t *testing.T) {
 		assert.Len(t, entries, 1, "the workdir holds notes.txt only")
 	})
 
+	t.Run("module directory", func(t *testing.T) {
+		src := t.TempDir()
+		require.NoError(t, terraform.Materialize("local", src))
+		workdir := filepath.Join(t.TempDir(), "client")
+		s := startRun(t, testEnv(), args(workdir, "--module", src)...)
+		require.Equal(t, exitOK, s.shutdown())
+		assert.Contains(t, s.log.String(), "wrote module")
+		local, err := terraform.Open("local")
+		require.NoError(t, err)
+		diff, err := local.Diff(workdir)
+		require.NoError(t, err)
+		assert.Empty(t, diff, "the workdir holds the module of --module")
+	})
+
 	t.Run("edited module", func(t *testing.T) {
 		workdir := filepath.Join(t.TempDir(), "client")
 		s := startRun(t, testEnv(), args(workdir)...)
@@ -596,7 +627,7 @@ func TestRunWorkdirProblems(t *testing.T) {
 		s = startRun(t, testEnv(), args(workdir)...)
 		require.Equal(t, exitOK, s.shutdown(), "second run")
 		log := s.log.String()
-		assert.Contains(t, log, "workdir module differs from the embedded one")
+		assert.Contains(t, log, "workdir module differs from the embedded local module; using the workdir's files")
 		assert.Contains(t, log, "outputs.tf")
 		assert.NotContains(t, log, "wrote module", "the module was written over an existing one")
 		got, err := os.ReadFile(edited)

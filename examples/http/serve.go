@@ -11,9 +11,11 @@ import (
 )
 
 // Server timeouts. WriteTimeout is short, which suits healthz, errors and
-// auth failures; the handlers that wait for OpenTofu (launch, destroy)
-// move their own write deadline to serverOptions.ApplyWriteTimeout
-// (1 h by default) with http.ResponseController. A server-wide
+// auth failures and the 202 of a queued launch; the handlers that wait
+// for OpenTofu (launch and destroy with ?wait=1) move their own write
+// deadline to serverOptions.ApplyWriteTimeout (1 h by default) with
+// http.ResponseController, and an event stream moves it forward at each
+// write. A server-wide
 // WriteTimeout long enough for an apply would let every slow client hold a
 // connection that long; none at all would let them hold it forever. When
 // an apply outlives even the long deadline, the client loses the answer
@@ -49,9 +51,11 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 //     launch or destroy, so OpenTofu receives SIGINT, finishes the
 //     resource operations under way, writes the state and releases its
 //     lock, and the handlers answer 503;
-//  3. wait for in-flight requests to finish, at most drain; after that,
-//     connections are closed by force and OpenTofu may be killed with
-//     the process, leaving the state locked (log says so);
+//  3. wait for in-flight requests to finish, and then for the operations
+//     that requests queued without waiting for them (202) to reach their
+//     final state, all within drain; after that, connections are closed
+//     by force and OpenTofu may be killed with the process, leaving the
+//     state locked (log says so);
 //  4. close the launcher.
 //
 // It returns nil after a shutdown triggered by ctx, or the error that
@@ -80,6 +84,10 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, launcher io.C
 			log.Error("shutdown: in-flight requests did not finish in time; closing their connections; "+
 				"an interrupted OpenTofu may leave the state locked (tofu force-unlock)", "err", serr)
 			_ = srv.Close()
+		}
+		if werr := waitBackground(sctx, base); werr != nil {
+			log.Error("shutdown: interrupted operations did not finish in time; "+
+				"an interrupted OpenTofu may leave the state locked (tofu force-unlock)", "err", werr)
 		}
 		cancel()
 		if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {

@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io/fs"
 	"log/slog"
-	"math"
-	"mime"
 	"net/http"
-	"strconv"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/launcher"
 )
@@ -24,17 +23,16 @@ type launcherAPI interface {
 	Launch(ctx context.Context, req launcher.Request) (launcher.Result, error)
 	Destroy(ctx context.Context, actor string) (launcher.DestroyResult, error)
 	Status(ctx context.Context) (launcher.Status, error)
+	Start(ctx context.Context, req launcher.Request) (audit.Op, error)
+	StartDestroy(ctx context.Context, actor string) (audit.Op, error)
+	Operation(ctx context.Context, id int64) (audit.Op, error)
+	Operations(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
+	Watch(ctx context.Context, id int64) (<-chan audit.Op, func(), error)
+	Wait(ctx context.Context, id int64) (audit.Op, error)
+	TFVarsPath() string
 }
 
 var _ launcherAPI = (*launcher.Launcher)(nil)
-
-// Upstream's messages for a bad num_vms, kept word for word because the
-// allocator's admin page shows them as they are.
-const (
-	msgRequired    = "Number of VMs is required."
-	msgNotInteger  = "Invalid number of VMs. Please enter a valid integer."
-	msgNotPositive = "Number of VMs must be greater than 0."
-)
 
 // serverOptions tunes newServer. The zero value means the defaults.
 type serverOptions struct {
@@ -43,14 +41,20 @@ type serverOptions struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 64 KiB.
 	MaxBodyBytes int64
 	// ApplyWriteTimeout is the write deadline of the handlers that wait for
-	// OpenTofu (launch, destroy, status), which replaces the server's short
-	// WriteTimeout for them. Default 1 hour. See newHTTPServer.
+	// OpenTofu (launch and destroy with ?wait=1, status), which replaces
+	// the server's short WriteTimeout for them. Default 1 hour. See
+	// newHTTPServer.
 	ApplyWriteTimeout time.Duration
+	// Heartbeat is how often an event stream with nothing to say sends a
+	// comment, so that proxies and load balancers (AWS ALB: 60 s idle
+	// timeout) keep it open. Default 15 s.
+	Heartbeat time.Duration
 }
 
 const (
 	defaultMaxBodyBytes      = 64 << 10
 	defaultApplyWriteTimeout = time.Hour
+	defaultHeartbeat         = 15 * time.Second
 )
 
 type server struct {
@@ -76,6 +80,9 @@ func newServer(l launcherAPI, cfg lablink.Config, opts serverOptions) http.Handl
 	if opts.ApplyWriteTimeout <= 0 {
 		opts.ApplyWriteTimeout = defaultApplyWriteTimeout
 	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = defaultHeartbeat
+	}
 	s := &server{l: l, log: opts.Logger, opts: opts}
 	s.userSum, s.passSum = digest(cfg.App.AdminUser), digest(cfg.App.AdminPassword)
 
@@ -86,6 +93,9 @@ func newServer(l launcherAPI, cfg lablink.Config, opts serverOptions) http.Handl
 	mux.Handle("/api/launch", s.auth(allow(s.launch, http.MethodPost)))
 	mux.Handle("/api/destroy", s.auth(allow(s.destroy, http.MethodPost)))
 	mux.Handle("/api/status", s.auth(allow(s.status, http.MethodGet, http.MethodHead)))
+	mux.Handle("/api/operations", s.auth(allow(s.operations, http.MethodGet, http.MethodHead)))
+	mux.Handle("/api/operations/{id}", s.auth(allow(s.operation, http.MethodGet, http.MethodHead)))
+	mux.Handle("/api/operations/{id}/events", s.auth(allow(s.events, http.MethodGet)))
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})))
@@ -163,12 +173,45 @@ type planJSON struct {
 	Replace int `json:"replace"`
 }
 
+// launch queues a launch and answers at once, as upstream does: 202 with
+// the job id to JSON clients, a redirect to the operation otherwise (see
+// accepted). Where upstream answers 409 while another operation is queued
+// or running, the launcher merges the request into the next apply. With
+// ?wait=1 it answers when the launch is done, with its result
+// (launchAndWait).
 func (s *server) launch(w http.ResponseWriter, r *http.Request) {
 	n, status, msg := s.numVMs(w, r)
 	if status != 0 {
 		writeError(w, status, msg)
 		return
 	}
+	wait, ok := waitParam(r)
+	if !ok {
+		writeError(w, http.StatusBadRequest, msgBadWait)
+		return
+	}
+	if wait {
+		s.launchAndWait(w, r, n)
+		return
+	}
+	if shuttingDown(r) {
+		writeError(w, http.StatusServiceUnavailable, "server is shutting down; launch not queued")
+		return
+	}
+	actor := actorOf(r)
+	op, err := s.l.Start(opContext(r), launcher.Request{Count: n, Actor: actor})
+	if err != nil {
+		s.launchError(w, r, "launch", "", "", err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "launch queued", "actor", actor, "num_vms", n, "job_id", op.ID)
+	s.follow(r, op)
+	accepted(w, r, op)
+}
+
+// launchAndWait is POST /api/launch?wait=1: the launch as one request, for
+// scripts that would rather not poll. Its answer is the apply's result.
+func (s *server) launchAndWait(w http.ResponseWriter, r *http.Request, n int) {
 	actor := actorOf(r)
 	s.extendWriteDeadline(w, r)
 	ctx, stop := launchContext(r)
@@ -198,125 +241,6 @@ func (s *server) launch(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// numVMs reads num_vms from a form, multipart or JSON body. A non-zero
-// status means the request is refused with msg.
-func (s *server) numVMs(w http.ResponseWriter, r *http.Request) (n, status int, msg string) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	ct := r.Header.Get("Content-Type")
-	mt := ""
-	if ct != "" {
-		var err error
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return 0, http.StatusUnsupportedMediaType, "unsupported content type " + strconv.Quote(ct)
-		}
-	}
-	var raw string
-	var present bool
-	switch mt {
-	case "application/json":
-		var body struct {
-			NumVMs json.RawMessage `json:"num_vms"`
-		}
-		dec := json.NewDecoder(r.Body)
-		if err := dec.Decode(&body); err != nil {
-			if tooLarge(err) {
-				return 0, http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
-			}
-			return 0, http.StatusBadRequest, "invalid JSON body"
-		}
-		var ok bool
-		raw, present, ok = jsonNumVMs(body.NumVMs)
-		if !ok {
-			return 0, http.StatusBadRequest, msgNotInteger
-		}
-	case "multipart/form-data":
-		if err := r.ParseMultipartForm(s.opts.MaxBodyBytes); err != nil {
-			if tooLarge(err) {
-				return 0, http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
-			}
-			return 0, http.StatusBadRequest, "invalid multipart body"
-		}
-		defer r.MultipartForm.RemoveAll()
-		raw, present = formValue(r)
-	case "application/x-www-form-urlencoded", "":
-		// An empty body without a content type reads as a form without
-		// num_vms, which is what upstream answers for it.
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if err := r.ParseForm(); err != nil {
-			if tooLarge(err) {
-				return 0, http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
-			}
-			return 0, http.StatusBadRequest, "invalid form body"
-		}
-		raw, present = formValue(r)
-	default:
-		return 0, http.StatusUnsupportedMediaType, "unsupported content type " + strconv.Quote(mt) +
-			"; send num_vms as a form field or as JSON"
-	}
-	return parseNumVMs(raw, present)
-}
-
-func formValue(r *http.Request) (string, bool) {
-	v, ok := r.PostForm["num_vms"]
-	if !ok || len(v) == 0 {
-		return "", false
-	}
-	return v[0], true
-}
-
-// jsonNumVMs turns the JSON value of num_vms into the text upstream's
-// int() would see: numbers as written, strings unquoted. ok is false for
-// other JSON types.
-func jsonNumVMs(m json.RawMessage) (raw string, present, ok bool) {
-	t := strings.TrimSpace(string(m))
-	switch {
-	case t == "" || t == "null":
-		return "", false, true
-	case strings.HasPrefix(t, `"`):
-		var s string
-		if err := json.Unmarshal(m, &s); err != nil {
-			return "", true, false
-		}
-		return s, true, true
-	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
-		return t, true, true
-	}
-	return "", true, false
-}
-
-// parseNumVMs applies upstream's rules in upstream's order: missing or
-// empty, then not an integer, then not positive. Too many is the
-// launcher's call (ErrInvalidCount).
-func parseNumVMs(raw string, present bool) (n, status int, msg string) {
-	raw = strings.TrimSpace(raw)
-	if !present || raw == "" {
-		return 0, http.StatusBadRequest, msgRequired
-	}
-	n, err := strconv.Atoi(raw)
-	switch {
-	case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(raw, "-"):
-		// An integer, only a huge one: let the launcher refuse it as too
-		// many, as it would any count above its maximum.
-		return math.MaxInt, 0, ""
-	case errors.Is(err, strconv.ErrRange):
-		return 0, http.StatusBadRequest, msgNotPositive
-	case err != nil:
-		return 0, http.StatusBadRequest, msgNotInteger
-	case n <= 0:
-		return 0, http.StatusBadRequest, msgNotPositive
-	}
-	return n, 0, ""
-}
-
-func tooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
-}
-
-func tooLargeMsg(limit int64) string {
-	return fmt.Sprintf("request body larger than %d bytes", limit)
-}
-
 type destroyResponse struct {
 	LaunchID  string `json:"launch_id"`
 	Destroyed int    `json:"destroyed"`
@@ -324,9 +248,45 @@ type destroyResponse struct {
 	Duration  string `json:"duration"`
 }
 
+// destroy queues a destroy and answers as launch does; ?wait=1 waits for
+// it (destroyAndWait). Without the runtime tfvars of an earlier launch it
+// answers the 404 of upstream's synchronous destroy at once: the launcher
+// finds that only once the destroy runs (ErrNothingLaunched; today's
+// upstream fails the operation then), when the client has its 202. A
+// first launch still queued or running has not written the file yet, so
+// a destroy sent behind it is refused.
 func (s *server) destroy(w http.ResponseWriter, r *http.Request) {
 	// The body is ignored, but bounded all the same.
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	wait, ok := waitParam(r)
+	if !ok {
+		writeError(w, http.StatusBadRequest, msgBadWait)
+		return
+	}
+	if wait {
+		s.destroyAndWait(w, r)
+		return
+	}
+	if _, err := os.Stat(s.l.TFVarsPath()); errors.Is(err, fs.ErrNotExist) {
+		writeError(w, http.StatusNotFound, launcher.ErrNothingLaunched.Error())
+		return
+	}
+	if shuttingDown(r) {
+		writeError(w, http.StatusServiceUnavailable, "server is shutting down; destroy not queued")
+		return
+	}
+	actor := actorOf(r)
+	op, err := s.l.StartDestroy(opContext(r), actor)
+	if err != nil {
+		s.launchError(w, r, "destroy", "", "", err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "destroy queued", "actor", actor, "job_id", op.ID)
+	s.follow(r, op)
+	accepted(w, r, op)
+}
+
+func (s *server) destroyAndWait(w http.ResponseWriter, r *http.Request) {
 	actor := actorOf(r)
 	s.extendWriteDeadline(w, r)
 	ctx, stop := launchContext(r)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
@@ -33,26 +35,118 @@ const (
 )
 
 // fakeLauncher is a hand fake of launcherAPI. A nil XxxFn fails the test
-// when called.
+// when called, but for Wait, which follows WatchFn when set and otherwise
+// answers the operation succeeded.
 type fakeLauncher struct {
-	t         *testing.T
-	LaunchFn  func(ctx context.Context, req launcher.Request) (launcher.Result, error)
-	DestroyFn func(ctx context.Context, actor string) (launcher.DestroyResult, error)
-	StatusFn  func(ctx context.Context) (launcher.Status, error)
+	t              *testing.T
+	LaunchFn       func(ctx context.Context, req launcher.Request) (launcher.Result, error)
+	DestroyFn      func(ctx context.Context, actor string) (launcher.DestroyResult, error)
+	StatusFn       func(ctx context.Context) (launcher.Status, error)
+	StartFn        func(ctx context.Context, req launcher.Request) (audit.Op, error)
+	StartDestroyFn func(ctx context.Context, actor string) (audit.Op, error)
+	OperationFn    func(ctx context.Context, id int64) (audit.Op, error)
+	OperationsFn   func(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
+	WatchFn        func(ctx context.Context, id int64) (<-chan audit.Op, func(), error)
+	// TFVars is TFVarsPath's answer; "" names a file that does not exist.
+	TFVars string
 
 	mu       sync.Mutex
 	launches []launcher.Request
 }
 
 func (f *fakeLauncher) Launch(ctx context.Context, req launcher.Request) (launcher.Result, error) {
-	f.mu.Lock()
-	f.launches = append(f.launches, req)
-	f.mu.Unlock()
+	f.record(req)
 	if f.LaunchFn == nil {
 		f.t.Errorf("unexpected Launch(%+v)", req)
 		return launcher.Result{}, errors.New("unexpected Launch")
 	}
 	return f.LaunchFn(ctx, req)
+}
+
+func (f *fakeLauncher) record(req launcher.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.launches = append(f.launches, req)
+}
+
+func (f *fakeLauncher) Start(ctx context.Context, req launcher.Request) (audit.Op, error) {
+	f.record(req)
+	if f.StartFn == nil {
+		f.t.Errorf("unexpected Start(%+v)", req)
+		return audit.Op{}, errors.New("unexpected Start")
+	}
+	return f.StartFn(ctx, req)
+}
+
+func (f *fakeLauncher) StartDestroy(ctx context.Context, actor string) (audit.Op, error) {
+	if f.StartDestroyFn == nil {
+		f.t.Errorf("unexpected StartDestroy(%q)", actor)
+		return audit.Op{}, errors.New("unexpected StartDestroy")
+	}
+	return f.StartDestroyFn(ctx, actor)
+}
+
+func (f *fakeLauncher) Operation(ctx context.Context, id int64) (audit.Op, error) {
+	if f.OperationFn == nil {
+		f.t.Errorf("unexpected Operation(%d)", id)
+		return audit.Op{}, errors.New("unexpected Operation")
+	}
+	return f.OperationFn(ctx, id)
+}
+
+func (f *fakeLauncher) Operations(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
+	if f.OperationsFn == nil {
+		f.t.Errorf("unexpected Operations(%d, %v)", limit, statuses)
+		return nil, errors.New("unexpected Operations")
+	}
+	return f.OperationsFn(ctx, limit, statuses...)
+}
+
+func (f *fakeLauncher) Watch(ctx context.Context, id int64) (<-chan audit.Op, func(), error) {
+	if f.WatchFn == nil {
+		f.t.Errorf("unexpected Watch(%d)", id)
+		return nil, func() {}, errors.New("unexpected Watch")
+	}
+	return f.WatchFn(ctx, id)
+}
+
+func (f *fakeLauncher) Wait(ctx context.Context, id int64) (audit.Op, error) {
+	if f.WatchFn == nil {
+		return audit.Op{ID: id, Status: audit.StatusSucceeded}, nil
+	}
+	c, cancel, err := f.WatchFn(ctx, id)
+	if err != nil {
+		return audit.Op{}, err
+	}
+	defer cancel()
+	var last audit.Op
+	for {
+		select {
+		case op, ok := <-c:
+			if !ok {
+				return last, nil
+			}
+			last = op
+		case <-ctx.Done():
+			return last, ctx.Err()
+		}
+	}
+}
+
+func (f *fakeLauncher) TFVarsPath() string {
+	if f.TFVars == "" {
+		return filepath.Join(f.t.TempDir(), "terraform.runtime.tfvars")
+	}
+	return f.TFVars
+}
+
+// queueStart answers every Start with a new queued operation, numbered
+// from 1.
+func queueStart(f *fakeLauncher) func(context.Context, launcher.Request) (audit.Op, error) {
+	return func(_ context.Context, req launcher.Request) (audit.Op, error) {
+		return audit.Op{ID: int64(len(f.requests())), Type: audit.OpApply, Status: audit.StatusQueued,
+			Params: map[string]any{"num_vms": req.Count}, CreatedBy: req.Actor}, nil
+	}
 }
 
 func (f *fakeLauncher) Destroy(ctx context.Context, actor string) (launcher.DestroyResult, error) {
@@ -99,9 +193,29 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// newTestHandler serves f with the test's credentials. Its requests carry
+// a server lifetime, as serve gives them; when the test ends, it waits
+// for the background work they left and then ends the lifetime.
 func newTestHandler(t *testing.T, f *fakeLauncher) http.Handler {
 	f.t = t
-	return newServer(f, testConfig(), serverOptions{Logger: testLogger(t)})
+	h := newServer(f, testConfig(), serverOptions{Logger: testLogger(t)})
+	base := testLifetime(t)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(base))
+	})
+}
+
+// testLifetime is a server lifetime that ends with the test, once the
+// background work of its requests is done.
+func testLifetime(t *testing.T) context.Context {
+	base, end := withLifetime(context.Background())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, waitBackground(ctx, base), "background work left by the test's requests")
+		end()
+	})
+	return base
 }
 
 // echoLaunch answers every launch as if it ran alone on an empty state.
@@ -229,34 +343,32 @@ func TestLaunchNumVMs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeLauncher{LaunchFn: echoLaunch}
+			f := &fakeLauncher{}
+			f.StartFn = queueStart(f)
 			w := do(t, newTestHandler(t, f), request{path: "/api/launch", contentType: tc.contentType, body: tc.body})
 			if tc.wantError != "" {
-				if w.Code != http.StatusBadRequest {
-					t.Errorf("status = %d, want 400", w.Code)
-				}
-				if got := errorOf(t, w); got != tc.wantError {
-					t.Errorf("error = %q, want %q", got, tc.wantError)
-				}
-				if n := len(f.requests()); n != 0 {
-					t.Errorf("launcher called %d times, want 0", n)
-				}
+				assert.Equal(t, http.StatusBadRequest, w.Code, "status")
+				assert.Equal(t, tc.wantError, errorOf(t, w), "error")
+				assert.Empty(t, f.requests(), "launcher calls")
 				return
 			}
-			if w.Code != http.StatusOK {
-				t.Fatalf("status = %d, want 200; body %s", w.Code, w.Body)
+			// Queued: JSON clients get the job id, others a redirect.
+			if tc.contentType == "application/json" {
+				require.Equal(t, http.StatusAccepted, w.Code, "status; body %s", w.Body)
+				assert.JSONEq(t, `{"job_id": 1, "status": "queued"}`, w.Body.String())
+			} else {
+				require.Equal(t, http.StatusSeeOther, w.Code, "status; body %s", w.Body)
+				assert.Equal(t, "/api/operations/1", w.Header().Get("Location"))
 			}
 			want := []launcher.Request{{Count: tc.wantCount, Actor: testUser}}
-			if diff := cmp.Diff(want, f.requests()); diff != "" {
-				t.Errorf("launch requests (-want +got):\n%s", diff)
-			}
+			assert.Equal(t, want, f.requests(), "launch requests")
 		})
 	}
 }
 
 func TestLaunchResponse(t *testing.T) {
 	f := &fakeLauncher{LaunchFn: echoLaunch}
-	w := do(t, newTestHandler(t, f), request{path: "/api/launch", contentType: formCT, body: form("num_vms", "2")})
+	w := do(t, newTestHandler(t, f), request{path: "/api/launch?wait=1", contentType: formCT, body: form("num_vms", "2")})
 	if w.Code != http.StatusOK {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
@@ -299,7 +411,7 @@ func TestLaunchErrors(t *testing.T) {
 			err:        fmt.Errorf("launch: %w", &launcher.PlanRefusedError{Addresses: []string{"terraform_data.lablink_vm[0]", "terraform_data.lablink_vm[1]"}}),
 			wantStatus: http.StatusConflict,
 			wantBody: map[string]any{
-				"error":     "plan would delete or replace client VMs",
+				"error":     "plan refused",
 				"addresses": []any{"terraform_data.lablink_vm[0]", "terraform_data.lablink_vm[1]"},
 				"launch_id": "L1", "audit": "dir:/a/L1",
 			},
@@ -329,7 +441,7 @@ func TestLaunchErrors(t *testing.T) {
 				}
 				return launcher.Result{LaunchID: "L1", Audit: "dir:/a/L1"}, tc.err
 			}}
-			w := do(t, newTestHandler(t, f), request{path: "/api/launch", contentType: formCT, body: form("num_vms", "500")})
+			w := do(t, newTestHandler(t, f), request{path: "/api/launch?wait=1", contentType: formCT, body: form("num_vms", "500")})
 			if w.Code != tc.wantStatus {
 				t.Errorf("status = %d, want %d", w.Code, tc.wantStatus)
 			}
@@ -354,7 +466,8 @@ func TestAuth(t *testing.T) {
 		{"wrong user", request{user: "root", password: testPassword}},
 		{"both wrong", request{user: "root", password: "hunter2"}},
 	}
-	for _, path := range []string{"/api/launch", "/api/destroy", "/api/status", "/api/nope"} {
+	for _, path := range []string{"/api/launch", "/api/destroy", "/api/status", "/api/nope",
+		"/api/operations", "/api/operations/1", "/api/operations/1/events", "/api/operations/x"} {
 		for _, tc := range tests {
 			t.Run(path+"/"+tc.name, func(t *testing.T) {
 				rq := tc.rq
@@ -390,6 +503,9 @@ func TestMethodNotAllowed(t *testing.T) {
 		{http.MethodDelete, "/api/status", "GET, HEAD"},
 		{http.MethodPost, "/api/status", "GET, HEAD"},
 		{http.MethodPost, "/healthz", "GET, HEAD"},
+		{http.MethodPost, "/api/operations", "GET, HEAD"},
+		{http.MethodDelete, "/api/operations/1", "GET, HEAD"},
+		{http.MethodPost, "/api/operations/1/events", "GET"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -446,7 +562,7 @@ func TestDestroy(t *testing.T) {
 		f := &fakeLauncher{DestroyFn: func(context.Context, string) (launcher.DestroyResult, error) {
 			return launcher.DestroyResult{}, launcher.ErrNothingLaunched
 		}}
-		w := do(t, newTestHandler(t, f), request{path: "/api/destroy"})
+		w := do(t, newTestHandler(t, f), request{path: "/api/destroy?wait=1"})
 		if w.Code != http.StatusNotFound {
 			t.Errorf("status = %d, want 404", w.Code)
 		}
@@ -460,7 +576,7 @@ func TestDestroy(t *testing.T) {
 			actor = a
 			return launcher.DestroyResult{LaunchID: "D1", Destroyed: 3, Audit: "dir:/a/D1", Duration: time.Second}, nil
 		}}
-		w := do(t, newTestHandler(t, f), request{path: "/api/destroy"})
+		w := do(t, newTestHandler(t, f), request{path: "/api/destroy?wait=1"})
 		if w.Code != http.StatusOK {
 			t.Fatalf("status = %d; body %s", w.Code, w.Body)
 		}

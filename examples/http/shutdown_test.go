@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
@@ -35,9 +36,10 @@ func (c *fakeCloser) Close() error {
 }
 
 // TestShutdownInterruptsLaunch: on the shutdown signal the server stops
-// accepting, cancels the in-flight launch (which the launcher turns into
-// SIGINT for OpenTofu), answers it 503, and only then closes the launcher
-// and returns.
+// accepting, cancels the in-flight launch that a request waits for
+// (?wait=1; the launcher turns the cancellation into SIGINT for
+// OpenTofu), answers it 503, and only then closes the launcher and
+// returns.
 func TestShutdownInterruptsLaunch(t *testing.T) {
 	entered := make(chan struct{})
 	var launchDone atomic.Bool
@@ -71,7 +73,7 @@ func TestShutdownInterruptsLaunch(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	go func() {
-		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/launch", strings.NewReader("num_vms=1"))
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/launch?wait=1", strings.NewReader("num_vms=1"))
 		if err != nil {
 			answers <- answer{err: err}
 			return
@@ -139,16 +141,16 @@ func TestServeReturnsServeError(t *testing.T) {
 }
 
 // TestShutdownMidApply shuts the real server down while a real OpenTofu
-// applies: the launch is answered 503, run returns, OpenTofu has released
-// the state lock and recorded what it created, the attempt is audited as
-// canceled, and a new server on the same workdir launches on top of it.
+// applies a launch that was queued (202): run returns only once the
+// operation is interrupted, OpenTofu has released the state lock and
+// recorded what it created, and the attempt is audited as canceled; a new
+// server on the same workdir shows the operation interrupted and
+// launches on top of it.
 func TestShutdownMidApply(t *testing.T) {
 	tofu := serverTofu(t, "runs OpenTofu")
 	dir := t.TempDir()
 	workdir := filepath.Join(dir, "client")
-	if err := terraform.Materialize("local", workdir); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, terraform.Materialize("local", workdir))
 	// A slow resource created after the VMs holds the apply, and so the
 	// state lock, until the interrupt; it marks that it started so that
 	// the test shuts down mid-apply, not before. OpenTofu stops
@@ -167,87 +169,55 @@ resource "terraform_data" "slow" {
 		"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog"}
 
 	s := startRun(t, testEnv(), args...)
-	type answer struct {
-		status int
-		body   []byte
-	}
-	answers := make(chan answer, 1)
 	c := s.client()
-	go func() {
-		status, body := c.do(http.MethodPost, "/api/launch", "num_vms=2")
-		answers <- answer{status, body}
-	}()
+	id := c.startLaunch(2)
 	// Wait for the slow resource: the VMs exist, OpenTofu holds the lock.
-	for {
-		if _, err := os.Stat(started); err == nil {
-			break
-		}
-		select {
-		case a := <-answers:
-			t.Fatalf("launch answered %d before the slow resource started: %s", a.status, a.body)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(started)
+		return err == nil
+	}, 2*time.Minute, 50*time.Millisecond, "the slow resource never started")
+	assert.Equal(t, audit.StatusRunning, c.operation(id).Status, "operation mid-apply")
 	lock := filepath.Join(workdir, ".terraform.tfstate.lock.info")
-	if _, err := os.Stat(lock); err != nil {
-		t.Errorf("no state lock while OpenTofu applies: %v", err)
-	}
+	assert.FileExists(t, lock, "state lock while OpenTofu applies")
 
-	if code := s.shutdown(); code != exitOK {
-		t.Errorf("exit code %d after shutdown, want %d", code, exitOK)
-	}
-	// run has returned, so the handler has answered.
-	a := <-answers
-	var body struct{ Error string }
-	if a.status != http.StatusServiceUnavailable || json.Unmarshal(a.body, &body) != nil ||
-		body.Error != "server is shutting down; launch interrupted" {
-		t.Errorf("launch interrupted by shutdown: status %d, body %s; want 503", a.status, a.body)
-	}
-	if _, err := os.Stat(lock); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("state lock after shutdown: %v; want it released", err)
-	}
+	assert.Equal(t, exitOK, s.shutdown(), "exit code after shutdown")
+	assert.NoFileExists(t, lock, "state lock after shutdown")
 	log := s.log.String()
 	for _, w := range []string{"shutting down", "launch interrupted by shutdown", "server stopped"} {
-		if !strings.Contains(log, w) {
-			t.Errorf("log does not say %q:\n%s", w, log)
-		}
+		assert.Contains(t, log, w)
 	}
-	if strings.Contains(log, "did not finish in time") {
-		t.Errorf("shutdown did not wait for OpenTofu:\n%s", log)
-	}
+	assert.NotContains(t, log, "did not finish in time", "shutdown did not wait for OpenTofu")
 	manifests, _ := filepath.Glob(filepath.Join(workdir, ".lablink", "audit", "prod", "client", "history", "*", audit.ManifestName))
-	if len(manifests) != 1 {
-		t.Fatalf("audit holds %d manifests, want 1: %v", len(manifests), manifests)
-	}
+	require.Len(t, manifests, 1, "audit manifests")
 	var m audit.Manifest
-	if data, err := os.ReadFile(manifests[0]); err != nil || json.Unmarshal(data, &m) != nil || m.Outcome != audit.OutcomeCanceled {
-		t.Errorf("audit of the interrupted launch: %+v, %v; want outcome %q", m, err, audit.OutcomeCanceled)
-	}
+	data, err := os.ReadFile(manifests[0])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &m))
+	assert.Equal(t, audit.OutcomeCanceled, m.Outcome, "audit of the interrupted launch")
 
-	// A new server, without the slow resource, launches on top of the
-	// VMs the interrupted apply created.
-	if err := os.Remove(slow); err != nil {
-		t.Fatal(err)
-	}
+	// A new server, without the slow resource, shows the operation
+	// interrupted and launches on top of the VMs the interrupted apply
+	// created.
+	require.NoError(t, os.Remove(slow))
 	s = startRun(t, testEnv(), args...)
 	c = s.client()
+	op := c.operation(id)
+	assert.Equal(t, audit.StatusInterrupted, op.Status, "operation after the shutdown")
+	assert.Equal(t, m.LaunchID, op.LaunchID, "operation's audit record")
+	if assert.NotNil(t, op.Error) {
+		assert.Equal(t, "interrupted: the allocator stopped before the launch finished; "+
+			"see the server log and the audit record of "+m.LaunchID, *op.Error)
+	}
+	assert.NotNil(t, op.FinishedAt, "finished_at of the interrupted operation")
 	before := c.vms()
-	if before > 2 {
-		t.Errorf("state holds %d VMs after the interrupted launch of 2", before)
-	}
+	assert.LessOrEqual(t, before, 2, "VMs after the interrupted launch of 2")
 	r := c.launch(1)
-	if r.Existing != before || r.Total != before+1 || r.Plan.Create != 1 {
-		t.Errorf("launch after the interrupted one: %+v; want %d existing", r, before)
-	}
-	if got := c.vms(); got != before+1 {
-		t.Errorf("state holds %d VMs, want %d", got, before+1)
-	}
-	if code := s.shutdown(); code != exitOK {
-		t.Errorf("second server: exit code %d", code)
-	}
-	if _, err := os.Stat(lock); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("state lock after the second server: %v", err)
-	}
+	assert.Equal(t, before, r.Existing, "launch after the interrupted one: %+v", r)
+	assert.Equal(t, before+1, r.Total, "launch after the interrupted one: %+v", r)
+	assert.Equal(t, 1, r.Plan.Create, "launch after the interrupted one: %+v", r)
+	assert.Equal(t, before+1, c.vms(), "VMs")
+	assert.Equal(t, exitOK, s.shutdown(), "second server: exit code")
+	assert.NoFileExists(t, lock, "state lock after the second server")
 }
 
 func writeTestFile(t *testing.T, name, content string) {
