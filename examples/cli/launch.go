@@ -20,6 +20,8 @@ import (
 // workFlags are the flags every working-directory command shares.
 type workFlags struct {
 	workdir, config, terraform, audit, actor string
+	// state is --state and its companions, and --max-count.
+	state setup.State
 }
 
 func addWorkFlags(fs *flag.FlagSet, getenv func(string) string) *workFlags {
@@ -33,7 +35,19 @@ func addWorkFlags(fs *flag.FlagSet, getenv func(string) string) *workFlags {
 		actor = "cli"
 	}
 	fs.StringVar(&w.actor, "actor", actor, "who asks, for the audit trail")
+	w.state.Register(fs)
 	return w
+}
+
+// check validates the flags every working-directory command shares.
+func (w *workFlags) check() error {
+	if w.workdir == "" {
+		return invalidf("--workdir is required")
+	}
+	if err := w.state.Check(); err != nil {
+		return invalid(err)
+	}
+	return nil
 }
 
 func (c *cli) launch(ctx context.Context, args []string) error {
@@ -52,8 +66,8 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	if *count < 1 {
 		return invalidf("--count %d: want at least 1", *count)
 	}
-	if w.workdir == "" {
-		return invalidf("--workdir is required")
+	if err := w.check(); err != nil {
+		return err
 	}
 	mod, err := terraform.Open(*module)
 	if err != nil {
@@ -100,6 +114,9 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	// OpenTofu runs and before the audit trail records an attempt.
 	if err := l.Check(ctx); err != nil {
 		return renderError(err)
+	}
+	if err := c.recover(ctx, l); err != nil {
+		return err
 	}
 	res, err := l.Launch(ctx, launcher.Request{Count: *count, Actor: w.actor})
 	pp.finish()
@@ -162,6 +179,18 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "workdir:        %s\n", w.workdir)
+	if !has && w.state.Spec != "" && w.state.Spec != "local" {
+		// A fresh working directory on a shared state: the local module
+		// is enough for OpenTofu to read it.
+		mod, err := terraform.Open("local")
+		if err != nil {
+			return err
+		}
+		if err := c.installModule(w.workdir, mod); err != nil {
+			return err
+		}
+		has = true
+	}
 	if !has {
 		fmt.Fprintln(c.stdout, "client VMs:     0 (no module yet)")
 		fmt.Fprintln(c.stdout, "runtime tfvars: none")
@@ -205,8 +234,31 @@ func (c *cli) newLauncher(ctx context.Context, w *workFlags, a *setup.AWS, cfg l
 			return nil, err
 		}
 		opts.Trail = audit.NewTrail(store, nil)
+		opts.Operations = audit.NewOperations(store, nil)
+	}
+	if err := w.state.Apply(ctx, cfg, cfg.EnvironmentName(env.Environment), a.Config, opts); err != nil {
+		return nil, invalid(err)
 	}
 	return launcher.New(w.workdir, bin, cfg, env, det, opts)
+}
+
+// recover marks what a dead earlier run left (a launch killed mid-apply)
+// as interrupted and clears its stale state lock, saying so on stderr.
+func (c *cli) recover(ctx context.Context, l *launcher.Launcher) error {
+	rec, err := l.Recover(ctx)
+	if err != nil {
+		return err
+	}
+	for _, op := range rec.Interrupted {
+		fmt.Fprintf(c.stderr, "launch: operation %d of a stopped earlier run marked interrupted\n", op.ID)
+	}
+	if lk := rec.Cleared; lk != nil {
+		fmt.Fprintf(c.stderr, "launch: cleared the stale state lock %s of %s\n", lk.ID, lk.Who)
+	}
+	if lk := rec.Held; lk != nil {
+		fmt.Fprintf(c.stderr, "launch: the state is locked by %s (lock %s), not proven gone; waiting for it\n", lk.Who, lk.ID)
+	}
+	return nil
 }
 
 // openStore opens an audit store; S3 stores use the SDK's standard chain.
@@ -246,8 +298,8 @@ func (c *cli) workdirCommand(name string, args []string) (w *workFlags, envs *en
 	if err := noArgs(fset, args); err != nil {
 		return nil, nil, cfg, false, err
 	}
-	if w.workdir == "" {
-		return nil, nil, cfg, false, invalidf("--workdir is required")
+	if err := w.check(); err != nil {
+		return nil, nil, cfg, false, err
 	}
 	if cfg, err = c.loadConfig(w.config); err != nil {
 		return nil, nil, cfg, false, err

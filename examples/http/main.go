@@ -69,7 +69,7 @@ type flags struct {
 	gpu                                             setup.GPUMode
 	insecureDev                                     bool
 	shutdownTimeout                                 time.Duration
-	state                                           stateFlags // --state, --state-*, --max-count: state.go
+	state                                           setup.State // --state, --state-*, --max-count
 }
 
 func main() {
@@ -134,8 +134,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		opts.Trail = audit.NewTrail(store, nil)
 		opts.Operations = audit.NewOperations(store, nil) // operations next to the trail
 	}
-	if err := f.state.apply(ctx, cfg, cfg.EnvironmentName(env.Environment), awsCfg.Config, opts); err != nil {
-		log.Error("state", "spec", f.state.spec, "err", err)
+	if err := f.state.Apply(ctx, cfg, cfg.EnvironmentName(env.Environment), awsCfg.Config, opts); err != nil {
+		log.Error("state", "spec", f.state.Spec, "err", err)
 		return exitUsage
 	}
 
@@ -223,7 +223,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	set.BoolVar(&f.insecureDev, "insecure-dev", false, "allow a weak admin password (local trials only)")
 	set.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 2*time.Minute,
 		"how long shutdown waits for interrupted applies; keep it below the process manager's kill timeout")
-	f.state.register(set)
+	f.state.Register(set)
 	if err := set.Parse(args); err != nil {
 		return f, exitUsage
 	}
@@ -241,7 +241,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	if f.gpu, err = setup.ParseGPUMode(*gpuMode); err != nil {
 		errs = append(errs, err)
 	}
-	if err := f.state.check(); err != nil {
+	if err := f.state.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if f.shutdownTimeout <= 0 {

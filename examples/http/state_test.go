@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfstate"
 )
@@ -19,16 +20,16 @@ func TestParseStateFlags(t *testing.T) {
 	tests := []struct {
 		name   string
 		args   []string
-		want   stateFlags
+		want   setup.State
 		stderr string // for a refused command line
 	}{
 		{name: "defaults"},
 		{name: "s3 on MinIO", args: []string{"--state", "s3", "--state-path-style", "--state-not-aws", "--max-count", "50"},
-			want: stateFlags{spec: "s3", pathStyle: true, notAWS: true, maxCount: 50}},
+			want: setup.State{Spec: "s3", PathStyle: true, NotAWS: true, MaxCount: 50}},
 		{name: "another place, with upstream's lock table", args: []string{"--state", "s3://b/p/terraform.tfstate",
 			"--state-lock-table", "lablink-lock"},
-			want: stateFlags{spec: "s3://b/p/terraform.tfstate", lockTable: "lablink-lock"}},
-		{name: "local", args: []string{"--state", "local"}, want: stateFlags{spec: "local"}},
+			want: setup.State{Spec: "s3://b/p/terraform.tfstate", LockTable: "lablink-lock"}},
+		{name: "local", args: []string{"--state", "local"}, want: setup.State{Spec: "local"}},
 		{name: "unknown backend", args: []string{"--state", "gcs"},
 			stderr: `--state: invalid state location "gcs": want local, s3 or s3://BUCKET/KEY`},
 		{name: "no key", args: []string{"--state", "s3://bucket/"},
@@ -70,22 +71,22 @@ func TestStateFlagsApply(t *testing.T) {
 
 	t.Run("module's backend", func(t *testing.T) {
 		var o launcher.Options
-		require.NoError(t, stateFlags{maxCount: 30}.apply(t.Context(), cfg, "prod", noAWSConfig, &o))
+		require.NoError(t, setup.State{MaxCount: 30}.Apply(t.Context(), cfg, "prod", noAWSConfig, &o))
 		assert.Nil(t, o.State)
 		assert.Nil(t, o.StateClient)
 		assert.Equal(t, 30, o.MaxCount)
 	})
 	t.Run("local", func(t *testing.T) {
 		var o launcher.Options
-		require.NoError(t, stateFlags{spec: "local"}.apply(t.Context(), cfg, "prod", noAWSConfig, &o))
+		require.NoError(t, setup.State{Spec: "local"}.Apply(t.Context(), cfg, "prod", noAWSConfig, &o))
 		require.NotNil(t, o.State)
 		assert.Nil(t, o.State.S3)
 		assert.Nil(t, o.StateClient)
 	})
 	t.Run("upstream's S3", func(t *testing.T) {
 		var o launcher.Options
-		f := stateFlags{spec: "s3", pathStyle: true, notAWS: true, lockTable: "locks"}
-		require.NoError(t, f.apply(t.Context(), cfg, "staging", awsConfig, &o))
+		f := setup.State{Spec: "s3", PathStyle: true, NotAWS: true, LockTable: "locks"}
+		require.NoError(t, f.Apply(t.Context(), cfg, "staging", awsConfig, &o))
 		require.NotNil(t, o.State)
 		assert.Equal(t, &tfstate.S3{Bucket: "lablink-bucket", Key: "sleap-course/staging/client/terraform.tfstate",
 			Region: cfg.App.Region, PathStyle: true, NotAWS: true, DynamoDBTable: "locks"}, o.State.S3)
@@ -93,12 +94,12 @@ func TestStateFlagsApply(t *testing.T) {
 	})
 	t.Run("s3 without bucket_name", func(t *testing.T) {
 		var o launcher.Options
-		err := stateFlags{spec: "s3"}.apply(t.Context(), noBucket, "prod", noAWSConfig, &o)
+		err := setup.State{Spec: "s3"}.Apply(t.Context(), noBucket, "prod", noAWSConfig, &o)
 		assert.EqualError(t, err, "--state s3 needs bucket_name in the config")
 	})
 	t.Run("another bucket needs no bucket_name", func(t *testing.T) {
 		var o launcher.Options
-		require.NoError(t, stateFlags{spec: "s3://other/k.tfstate"}.apply(t.Context(), noBucket, "prod", awsConfig, &o))
+		require.NoError(t, setup.State{Spec: "s3://other/k.tfstate"}.Apply(t.Context(), noBucket, "prod", awsConfig, &o))
 		assert.Equal(t, "s3://other/k.tfstate", o.State.String())
 	})
 }
