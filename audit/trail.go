@@ -13,24 +13,30 @@ import (
 	"time"
 )
 
+// Operation is what an attempt does: launch or destroy.
+type Operation string
+
 // Operations recorded in Manifest.Operation.
 const (
-	OperationLaunch  = "launch"
-	OperationDestroy = "destroy"
+	OperationLaunch  Operation = "launch"
+	OperationDestroy Operation = "destroy"
 )
+
+// Outcome is how an attempt ended.
+type Outcome string
 
 // Outcomes recorded in Manifest.Outcome. Begin records OutcomeStarted; the
 // caller of Finish sets one of the others.
 const (
-	OutcomeStarted   = "started"
-	OutcomeSucceeded = "succeeded"
-	OutcomeFailed    = "failed"
-	OutcomeRefused   = "refused" // e.g. a plan that would destroy client VMs
-	OutcomeCanceled  = "canceled"
+	OutcomeStarted   Outcome = "started"
+	OutcomeSucceeded Outcome = "succeeded"
+	OutcomeFailed    Outcome = "failed"
+	OutcomeRefused   Outcome = "refused" // e.g. a plan that would destroy client VMs
+	OutcomeCanceled  Outcome = "canceled"
 	// OutcomeSuperseded: the attempt's tfvars were not applied; a newer
 	// attempt of the same request re-rendered them (the plan found a
 	// different number of client VMs than expected).
-	OutcomeSuperseded = "superseded"
+	OutcomeSuperseded Outcome = "superseded"
 )
 
 // Object names inside a launch's history prefix.
@@ -44,7 +50,7 @@ const (
 type Manifest struct {
 	LaunchID    string    `json:"launch_id"`
 	Environment string    `json:"environment"`
-	Operation   string    `json:"operation"` // OperationLaunch or OperationDestroy
+	Operation   Operation `json:"operation"`
 	Actor       string    `json:"actor,omitempty"`
 	Started     time.Time `json:"started"`
 	Finished    time.Time `json:"finished,omitzero"`
@@ -65,7 +71,7 @@ type Manifest struct {
 	Variables    []VariableSource `json:"variables"`
 	GPU          *GPUAnswer       `json:"gpu,omitempty"`
 	Plan         *PlanSummary     `json:"plan,omitempty"`
-	Outcome      string           `json:"outcome"` // one of the Outcome constants
+	Outcome      Outcome          `json:"outcome"`
 	Error        string           `json:"error,omitempty"`
 }
 

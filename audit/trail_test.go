@@ -162,9 +162,10 @@ func TestTrailLatest(t *testing.T) {
 		clock := &fakeClock{t: t0}
 		tr := audit.NewTrail(s, &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next})
 		steps := []struct {
-			op, outcome string
-			latest      []byte
-			wantLatest  string
+			op         audit.Operation
+			outcome    audit.Outcome
+			latest     []byte
+			wantLatest string
 		}{
 			{audit.OperationLaunch, audit.OutcomeSucceeded, []byte("v1"), "v1"},
 			{audit.OperationLaunch, audit.OutcomeSucceeded, []byte("v2"), "v2"},
@@ -229,7 +230,7 @@ func TestTrailList(t *testing.T) {
 		tr := audit.NewTrail(s, &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next})
 
 		var want []audit.Manifest
-		for i, outcome := range []string{audit.OutcomeSucceeded, audit.OutcomeFailed, "", audit.OutcomeSucceeded} {
+		for i, outcome := range []audit.Outcome{audit.OutcomeSucceeded, audit.OutcomeFailed, "", audit.OutcomeSucceeded} {
 			clock.Set(t0.Add(time.Duration(i) * time.Hour))
 			m, err := tr.Begin(ctx, launch("dev"), []byte("tf"))
 			require.NoError(t, err)
@@ -295,7 +296,7 @@ func TestTrailValidates(t *testing.T) {
 	assert.ErrorIs(t, err, audit.ErrInvalid, "Begin operation apply")
 	m = launch("dev")
 	m.LaunchID = "x"
-	for _, outcome := range []string{"", audit.OutcomeStarted, "done"} {
+	for _, outcome := range []audit.Outcome{"", audit.OutcomeStarted, "done"} {
 		m.Outcome = outcome
 		_, err := tr.Finish(ctx, m, nil)
 		assert.ErrorIs(t, err, audit.ErrInvalid, "Finish outcome %q", outcome)

@@ -45,7 +45,7 @@ const (
 // newAttempt starts the attempt of operation op (an audit.Operation*
 // constant) for actor, asking for requested more VMs. Nothing is written
 // until begin or finish.
-func (l *Launcher) newAttempt(op, actor string, requested int) *attempt {
+func (l *Launcher) newAttempt(op audit.Operation, actor string, requested int) *attempt {
 	return &attempt{l: l, base: audit.Manifest{
 		Environment:  l.environment(),
 		Operation:    op,
@@ -136,7 +136,7 @@ func (a *attempt) finish(ctx context.Context, err error) (string, error) {
 }
 
 // outcome is the audit outcome of an attempt that ended with err.
-func outcome(err error) string {
+func outcome(err error) audit.Outcome {
 	switch {
 	case err == nil:
 		return audit.OutcomeSucceeded

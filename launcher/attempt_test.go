@@ -67,8 +67,8 @@ func records(t *testing.T, l *Launcher) []audit.Manifest {
 	return list
 }
 
-func outcomes(list []audit.Manifest) []string {
-	out := make([]string, len(list))
+func outcomes(list []audit.Manifest) []audit.Outcome {
+	out := make([]audit.Outcome, len(list))
 	for i, m := range list {
 		out[i] = m.Outcome
 	}
@@ -95,7 +95,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 		assert.Same(t, errRender, err, "the attempt's error, unchanged")
 		assert.NotEmpty(t, loc)
 		list := records(t, l)
-		require.Equal(t, []string{audit.OutcomeFailed}, outcomes(list))
+		require.Equal(t, []audit.Outcome{audit.OutcomeFailed}, outcomes(list))
 		assert.Equal(t, errRender.Error(), list[0].Error)
 		assert.Equal(t, "admin", list[0].Actor)
 		assert.Equal(t, 2, list[0].Requested)
@@ -111,7 +111,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 		_, err := rec.finish(ctx, nil)
 		require.NoError(t, err)
 		list := records(t, l)
-		require.Equal(t, []string{audit.OutcomeSucceeded}, outcomes(list))
+		require.Equal(t, []audit.Outcome{audit.OutcomeSucceeded}, outcomes(list))
 		assert.Equal(t, &audit.PlanSummary{Add: 1}, list[0].Plan)
 		assert.Equal(t, 2, list[0].Existing)
 		assert.Equal(t, 3, list[0].Total)
@@ -152,7 +152,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 		list := records(t, l)
 		require.Len(t, outcomes(list), 2)
 		for _, m := range list {
-			want := map[bool]string{true: audit.OutcomeSuperseded, false: audit.OutcomeSucceeded}[m.LaunchID == first]
+			want := map[bool]audit.Outcome{true: audit.OutcomeSuperseded, false: audit.OutcomeSucceeded}[m.LaunchID == first]
 			assert.Equal(t, want, m.Outcome, m.LaunchID)
 		}
 	})
@@ -183,7 +183,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 		assert.Same(t, errRender, err)
 		assert.Equal(t, writes, store.writes.Load(), "a second finish writes nothing")
 		list := records(t, l)
-		require.Equal(t, []string{audit.OutcomeSucceeded}, outcomes(list))
+		require.Equal(t, []audit.Outcome{audit.OutcomeSucceeded}, outcomes(list))
 		assert.Nil(t, list[0].GPU, "a destroy records no GPU answer")
 	})
 
@@ -195,14 +195,14 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 		cancel()
 		_, err := rec.finish(cctx, context.Canceled)
 		assert.ErrorIs(t, err, context.Canceled)
-		assert.Equal(t, []string{audit.OutcomeCanceled}, outcomes(records(t, l)), "recorded although the context is done")
+		assert.Equal(t, []audit.Outcome{audit.OutcomeCanceled}, outcomes(records(t, l)), "recorded although the context is done")
 	})
 }
 
 func TestOutcome(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
-		want string
+		want audit.Outcome
 	}{
 		{nil, audit.OutcomeSucceeded},
 		{&PlanRefusedError{Addresses: []string{"x"}}, audit.OutcomeRefused},

@@ -37,7 +37,7 @@ import (
 // left, the state still holds the VMs it held, the newest audit record is
 // the failed attempt, and a later launch succeeds and leaves exactly its
 // VMs.
-func afterFault(t *testing.T, f *fixture, l *launcher.Launcher, before int, prevTFVars string, wantOutcome string) {
+func afterFault(t *testing.T, f *fixture, l *launcher.Launcher, before int, prevTFVars string, wantOutcome audit.Outcome) {
 	t.Helper()
 	ctx := context.Background()
 	if cur, err := os.ReadFile(f.tfvarsPath()); err == nil && string(cur) != prevTFVars {
@@ -289,10 +289,10 @@ func TestFaultShowFails(t *testing.T) {
 		name   string
 		stale  bool   // another process launched since l last applied
 		passes string // shows that pass before the failing one
-		want   []string
+		want   []audit.Outcome
 	}{
-		{"first plan", false, "0", []string{audit.OutcomeFailed, audit.OutcomeSucceeded}},
-		{"re-plan", true, "1", []string{audit.OutcomeFailed, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded}},
+		{"first plan", false, "0", []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSucceeded}},
+		{"re-plan", true, "1", []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -342,7 +342,7 @@ func TestFaultRenderFailsOnReplan(t *testing.T) {
 	restore()
 	require.ErrorContains(t, err, "instance_count")
 	list := auditList(t, l)
-	require.Equal(t, []string{audit.OutcomeFailed, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
+	require.Equal(t, []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
 		outcomes(list), "audit records, newest first: the re-plan's failed render, the attempt with the stale count")
 	assert.Equal(t, err.Error(), list[0].Error, "the failed render's record")
 	assert.Equal(t, 3, list[1].Total, "the superseded attempt's stale total")

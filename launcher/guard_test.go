@@ -83,7 +83,7 @@ func TestLaunchRefusesDisturbingVMs(t *testing.T) {
 			assert.Equal(t, 2, f.stateVMs(t), "VMs in state after a refused launch")
 			assert.Equal(t, applied, readFile(t, f.tfvarsPath()), "runtime tfvars after a refused launch are those last applied")
 			list := auditList(t, l)
-			require.Equal(t, []string{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
+			require.Equal(t, []audit.Outcome{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
 			assert.Contains(t, list[0].Error, tt.action)
 		})
 	}

@@ -125,7 +125,7 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 	// The audit trail holds both launches, newest first, with the sensitive
 	// allocator IP and URL redacted and instance_count in the stored file.
 	list := auditList(t, l)
-	require.Equal(t, []string{audit.OutcomeSucceeded, audit.OutcomeSucceeded}, outcomes(list), "audit records")
+	require.Equal(t, []audit.Outcome{audit.OutcomeSucceeded, audit.OutcomeSucceeded}, outcomes(list), "audit records")
 	assert.Equal(t, r2.LaunchID, list[0].LaunchID)
 	assert.Equal(t, 5, list[0].Total)
 	assert.Equal(t, &r2.Plan, list[0].Plan, "the record counts the plan as the result does")
@@ -182,7 +182,7 @@ func TestLaunchRefusesReplacingVMs(t *testing.T) {
 	assert.Equal(t, 2, f.stateVMs(t), "VMs in state after a refused launch")
 	assert.Equal(t, applied, readFile(t, f.tfvarsPath()), "runtime tfvars after a refused launch are those last applied")
 	list := auditList(t, l)
-	require.Equal(t, []string{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
+	require.Equal(t, []audit.Outcome{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
 	require.NotNil(t, list[0].Plan, "newest audit record %+v", list[0])
 	assert.Equal(t, 2, list[0].Plan.Replace, "replaces in the refused plan")
 }
@@ -206,7 +206,7 @@ func TestLaunchRefusesDeletingVMs(t *testing.T) {
 	assert.Equal(t, 3, f.stateVMs(t), "VMs in state after a refused launch")
 	assert.Equal(t, applied, readFile(t, f.tfvarsPath()), "runtime tfvars after a refused launch are those last applied")
 	list := auditList(t, l)
-	require.Equal(t, []string{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
+	require.Equal(t, []audit.Outcome{audit.OutcomeRefused, audit.OutcomeSucceeded}, outcomes(list), "audit records")
 	require.NotNil(t, list[0].Plan, "newest audit record %+v", list[0])
 	assert.Equal(t, 1, list[0].Plan.Destroy, "deletes in the refused plan")
 }
@@ -248,7 +248,7 @@ func TestDestroy(t *testing.T) {
 	assert.Equal(t, []int{0, 1}, []int{r.Existing, r.Total}, "launch after destroy %+v: existing, total", r)
 	var got []string
 	for _, m := range auditList(t, l) {
-		got = append(got, m.Operation+" "+m.Outcome)
+		got = append(got, string(m.Operation)+" "+string(m.Outcome))
 	}
 	assert.Equal(t, []string{"launch succeeded", "destroy succeeded", "launch succeeded"}, got, "audit records")
 
@@ -327,7 +327,7 @@ resource "terraform_data" "slow" {
 	// saved the VMs it had created before the interrupt.
 	assert.NoFileExists(t, filepath.Join(f.dir, ".terraform.tfstate.lock.info"), "state lock left behind after cancellation")
 	assert.GreaterOrEqual(t, f.stateVMs(t), 1, "VMs in state after the interrupt: those created before it saved")
-	assert.Equal(t, []string{audit.OutcomeCanceled}, outcomes(auditList(t, l)), "audit records")
+	assert.Equal(t, []audit.Outcome{audit.OutcomeCanceled}, outcomes(auditList(t, l)), "audit records")
 	require.NoError(t, os.Remove(filepath.Join(f.dir, "slow_test.tf")))
 	r, err := l.Launch(context.Background(), launcher.Request{Count: 1})
 	require.NoError(t, err, "launch after cancel")
@@ -369,7 +369,7 @@ func TestLaunchReplansOnStaleCount(t *testing.T) {
 	assert.Equal(t, []int{3, 4}, []int{r.Existing, r.Total}, "launch %+v: existing, total", r)
 	assert.Equal(t, 4, f.stateVMs(t), "VMs in state")
 	list := auditList(t, l)
-	require.Equal(t, []string{audit.OutcomeSucceeded, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
+	require.Equal(t, []audit.Outcome{audit.OutcomeSucceeded, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
 		outcomes(list), "audit records, newest first: the re-planned attempt and the one it superseded")
 	assert.Equal(t, r.LaunchID, list[0].LaunchID)
 	assert.Equal(t, 3, list[1].Total, "the superseded attempt's stale total")
@@ -384,8 +384,8 @@ func fixtureEnv() launcher.Env {
 }
 
 // outcomes lists the outcomes of records, in their order.
-func outcomes(records []audit.Manifest) []string {
-	out := make([]string, len(records))
+func outcomes(records []audit.Manifest) []audit.Outcome {
+	out := make([]audit.Outcome, len(records))
 	for i, m := range records {
 		out[i] = m.Outcome
 	}

@@ -95,7 +95,7 @@ func TestAuditS3(t *testing.T) {
 		Now:   func() time.Time { return now },
 		NewID: func() string { n++; return fmt.Sprintf("launch-%d", n) },
 	})
-	record := func(env string, requested, existing int, outcome, tfvars string) audit.Manifest {
+	record := func(env string, requested, existing int, outcome audit.Outcome, tfvars string) audit.Manifest {
 		t.Helper()
 		m, err := tr.Begin(ctx, audit.Manifest{
 			Environment: env, Operation: audit.OperationLaunch, Actor: "tester",
