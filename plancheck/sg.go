@@ -107,63 +107,77 @@ func (o *checker) securityGroup(c Change) []Violation {
 	if !exposes(c.Actions) {
 		return nil
 	}
-	root := node{v: c.After, u: c.AfterUnknown, present: c.After != nil}
-	var rules []rule
-	whole := func(label string) rule {
-		// Unknown or unreadable: nothing is known about the rule.
-		u := node{u: true}
-		return rule{label: label, whole: true, protocol: u, from: u, to: u, cidrs: map[string]node{"source": u}}
+	var vs []Violation
+	for _, r := range rulesOf(c) {
+		vs = append(vs, o.checkRule(c, r)...)
 	}
+	return vs
+}
+
+// wholeRule stands for a rule nothing is known about (unknown or
+// unreadable), so that it is refused unless proven safe.
+func wholeRule(label string) rule {
+	u := node{u: true}
+	return rule{label: label, whole: true, protocol: u, from: u, to: u, cidrs: map[string]node{"source": u}}
+}
+
+// rulesOf lists the ingress rules a created or updated security-group
+// resource plans.
+func rulesOf(c Change) []rule {
+	root := node{v: c.After, u: c.AfterUnknown, present: c.After != nil}
 	switch {
 	case root.missing():
-		rules = append(rules, whole("planned value (missing)"))
+		return []rule{wholeRule("planned value (missing)")}
 	case c.Type == typeSecurityGroup || c.Type == typeDefaultSecurityGroup:
-		ingress := root.get("ingress")
-		switch l, isList := ingress.v.([]any); {
-		case ingress.unknown():
-			rules = append(rules, whole("ingress (unknown until apply)"))
-		case ingress.missing():
-			rules = append(rules, whole("ingress (missing)"))
-		case ingress.v == nil:
-		case !isList:
-			rules = append(rules, whole("ingress (not a list)"))
-		default:
-			for i := range l {
-				r := ingress.index(i)
-				rules = append(rules, rule{
-					label:    fmt.Sprintf("ingress[%d]", i),
-					protocol: r.get("protocol"),
-					from:     r.get("from_port"),
-					to:       r.get("to_port"),
-					cidrs:    map[string]node{"cidr_blocks": r.get("cidr_blocks"), "ipv6_cidr_blocks": r.get("ipv6_cidr_blocks")},
-				})
-			}
-		}
+		return inlineRules(root.get("ingress"))
 	case c.Type == typeSecurityGroupRule:
 		if t, ok := root.get("type").v.(string); ok && t != "ingress" {
 			return nil
 		}
-		rules = append(rules, rule{
+		return []rule{{
 			label:    "ingress rule",
 			protocol: root.get("protocol"),
 			from:     root.get("from_port"),
 			to:       root.get("to_port"),
 			cidrs:    map[string]node{"cidr_blocks": root.get("cidr_blocks"), "ipv6_cidr_blocks": root.get("ipv6_cidr_blocks")},
-		})
+		}}
 	case c.Type == typeVPCIngressRule:
-		rules = append(rules, rule{
+		return []rule{{
 			label:    "ingress rule",
 			protocol: root.get("ip_protocol"),
 			from:     root.get("from_port"),
 			to:       root.get("to_port"),
 			cidrs:    map[string]node{"cidr_ipv4": root.get("cidr_ipv4"), "cidr_ipv6": root.get("cidr_ipv6")},
+		}}
+	}
+	return nil
+}
+
+// inlineRules lists the ingress blocks of an aws_security_group.
+func inlineRules(ingress node) []rule {
+	l, isList := ingress.v.([]any)
+	switch {
+	case ingress.unknown():
+		return []rule{wholeRule("ingress (unknown until apply)")}
+	case ingress.missing():
+		return []rule{wholeRule("ingress (missing)")}
+	case ingress.v == nil:
+		return nil
+	case !isList:
+		return []rule{wholeRule("ingress (not a list)")}
+	}
+	rules := make([]rule, 0, len(l))
+	for i := range l {
+		r := ingress.index(i)
+		rules = append(rules, rule{
+			label:    fmt.Sprintf("ingress[%d]", i),
+			protocol: r.get("protocol"),
+			from:     r.get("from_port"),
+			to:       r.get("to_port"),
+			cidrs:    map[string]node{"cidr_blocks": r.get("cidr_blocks"), "ipv6_cidr_blocks": r.get("ipv6_cidr_blocks")},
 		})
 	}
-	var vs []Violation
-	for _, r := range rules {
-		vs = append(vs, o.checkRule(c, r)...)
-	}
-	return vs
+	return rules
 }
 
 // checkRule returns one violation per port the rule may open to a public
