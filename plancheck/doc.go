@@ -33,6 +33,18 @@
 // says the checks do not read them. Check gives both sources the same
 // verdict.
 //
+// This package has two such readers, each returning a *Plan with the
+// changes, the summary counts and (from the saved plan) the prior state's
+// resources. Read takes `tofu show -json` output and skips, unread, the
+// values NeedsValues does not ask for: at 500 VMs of the local module, 14
+// MB of JSON of which the checks need a few kilobytes, it costs a fifth of
+// decoding the plan into tfjson.Plan. ReadEvents takes the event stream
+// of `tofu plan -json` and needs no `show` at all, but only for a plan
+// that creates resources the checks need no values of (and reads data
+// sources); for any other plan it returns ErrNeedsSavedPlan and the caller
+// reads the saved plan. Both give exactly the verdict and the summary of
+// the whole decoded plan; the tests and fuzz targets hold them to it.
+//
 // Messages name addresses, actions, attribute paths, rules and ports, never
 // attribute values: a plan holds the VMs' tokens. (A path does name the
 // keys of a map attribute it passes through, such as tags.Name.)

@@ -156,6 +156,10 @@ func Check(changes []Change, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	return o.check(changes)
+}
+
+func (o *checker) check(changes []Change) error {
 	var vs []Violation
 	for _, c := range changes {
 		if o.isVM(c) {
@@ -181,6 +185,10 @@ func NeedsValues(c Change, opts *Options) bool {
 	if err != nil {
 		return true
 	}
+	return o.needsValues(c)
+}
+
+func (o *checker) needsValues(c Change) bool {
 	if o.isVM(c) && slices.Equal(c.Actions, []string{string(tfjson.ActionUpdate)}) {
 		return true
 	}
