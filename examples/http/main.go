@@ -68,6 +68,7 @@ type flags struct {
 	config, workdir, addr, module, terraform, audit string
 	gpu                                             setup.GPUMode
 	insecureDev                                     bool
+	logLevel                                        slog.Level
 	shutdownTimeout                                 time.Duration
 	state                                           setup.State // --state, --state-*, --max-count
 }
@@ -85,11 +86,11 @@ func main() {
 // Logs go to stderr as JSON lines. The SDK's AWS configuration and the
 // OpenTofu processes still see the real process environment.
 func run(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	f, code := parseFlags(args, stderr)
 	if code != exitOK {
 		return code
 	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
 
 	cfg, warns, err := lablink.LoadConfig(f.config)
 	for _, w := range warns {
@@ -221,6 +222,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	set.StringVar(&f.audit, "audit", "", "audit store spec (default: a directory under the workdir)")
 	gpuMode := set.String("gpu", "", setup.GPUUsage)
 	set.BoolVar(&f.insecureDev, "insecure-dev", false, "allow a weak admin password (local trials only)")
+	set.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "the least level logged: DEBUG, INFO, WARN or ERROR")
 	set.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 2*time.Minute,
 		"how long shutdown waits for interrupted applies; keep it below the process manager's kill timeout")
 	f.state.Register(set)
