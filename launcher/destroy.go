@@ -64,7 +64,6 @@ func (l *Launcher) runDestroy(ctx context.Context, actor string, op int64) (Dest
 // destroy is Destroy's job in the queue.
 func (l *Launcher) destroy(ctx context.Context, actor string) (DestroyResult, error) {
 	start := l.opts.Now()
-	l.wd.warmVersion(ctx)
 	r, err := l.appliedTFVars()
 	if err != nil {
 		return DestroyResult{}, err
@@ -98,7 +97,7 @@ func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, r Rendered,
 	defer p.Remove()
 	sum := p.summary()
 	rec.setPlan(sum)
-	res.Destroyed = l.state.in(p.plan.PriorState)
+	res.Destroyed = l.state.inPlan(p.plan)
 	if err := l.wd.apply(ctx, p, rec.id(), sum.Destroy); err != nil {
 		l.known = -1
 		return fmt.Errorf("destroy: apply: %w", err)

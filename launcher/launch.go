@@ -51,7 +51,6 @@ type Result struct {
 // the audit trail; it is the queue's run function.
 func (l *Launcher) launch(ctx context.Context, reqs []Request) (Result, error) {
 	start := l.opts.Now()
-	l.wd.warmVersion(ctx)
 	res := Result{Merged: len(reqs)}
 	var actors []string
 	for _, r := range reqs {
@@ -98,7 +97,7 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, res *Result)
 	sum := p.summary()
 	res.Plan = sum
 	rec.setPlan(sum)
-	if err := p.guard(l.opts.VMResource, l.opts.HarmlessUpdates); err != nil {
+	if err := p.guard(); err != nil {
 		return snap.restore(err)
 	}
 	if err := l.wd.apply(ctx, p, rec.id(), sum.Add+sum.Change+sum.Destroy+sum.Replace); err != nil {
@@ -122,7 +121,7 @@ func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in
 		if err != nil {
 			return nil, err
 		}
-		prior := l.state.in(p.plan.PriorState)
+		prior := l.state.inPlan(p.plan)
 		if !fromState || prior == existing || replanned {
 			res.Existing, res.Total = existing, in.InstanceCount
 			return p, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/plancheck"
 	"github.com/lablink-go/lablink/tfstate"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -150,7 +151,8 @@ func New(workdir, binary string, cfg lablink.Config, env Env, gpus GPUDetector, 
 	if err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
 	}
-	if err := tf.SetEnv(tofuEnv(o.TofuEnv)); err != nil {
+	procEnv := tofuEnv(o.TofuEnv)
+	if err := tf.SetEnv(procEnv); err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
 	}
 	localStore := audit.NewDirStore(filepath.Join(dir, ".lablink", "audit"))
@@ -170,7 +172,11 @@ func New(workdir, binary string, cfg lablink.Config, env Env, gpus GPUDetector, 
 	l := &Launcher{
 		dir: dir, cfg: cfg, env: env, gpus: gpus, schema: schema, opts: o, trail: trail,
 		wd: &workingDir{dir: dir, tf: tf, lockTimeout: o.LockTimeout, backend: o.State,
-			fixedParallelism: o.Parallelism, maxParallelism: o.MaxParallelism},
+			fixedParallelism: o.Parallelism, maxParallelism: o.MaxParallelism,
+			env: showEnv(procEnv), guard: &plancheck.Options{
+				ClientVMs:       []string{"aws_instance." + o.VMResource, "terraform_data." + o.VMResource},
+				HarmlessUpdates: o.HarmlessUpdates,
+			}},
 		state: stateReader{dir: dir, vmResource: o.VMResource, tf: tf},
 		known: -1,
 	}
@@ -204,6 +210,16 @@ func tofuEnv(env map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// showEnv is env for the OpenTofu processes the launcher starts itself, in
+// automation mode as terraform-exec runs the others.
+func showEnv(env map[string]string) []string {
+	out := make([]string, 0, len(env)+2)
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return append(out, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
 }
 
 // TFVarsPath is where the runtime tfvars file lives.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // Counter reports how many client VMs exist. The default counts the
@@ -123,6 +125,17 @@ func (s stateReader) in(st *tfjson.State) int {
 	n := 0
 	for _, r := range st.Values.RootModule.Resources {
 		if r.Mode == tfjson.ManagedResourceMode && r.Name == s.vmResource {
+			n++
+		}
+	}
+	return n
+}
+
+// inPlan counts the client VMs in a plan's prior state.
+func (s stateReader) inPlan(p *plancheck.Plan) int {
+	n := 0
+	for _, r := range p.Prior {
+		if r.Mode == string(tfjson.ManagedResourceMode) && r.Name == s.vmResource {
 			n++
 		}
 	}

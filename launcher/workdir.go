@@ -1,22 +1,23 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
-	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/lablink-go/lablink/plancheck"
 	"github.com/lablink-go/lablink/tfstate"
@@ -25,7 +26,7 @@ import (
 // workingDir runs OpenTofu in the module directory dir: init when the module
 // changed, plan to a saved plan, apply it, read the outputs. Its methods
 // must not run concurrently (the Launcher's queue runs them one at a
-// time); warmVersion may.
+// time).
 type workingDir struct {
 	dir         string
 	tf          *tfexec.Terraform
@@ -35,13 +36,17 @@ type workingDir struct {
 	// fixedParallelism, when positive, is the -parallelism of every apply;
 	// otherwise it follows the plan, up to maxParallelism.
 	fixedParallelism, maxParallelism int
+	// env is the environment of the OpenTofu processes the launcher runs
+	// itself (show), as terraform-exec runs the others.
+	env []string
+	// guard are the plan guard's options, which also decide what of a
+	// plan is read.
+	guard *plancheck.Options
 	// backend, when set, is the state backend init configures.
 	backend *tfstate.Backend
 
 	// initHash is the module hash init last ran for.
 	initHash string
-	// versionOnce starts the background version check (warmVersion).
-	versionOnce sync.Once
 }
 
 // init runs `init` when the module's files changed since the last
@@ -132,24 +137,11 @@ func (w *workingDir) version(ctx context.Context) error {
 	return err
 }
 
-// warmVersion asks for OpenTofu's version in the background, once per
-// working directory, while the first launch prepares its tfvars and plans.
-// terraform-exec checks the version before `init` and `show -json` and
-// caches it; without this, the first launch of a process (every CLI
-// launch) would wait for one more OpenTofu process in series. Version
-// holds terraform-exec's own lock, so `init` or `show` waits for this call
-// rather than starting another; if it fails, they ask again.
-func (w *workingDir) warmVersion(ctx context.Context) {
-	w.versionOnce.Do(func() {
-		go w.tf.Version(ctx, false)
-	})
-}
-
 // savedPlan is a plan saved by `plan -out` and read back by `show -json`.
 // Whoever holds one calls Remove when done with it.
 type savedPlan struct {
 	path string
-	plan *tfjson.Plan
+	plan *plancheck.Plan
 }
 
 // Remove deletes the plan file. It is safe to call more than once.
@@ -180,13 +172,47 @@ func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool)
 		p.Remove()
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	plan, err := w.tf.ShowPlanFile(ctx, p.path)
+	plan, err := w.show(ctx, p.path)
 	if err != nil {
 		p.Remove()
 		return nil, fmt.Errorf("show plan: %w", err)
 	}
 	p.plan = plan
 	return p, nil
+}
+
+// show runs `show -json` of the saved plan at path and reads what the
+// guard, the summary and the state reader need with plancheck.Read,
+// streaming, rather than decoding the whole plan (megabytes at hundreds of
+// VMs) as terraform-exec's ShowPlanFile does; terraform-exec's version
+// check before show is skipped with it, one OpenTofu process fewer on a
+// cold start.
+func (w *workingDir) show(ctx context.Context, path string) (*plancheck.Plan, error) {
+	cmd := exec.CommandContext(ctx, w.tf.ExecPath(), "show", "-json", "-no-color", path)
+	cmd.Dir = w.dir
+	cmd.Env = w.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	plan, rerr := plancheck.Read(out, w.guard)
+	// Read stops at the first problem; drain so that show can exit.
+	_, _ = io.Copy(io.Discard, out)
+	werr := cmd.Wait()
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case werr != nil:
+		return nil, fmt.Errorf("%w\n%s", werr, bytes.TrimSpace(stderr.Bytes()))
+	case rerr != nil:
+		return nil, rerr
+	}
+	return plan, nil
 }
 
 // apply applies a saved plan, reporting progress from its output under the
@@ -243,34 +269,15 @@ func (w *workingDir) outputs(ctx context.Context) map[string]json.RawMessage {
 // summary counts the plan's resource changes: a forget counts as a
 // destroy (the resource leaves the state) and forget+create as a replace.
 func (p *savedPlan) summary() PlanSummary {
-	var s PlanSummary
-	for _, rc := range p.plan.ResourceChanges {
-		if rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode {
-			continue
-		}
-		a := rc.Change.Actions
-		forget := slices.Contains(a, tfjson.Action("forget"))
-		switch {
-		case a.Replace() || forget && slices.Contains(a, tfjson.ActionCreate):
-			s.Replace++
-		case a.Create():
-			s.Add++
-		case a.Update():
-			s.Change++
-		case a.Delete() || forget:
-			s.Destroy++
-		}
-	}
-	return s
+	sum := p.plan.Summary
+	return PlanSummary{Add: sum.Add, Change: sum.Change, Destroy: sum.Destroy, Replace: sum.Replace}
 }
 
 // guard refuses a plan that would disturb a running client VM or open its
-// ports to the internet (package plancheck).
-func (p *savedPlan) guard(vmResource string, harmless []string) error {
-	err := plancheck.CheckPlan(p.plan, &plancheck.Options{
-		ClientVMs:       []string{"aws_instance." + vmResource, "terraform_data." + vmResource},
-		HarmlessUpdates: harmless,
-	})
+// ports to the internet (package plancheck), with the options the plan
+// was read with.
+func (p *savedPlan) guard() error {
+	err := p.plan.Check()
 	var refused *plancheck.RefusedError
 	if !errors.As(err, &refused) {
 		return err
