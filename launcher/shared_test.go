@@ -241,6 +241,12 @@ func TestRecoverAfterCrash(t *testing.T) {
 	require.ErrorAs(t, werr, &exit)
 	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal(), "the helper was killed")
 	require.NoError(t, os.WriteFile(gate, nil, 0o644)) // the next apply does not wait
+	// OpenTofu died with its parent (terraform-exec's Pdeathsig), but the
+	// shell of its local-exec provisioner, an orphan in the working
+	// directory, lives until it sees the gate. Recover rightly leaves the
+	// lock alone while it runs; a container kill would have taken it too.
+	require.Eventually(t, func() bool { return !tfstate.Busy(dir) }, time.Minute, 20*time.Millisecond,
+		"a process of the killed allocator still runs in the working directory")
 
 	l := st.allocator(t, dir, nil)
 	rec, err := l.Recover(t.Context())

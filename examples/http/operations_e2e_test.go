@@ -293,9 +293,8 @@ func TestSharedS3State(t *testing.T) {
 	assert.Equal(t, exitOK, b.shutdown())
 }
 
-// TestCrashRecovery kills the server process mid-apply, with its whole
-// process group (OpenTofu and its provisioner), as when a container is
-// killed. A new server on the same working directory marks the dead
+// TestCrashRecovery kills the server process mid-apply, with its process
+// group, as when a container is killed. A new server on the same working directory marks the dead
 // one's operation interrupted, clears the S3 lock its OpenTofu left, and
 // launches again on top of what the state holds.
 func TestCrashRecovery(t *testing.T) {
@@ -366,6 +365,11 @@ resource "terraform_data" "wait" {
 	require.NoError(t, err)
 	require.NotNil(t, lock, "the killed OpenTofu's lock")
 	require.NoError(t, os.WriteFile(gate, nil, 0o644)) // the next apply does not wait
+	// OpenTofu runs in a process group of its own and dies with its parent
+	// (terraform-exec's Pdeathsig), but its provisioner's shell lives until
+	// it sees the gate; until then the new server rightly holds the lock.
+	require.Eventually(t, func() bool { return !tfstate.Busy(workdir) }, time.Minute, 20*time.Millisecond,
+		"a process of the killed server still runs in the working directory")
 
 	s := startRun(t, testEnv(), args...)
 	out := s.log.String()
