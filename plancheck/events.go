@@ -51,64 +51,75 @@ func ReadEvents(r io.Reader, opts *Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Changes: []Change{}, checker: o}
-	var (
-		summary   *eventSummary
-		diags     []string
-		needsPlan []string
-	)
+	st := &eventStream{p: &Plan{Changes: []Change{}, checker: o}, o: o}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, maxEventLine)
 	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		msg, err := strictObject(b)
-		if err != nil {
+		if err := st.line(bytes.TrimSpace(sc.Bytes())); err != nil {
 			return nil, fmt.Errorf("%w: line %d: %w", ErrNeedsSavedPlan, line, err)
-		}
-		var typ string
-		if err := decodeField(msg, "type", &typ); err != nil {
-			return nil, fmt.Errorf("%w: line %d: %w", ErrNeedsSavedPlan, line, err)
-		}
-		switch typ {
-		case "planned_change":
-			c, why, err := plannedChange(msg["change"])
-			if err != nil {
-				return nil, fmt.Errorf("%w: line %d: %w", ErrNeedsSavedPlan, line, err)
-			}
-			if why == "" && o.needsValues(c) {
-				why = c.Address + ": the checks read its values"
-			}
-			if why != "" {
-				needsPlan = append(needsPlan, why)
-				continue
-			}
-			if c.Actions[0] == "create" {
-				p.Summary.Add++
-			}
-			p.Changes = append(p.Changes, c)
-		case "change_summary":
-			if summary != nil {
-				return nil, fmt.Errorf("%w: two change summaries", ErrNeedsSavedPlan)
-			}
-			if summary, err = changeSummary(msg["changes"]); err != nil {
-				return nil, fmt.Errorf("%w: line %d: %w", ErrNeedsSavedPlan, line, err)
-			}
-		case "diagnostic":
-			if d := errorDiagnostic(msg["diagnostic"]); d != "" {
-				diags = append(diags, d)
-			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNeedsSavedPlan, err)
 	}
-	if err := verdict(p, summary, diags, needsPlan); err != nil {
+	if err := verdict(st.p, st.summary, st.diags, st.needsPlan); err != nil {
 		return nil, err
 	}
-	return p, nil
+	return st.p, nil
+}
+
+// eventStream is what ReadEvents has read so far.
+type eventStream struct {
+	p         *Plan
+	o         *checker
+	summary   *eventSummary
+	diags     []string
+	needsPlan []string
+}
+
+// line reads one message of the stream.
+func (st *eventStream) line(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	msg, err := strictObject(b)
+	if err != nil {
+		return err
+	}
+	var typ string
+	if err := decodeField(msg, "type", &typ); err != nil {
+		return err
+	}
+	switch typ {
+	case "planned_change":
+		c, why, err := plannedChange(msg["change"])
+		if err != nil {
+			return err
+		}
+		if why == "" && st.o.needsValues(c) {
+			why = c.Address + ": the checks read its values"
+		}
+		if why != "" {
+			st.needsPlan = append(st.needsPlan, why)
+			return nil
+		}
+		if c.Actions[0] == "create" {
+			st.p.Summary.Add++
+		}
+		st.p.Changes = append(st.p.Changes, c)
+	case "change_summary":
+		if st.summary != nil {
+			return errors.New("two change summaries")
+		}
+		if st.summary, err = changeSummary(msg["changes"]); err != nil {
+			return err
+		}
+	case "diagnostic":
+		if d := errorDiagnostic(msg["diagnostic"]); d != "" {
+			st.diags = append(st.diags, d)
+		}
+	}
+	return nil
 }
 
 // verdict says whether the stream read into p proves the plan: no error
