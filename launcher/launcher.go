@@ -258,7 +258,11 @@ func (l *Launcher) Prepare(ctx context.Context) error {
 // that supply it). A server calls it at start, so that a launch cannot
 // fail on input it had from the beginning.
 func (l *Launcher) Check(ctx context.Context) error {
-	in, _, err := l.resolve(ctx, noLookup{})
+	env, err := l.withTokens()
+	if err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	in, err := CheckInputs(l.cfg, env)
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
@@ -335,24 +339,26 @@ func (l *Launcher) Close() error {
 // resolve is Resolve for the launcher's config and environment, with the
 // tokens the environment leaves unset taken from the working directory.
 func (l *Launcher) resolve(ctx context.Context, gpus GPUDetector) (Inputs, gpu.Info, error) {
-	env := l.env
-	if env.AgentToken == "" || env.RegisterToken == "" {
-		t, err := WorkdirTokens(l.dir)
-		if err != nil {
-			return Inputs{}, gpu.Info{}, err
-		}
-		env.AgentToken = cmp.Or(env.AgentToken, t.Agent)
-		env.RegisterToken = cmp.Or(env.RegisterToken, t.Register)
+	env, err := l.withTokens()
+	if err != nil {
+		return Inputs{}, gpu.Info{}, err
 	}
 	return Resolve(ctx, l.cfg, env, gpus)
 }
 
-// noLookup answers every instance type with no GPU, asking no one: for
-// Check, which must not need EC2.
-type noLookup struct{}
-
-func (noLookup) Detect(_ context.Context, instanceType string) (gpu.Info, error) {
-	return gpu.Info{InstanceType: instanceType}, nil
+// withTokens is the launcher's Env with the tokens it leaves unset taken
+// from the working directory.
+func (l *Launcher) withTokens() (Env, error) {
+	env := l.env
+	if env.AgentToken == "" || env.RegisterToken == "" {
+		t, err := WorkdirTokens(l.dir)
+		if err != nil {
+			return env, err
+		}
+		env.AgentToken = cmp.Or(env.AgentToken, t.Agent)
+		env.RegisterToken = cmp.Or(env.RegisterToken, t.Register)
+	}
+	return env, nil
 }
 
 // environment is the normalized environment name, the audit trail's key.

@@ -66,14 +66,32 @@ type GPUDetector interface {
 	Detect(ctx context.Context, instanceType string) (gpu.Info, error)
 }
 
-// Resolve validates cfg and env and computes the run-time values: the
-// allocator URL and the GPU answer for machine.machine_type. Every problem
-// of cfg is reported at once, each naming its YAML path; env problems name
-// their environment variable. A GPU lookup failure is an error, never "no
-// GPU". InstanceCount is left 0 for the caller to set.
+// Resolve is CheckInputs followed by the GPU answer for
+// machine.machine_type: it validates cfg and env and computes the run-time
+// values. An error of gpus is returned as it is: a GPU lookup failure is
+// an error, never "no GPU", and since CheckInputs asks nobody, an error
+// after its checks passed is the detector's. InstanceCount is left 0 for
+// the caller to set.
 func Resolve(ctx context.Context, cfg lablink.Config, env Env, gpus GPUDetector) (Inputs, gpu.Info, error) {
+	in, err := CheckInputs(cfg, env)
+	if err != nil {
+		return Inputs{}, gpu.Info{}, err
+	}
+	info, err := gpus.Detect(ctx, cfg.Machine.MachineType)
+	if err != nil {
+		return Inputs{}, gpu.Info{}, err
+	}
+	in.GPU = info.HasNVIDIA()
+	return in, info, nil
+}
+
+// CheckInputs runs the checks of Resolve that need no network: every
+// problem of cfg at once, each naming its YAML path, and of env, each
+// naming its environment variable. It returns the run-time values but the
+// GPU answer. An adapter calls it before it writes anything.
+func CheckInputs(cfg lablink.Config, env Env) (Inputs, error) {
 	if err := cfg.Validate(); err != nil {
-		return Inputs{}, gpu.Info{}, fmt.Errorf("invalid config:\n%w", err)
+		return Inputs{}, fmt.Errorf("invalid config:\n%w", err)
 	}
 	in := Inputs{
 		Config:        cfg,
@@ -112,14 +130,9 @@ func Resolve(ctx context.Context, cfg lablink.Config, env Env, gpus GPUDetector)
 	}
 	in.URL = u
 	if err := errors.Join(errs...); err != nil {
-		return Inputs{}, gpu.Info{}, err
+		return Inputs{}, err
 	}
-	info, err := gpus.Detect(ctx, cfg.Machine.MachineType)
-	if err != nil {
-		return Inputs{}, gpu.Info{}, err
-	}
-	in.GPU = info.HasNVIDIA()
-	return in, info, nil
+	return in, nil
 }
 
 // Rendered is a verified runtime tfvars file.

@@ -47,13 +47,9 @@ func WorkdirTokens(dir string) (Tokens, error) {
 	if t, err := readTokens(path); !errors.Is(err, fs.ErrNotExist) {
 		return t, err
 	}
-	var t Tokens
-	for _, p := range []*string{&t.Agent, &t.Register} {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return Tokens{}, fmt.Errorf("tokens: %w", err)
-		}
-		*p = base64.RawURLEncoding.EncodeToString(b)
+	t, err := NewTokens()
+	if err != nil {
+		return Tokens{}, err
 	}
 	data, err := json.Marshal(t)
 	if err != nil {
@@ -67,7 +63,8 @@ func WorkdirTokens(dir string) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("tokens: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
+	_, err = tmp.Write(data)
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -82,6 +79,21 @@ func WorkdirTokens(dir string) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("tokens: %w", err)
 	}
 	return readTokens(path)
+}
+
+// NewTokens makes a fresh pair, 32 random bytes each in URL-safe base64,
+// as upstream's secrets.token_urlsafe(32). A VM registers only with the
+// allocator that knows its register token: keep them (WorkdirTokens does).
+func NewTokens() (Tokens, error) {
+	var t Tokens
+	for _, p := range []*string{&t.Agent, &t.Register} {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return Tokens{}, fmt.Errorf("tokens: %w", err)
+		}
+		*p = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return t, nil
 }
 
 func readTokens(path string) (Tokens, error) {

@@ -34,7 +34,7 @@ func (c *cli) chooseDetector(ctx context.Context, flagValue string, a *setup.AWS
 // the detector does not know; any other failure of the GPU lookup (the
 // API, the network) is a failure, never an answer without a GPU.
 func resolve(ctx context.Context, cfg lablink.Config, env launcher.Env, det launcher.GPUDetector) (launcher.Inputs, gpu.Info, error) {
-	if err := setup.CheckInputs(ctx, cfg, env); err != nil {
+	if _, err := launcher.CheckInputs(cfg, env); err != nil {
 		return launcher.Inputs{}, gpu.Info{}, invalid(err)
 	}
 	// The inputs are valid, so an error now is the detector's.

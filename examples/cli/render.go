@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/internal/setup"
@@ -135,12 +134,7 @@ func tokens(env launcher.Env, workdir string) (_ launcher.Env, made string, err 
 			return env, "", err
 		}
 	} else {
-		dir, err := os.MkdirTemp("", "lablink-render-")
-		if err != nil {
-			return env, "", err
-		}
-		defer os.RemoveAll(dir)
-		if t, err = launcher.WorkdirTokens(dir); err != nil {
+		if t, err = launcher.NewTokens(); err != nil {
 			return env, "", err
 		}
 		switch {

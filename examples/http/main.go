@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 	// the server with its name instead of failing each launch with a 500.
 	// GPU support is not looked up: that is each launch's business (cached
 	// per instance type), and the server must not need EC2 to start.
-	if err := setup.CheckInputs(ctx, cfg, env); err != nil {
+	if _, err := launcher.CheckInputs(cfg, env); err != nil {
 		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
 			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
 			"err", err)

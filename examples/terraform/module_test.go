@@ -83,8 +83,6 @@ type variable struct {
 	Validations int
 }
 
-func (v variable) required() bool { return v.Default == cty.NilVal }
-
 // parseVariables reads the variable blocks of src, and their order.
 func parseVariables(t *testing.T, src []byte, filename string) (map[string]variable, []string) {
 	t.Helper()

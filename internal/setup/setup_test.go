@@ -18,8 +18,6 @@ import (
 
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/ec2fake"
-	"github.com/lablink-go/lablink/internal/testkit"
-	"github.com/lablink-go/lablink/launcher"
 )
 
 // noAWS makes the process environment hold no AWS configuration: no AWS_*
@@ -250,32 +248,3 @@ func TestAWSConfigRegion(t *testing.T) {
 }
 
 // countingDetector counts its calls.
-type countingDetector struct{ calls int }
-
-func (d *countingDetector) Detect(context.Context, string) (gpu.Info, error) {
-	d.calls++
-	return gpu.Info{}, nil
-}
-
-func TestCheckInputs(t *testing.T) {
-	cfg := testkit.Config()
-	good := launcher.Env{AllocatorIP: testkit.AllocatorIP, AllocatorSGID: testkit.SecurityGroup}
-	assert.NoError(t, CheckInputs(t.Context(), cfg, good))
-
-	// Every problem at once, each naming its variable.
-	bad := launcher.Env{Environment: "Test_Env", LogGroup: "a b$", AllocatorSGID: "default"}
-	err := CheckInputs(t.Context(), cfg, bad)
-	for _, want := range []string{"ALLOCATOR_PUBLIC_IP is not set", "ENVIRONMENT:", "CLOUD_INIT_LOG_GROUP:", "ALLOCATOR_SG_ID:"} {
-		assert.ErrorContains(t, err, want)
-	}
-
-	invalid := testkit.Config()
-	invalid.Machine.MachineType = ""
-	assert.ErrorContains(t, CheckInputs(t.Context(), invalid, good), "machine.machine_type")
-
-	// What CheckInputs accepts, Resolve accepts up to its GPU lookup.
-	d := &countingDetector{}
-	_, _, err = launcher.Resolve(t.Context(), cfg, good, d)
-	require.NoError(t, err)
-	assert.Equal(t, 1, d.calls, "Resolve's lookups")
-}
