@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,25 +62,7 @@ func TestGenerateEventFixtures(t *testing.T) {
 	for _, fc := range eventCases {
 		t.Run(fc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			rc := filepath.Join(dir, "tofurc")
-			require.NoError(t, os.WriteFile(rc, nil, 0o600))
-			run := func(args ...string) []byte {
-				cmd := exec.CommandContext(t.Context(), tofu, args...)
-				cmd.Dir = dir
-				cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				out, err := cmd.Output()
-				require.NoError(t, err, "%s: tofu %s: %s%s", fc.name, strings.Join(args, " "), out, stderr.Bytes())
-				return out
-			}
-			varArgs := func(vars []string) []string {
-				var a []string
-				for _, v := range vars {
-					a = append(a, "-var="+v)
-				}
-				return a
-			}
+			run := tofuIn(t, tofu, dir, fc.name)
 			writeModule(t, dir, fc.base)
 			run("init", "-input=false", "-no-color")
 			run(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, varArgs(fc.baseVars)...)...)

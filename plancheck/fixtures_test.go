@@ -132,25 +132,7 @@ func TestGenerateFixtures(t *testing.T) {
 	for _, fc := range fixtureCases {
 		t.Run(fc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			rc := filepath.Join(dir, "tofurc")
-			require.NoError(t, os.WriteFile(rc, nil, 0o600))
-			run := func(args ...string) []byte {
-				cmd := exec.CommandContext(t.Context(), tofu, args...)
-				cmd.Dir = dir
-				cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				out, err := cmd.Output()
-				require.NoError(t, err, "%s: tofu %s: %s%s", fc.name, strings.Join(args, " "), out, stderr.Bytes())
-				return out
-			}
-			varArgs := func(vars []string) []string {
-				var a []string
-				for _, v := range vars {
-					a = append(a, "-var="+v)
-				}
-				return a
-			}
+			run := tofuIn(t, tofu, dir, fc.name)
 			writeModule(t, dir, fc.base)
 			run("init", "-input=false", "-no-color")
 			run(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, varArgs(fc.baseVars)...)...)
@@ -182,4 +164,31 @@ func writeModule(t *testing.T, dir string, files map[string]string) {
 
 func fixturePath(name string) string {
 	return filepath.Join("testdata", "plans", fmt.Sprintf("%s.json", name))
+}
+
+// tofuIn returns a function that runs the OpenTofu at tofu in dir, with an
+// empty CLI configuration, and returns its stdout; a failure fails t,
+// naming the case.
+func tofuIn(t *testing.T, tofu, dir, name string) func(args ...string) []byte {
+	rc := filepath.Join(dir, "tofurc")
+	require.NoError(t, os.WriteFile(rc, nil, 0o600))
+	return func(args ...string) []byte {
+		cmd := exec.CommandContext(t.Context(), tofu, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s: tofu %s: %s%s", name, strings.Join(args, " "), out, stderr.Bytes())
+		return out
+	}
+}
+
+// varArgs turns NAME=VALUE pairs into -var arguments.
+func varArgs(vars []string) []string {
+	a := make([]string, 0, len(vars))
+	for _, v := range vars {
+		a = append(a, "-var="+v)
+	}
+	return a
 }
