@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -64,7 +63,7 @@ func writeCompact(b *strings.Builder, v cty.Value) {
 				b.WriteString(", ")
 			}
 			k, e := it.Element()
-			if ks := k.AsString(); hclsyntax.ValidIdentifier(ks) {
+			if ks := k.AsString(); validIdentifier(ks) && !hclKeywords[ks] {
 				b.WriteString(ks)
 			} else {
 				b.WriteString(quote(ks))

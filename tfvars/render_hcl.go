@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -117,7 +116,7 @@ func tokensFor(v cty.Value) hclwrite.Tokens {
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()
 			name := hclwrite.TokensForValue(k)
-			if key := k.AsString(); hclsyntax.ValidIdentifier(key) && !hclKeywords[key] {
+			if key := k.AsString(); validIdentifier(key) && !hclKeywords[key] {
 				name = hclwrite.TokensForIdentifier(key)
 			}
 			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: name, Value: tokensFor(e)})

@@ -163,6 +163,27 @@ func TestRenderKeywordKeys(t *testing.T) {
 	}
 }
 
+// TestRenderByteOrderMarkKeys: hclsyntax.ValidIdentifier accepts a name
+// that starts with U+FEFF, because its scanner drops a byte-order mark at
+// the start of its input; inside a file the mark is an invalid character
+// (found by FuzzRenderParse). Render quotes such a key, and a variable of
+// that name is refused rather than written bare.
+func TestRenderByteOrderMarkKeys(t *testing.T) {
+	for _, key := range []string{"\ufeffk", "\ufeff\ua028", "k\ufeff"} {
+		values := map[string]cty.Value{
+			"m": cty.MapVal(map[string]cty.Value{key: cty.NumberIntVal(1)}),
+			"o": cty.ObjectVal(map[string]cty.Value{"a": cty.True, key: cty.False}),
+		}
+		for _, format := range []Format{HCL, JSON} {
+			src, err := Render(values, &Options{Format: format})
+			require.NoError(t, err, "Render with key %q", key)
+			assert.NoError(t, Verify(src, format, values), "%v: key %q in\n%s", format, key, src)
+		}
+	}
+	_, err := Render(map[string]cty.Value{"\ufeffv": cty.True}, nil)
+	assert.Error(t, err, "a variable name starting with a byte-order mark")
+}
+
 func TestRenderEmpty(t *testing.T) {
 	for _, tt := range []struct {
 		opts *Options

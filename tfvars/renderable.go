@@ -67,8 +67,12 @@ func problemOf(v cty.Value) string {
 	return ""
 }
 
-// validIdentifier is hclsyntax.ValidIdentifier, answered without running
-// the lexer for the usual ASCII name.
+// validIdentifier reports whether name can be written bare: it is
+// hclsyntax.ValidIdentifier, answered without running the lexer for the
+// usual ASCII name, except that a leading byte-order mark is refused.
+// hclsyntax's scanner strips a BOM at the start of its input, so it calls
+// "\ufeffx" an identifier, yet written inside a file the BOM is an invalid
+// character (and first in a file it would be dropped, naming "x").
 func validIdentifier(name string) bool {
 	for i := range len(name) {
 		c := name[i]
@@ -76,7 +80,7 @@ func validIdentifier(name string) bool {
 		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
 		case i > 0 && (c == '-' || '0' <= c && c <= '9'):
 		default:
-			return hclsyntax.ValidIdentifier(name)
+			return !strings.HasPrefix(name, "\ufeff") && hclsyntax.ValidIdentifier(name)
 		}
 	}
 	return name != ""

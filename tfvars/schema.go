@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -209,7 +208,7 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 		DeclRange: b.DefRange,
 	}
 	var diags hcl.Diagnostics
-	if !hclsyntax.ValidIdentifier(v.Name) || reservedNames[v.Name] {
+	if !validIdentifier(v.Name) || reservedNames[v.Name] {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid variable name",
