@@ -146,7 +146,12 @@ func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyBound)
 	defer cancel()
 	client := &http.Client{Timeout: 5 * time.Second}
-	url := s.Endpoint + "/minio/health/live"
+	// Not /minio/health/live nor /ready: both answer 200 while the object
+	// layer is still starting (only a header says "offline"), and a
+	// request then fails with XMinioServerNotInitialized. The cluster
+	// check answers 200 once the object layer, the bucket metadata and
+	// IAM are up.
+	url := s.Endpoint + "/minio/health/cluster"
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
