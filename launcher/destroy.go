@@ -90,14 +90,14 @@ func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, r Rendered,
 	if err := l.wd.init(ctx); err != nil {
 		return err
 	}
-	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), true)
+	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), true, nil)
 	if err != nil {
 		return fmt.Errorf("destroy: %w", err)
 	}
 	defer p.Remove()
 	sum := p.summary()
 	rec.setPlan(sum)
-	res.Destroyed = l.state.inPlan(p.plan)
+	res.Destroyed = l.state.prior(p, 0)
 	if err := l.wd.apply(ctx, p, rec.id(), sum.Destroy); err != nil {
 		l.known = -1
 		return fmt.Errorf("destroy: apply: %w", err)

@@ -16,6 +16,15 @@ func SetWriteTFVars(f func(path string, data []byte) error) (restore func()) {
 	return func() { writeTFVars = old }
 }
 
+// SetReadPlanEvents turns reading a launch's plan from its event stream on
+// or off until the returned function is called: off, every plan is read
+// from the saved plan. Not safe while a launch runs.
+func SetReadPlanEvents(on bool) (restore func()) {
+	old := readPlanEvents
+	readPlanEvents = on
+	return func() { readPlanEvents = old }
+}
+
 // SetBindingValue replaces the value function of the binding for variable
 // until the returned function is called, to prove that verification does
 // not trust the bindings. Not safe while a render runs.

@@ -272,29 +272,38 @@ func TestFaultCancelMidPlan(t *testing.T) {
 	}
 	release()
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Contains(t, readFile(t, planOut), "Interrupt received", "the plan's stdout: OpenTofu saw the interrupt")
-	assert.Contains(t, readFile(t, planErr), "Error acquiring the state lock", "the plan's stderr: it stopped waiting for the lock")
+	// With -json (the launcher reads the plan's event stream) OpenTofu
+	// prints its diagnostics on stdout; without, on stderr.
+	output := readFile(t, planOut) + readFile(t, planErr)
+	assert.Contains(t, output, "Interrupt received", "the plan's output: OpenTofu saw the interrupt")
+	assert.Contains(t, output, "Error acquiring the state lock", "the plan's output: it stopped waiting for the lock")
 	assert.Equal(t, prevState, f.stateDigest(t), "state after a canceled plan")
 	assert.Equal(t, 1, f.stateVMs(t), "VMs in state after a canceled plan")
 	// The later launch runs through the real binary again.
 	afterFault(t, f, f.launcher(t, testkit.Config(), nil), 1, prev, audit.OutcomeCanceled)
 }
 
-// `show` of the saved plan failing, on the first plan or on the re-plan
-// after a stale count: the launch fails naming it, the saved plan is
-// removed (the re-plan once left it behind), the runtime tfvars are
-// those last applied, and a later launch works.
+// `show` of the saved plan failing: on the first plan or on the re-plan
+// after a stale count when every plan is read from the saved plan, and
+// when the plan's event stream cannot prove the plan (a VM removed from
+// the state out of band leaves a gap the plan fills). The launch fails
+// naming it, the saved plan is removed (the re-plan once left it behind),
+// the runtime tfvars are those last applied, and a later launch works.
 func TestFaultShowFails(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		events bool   // read plans from their event stream when it suffices
 		stale  bool   // another process launched since l last applied
+		gap    bool   // a VM was removed from the state out of band
 		passes string // shows that pass before the failing one
 		want   []audit.Outcome
 	}{
-		{"first plan", false, "0", []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSucceeded}},
-		{"re-plan", true, "1", []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded}},
+		{"first plan", false, false, false, "0", []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSucceeded}},
+		{"re-plan", false, true, false, "1", []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded}},
+		{"a plan the events cannot prove", true, false, true, "0", []audit.Outcome{audit.OutcomeFailed, audit.OutcomeSucceeded}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			defer launcher.SetReadPlanEvents(tc.events)()
 			f := newFixture(t)
 			real := f.bin
 			bin, allowed := failingShowBinary(t, real)
@@ -304,6 +313,9 @@ func TestFaultShowFails(t *testing.T) {
 			launchOK(t, l, 2)
 			if tc.stale {
 				launchOK(t, f.launcher(t, testkit.Config(), nil), 1)
+			}
+			if tc.gap {
+				f.tofu(t, "state", "rm", "terraform_data.lablink_vm[0]")
 			}
 			prev, before := readFile(t, f.tfvarsPath()), f.stateVMs(t)
 
@@ -317,6 +329,72 @@ func TestFaultShowFails(t *testing.T) {
 			afterFault(t, f, l, before, prev, audit.OutcomeFailed)
 		})
 	}
+}
+
+// A launch that only adds VMs is read from its plan's event stream: it
+// succeeds with a binary whose every `show` fails, on the first launch, on
+// one that follows it and on one after another process launched (the
+// stale count corrected from the stream).
+func TestLaunchWithoutShow(t *testing.T) {
+	f := newFixture(t)
+	real := f.bin
+	bin, allowed := failingShowBinary(t, real)
+	writeFile(t, allowed, "0")
+	f.bin = bin
+	l := f.launcher(t, testkit.Config(), nil)
+	f.bin = real
+	for i, n := range []int{2, 1} {
+		r, err := l.Launch(context.Background(), launcher.Request{Count: n})
+		require.NoError(t, err, "launch %d", i)
+		assert.Equal(t, launcher.PlanSummary{Add: n}, r.Plan, "launch %d: plan", i)
+	}
+	launchOK(t, f.launcher(t, testkit.Config(), nil), 1) // another process
+	r, err := l.Launch(context.Background(), launcher.Request{Count: 1})
+	require.NoError(t, err, "launch after another process launched")
+	assert.Equal(t, 4, r.Existing, "existing VMs, corrected from the re-plan's stream")
+	assert.Equal(t, 5, r.Total)
+	assert.Equal(t, 5, f.stateVMs(t), "VMs in state")
+	assert.Equal(t, []audit.Outcome{audit.OutcomeSucceeded, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
+		outcomes(auditList(t, l)), "audit records, newest first")
+}
+
+// tofu runs OpenTofu in f's working directory, as an operator would.
+func (f *fixture) tofu(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(f.bin, args...)
+	cmd.Dir = f.dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "tofu %v:\n%s", args, out)
+}
+
+// Another allocator applying between this launch's plan and its apply
+// (simulated by a wrapper that, before the first apply of the saved plan,
+// applies 4 VMs itself): OpenTofu refuses the stale plan before it changes
+// anything, the attempt is recorded as superseded, and the launch counts
+// and plans again, adding its VMs to the other's.
+func TestLaunchReplansStalePlan(t *testing.T) {
+	f := newFixture(t)
+	launchOK(t, f.launcher(t, testkit.Config(), nil), 1)
+	real := f.bin
+	marker := filepath.Join(t.TempDir(), "interleave")
+	writeFile(t, marker, "")
+	bin := wrapBinary(t, real, `if [ "$1" = apply ] && [ -f '`+marker+`' ]; then
+  rm '`+marker+`'
+  '`+real+`' apply -input=false -auto-approve -no-color -var-file='`+f.tfvarsPath()+`' -var instance_count=4 >/dev/null || exit 3
+fi`)
+	f.bin = bin
+	l := f.launcher(t, testkit.Config(), nil)
+	f.bin = real
+	r, err := l.Launch(context.Background(), launcher.Request{Count: 2})
+	require.NoError(t, err, "launch with another apply in between")
+	assert.NoFileExists(t, marker, "the other apply ran")
+	assert.Equal(t, 4, r.Existing, "existing VMs: those of the other apply")
+	assert.Equal(t, 6, r.Total)
+	assert.Equal(t, 6, f.stateVMs(t), "VMs in state")
+	assert.Equal(t, []audit.Outcome{audit.OutcomeSucceeded, audit.OutcomeSuperseded, audit.OutcomeSucceeded}, outcomes(auditList(t, l)), "audit records, newest first")
+	list := auditList(t, l)
+	assert.Contains(t, list[1].Error, "Saved plan is stale", "the superseded attempt says why")
+	assert.Empty(t, plans(t, f), "plan files left behind")
 }
 
 // A render that fails on the re-plan after a stale count, when the first

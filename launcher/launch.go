@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // Request asks for Count more client VMs.
@@ -73,40 +75,67 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (Result, error) {
 // launchAttempt adds res.Requested VMs, filling in res: it resolves the
 // run-time inputs, counts the VMs, writes and plans the tfvars, refuses a
 // plan that would disturb a running client VM or open its ports to the
-// internet, and applies. Until the
-// apply starts, a failure puts the previous runtime tfvars back.
+// internet, and applies. Until the apply starts, a failure puts the
+// previous runtime tfvars back. An apply that OpenTofu refuses because
+// the state changed since the plan (another allocator applied in
+// between; nothing was applied) supersedes the attempt, and the launch
+// counts and plans again, up to maxStalePlans times.
 func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, res *Result) error {
 	in, info, err := l.resolve(ctx, l.gpus)
 	if err != nil {
 		return fmt.Errorf("launch: %w", err)
 	}
 	res.AllocatorURL, res.GPU = in.URL.String(), info
-	existing, fromState, err := l.existing(ctx)
-	if err != nil {
-		return fmt.Errorf("launch: count existing VMs: %w", err)
-	}
 	snap, err := snapshotTFVars(l.TFVarsPath())
 	if err != nil {
 		return fmt.Errorf("launch: %w", err)
 	}
-	p, err := l.planLaunch(ctx, rec, res, in, &info, existing, fromState)
-	if err != nil {
-		return snap.restore(err)
+	for stale := 0; ; stale++ {
+		existing, fromState, err := l.existing(ctx)
+		if err != nil {
+			return snap.restore(fmt.Errorf("launch: count existing VMs: %w", err))
+		}
+		p, err := l.planLaunch(ctx, rec, res, in, &info, existing, fromState)
+		if err != nil {
+			return snap.restore(err)
+		}
+		started, err := l.guardAndApply(ctx, rec, res, p)
+		switch {
+		case started:
+			return err
+		case errors.Is(err, errStalePlan) && stale < maxStalePlans:
+			if err := rec.supersede(ctx, fmt.Errorf("%w: %w", errSuperseded, err)); err != nil {
+				return snap.restore(err)
+			}
+		default:
+			return snap.restore(err)
+		}
 	}
+}
+
+// maxStalePlans bounds the re-plans of one launch after stale plans.
+const maxStalePlans = 5
+
+// guardAndApply records p's summary, refuses it if the guard does, else
+// applies it and reads the outputs; it removes the plan file. started
+// reports that the apply began changing things: false when the guard
+// refused the plan or OpenTofu found it stale. l.known is forgotten after
+// a failed apply.
+func (l *Launcher) guardAndApply(ctx context.Context, rec *attempt, res *Result, p *savedPlan) (started bool, err error) {
 	defer p.Remove()
 	sum := p.summary()
 	res.Plan = sum
 	rec.setPlan(sum)
 	if err := p.guard(); err != nil {
-		return snap.restore(err)
+		return false, err
 	}
 	if err := l.wd.apply(ctx, p, rec.id(), sum.Add+sum.Change+sum.Destroy+sum.Replace); err != nil {
 		l.known = -1
-		return fmt.Errorf("launch: apply: %w", err)
+		return !errors.Is(err, errStalePlan), fmt.Errorf("launch: apply: %w", err)
 	}
 	l.known = res.Total
 	res.Outputs = l.wd.outputs(ctx)
-	return nil
+	return true, nil
 }
 
 // planLaunch plans existing + res.Requested VMs. When existing came from
@@ -121,7 +150,7 @@ func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in
 		if err != nil {
 			return nil, err
 		}
-		prior := l.state.inPlan(p.plan)
+		prior := l.state.prior(p, in.InstanceCount)
 		if !fromState || prior == existing || replanned {
 			res.Existing, res.Total = existing, in.InstanceCount
 			return p, nil
@@ -152,7 +181,11 @@ func (l *Launcher) writeAndPlan(ctx context.Context, rec *attempt, res *Result, 
 	if err := l.wd.init(ctx); err != nil {
 		return nil, err
 	}
-	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false)
+	total := in.InstanceCount
+	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false, func(pl *plancheck.Plan) bool {
+		_, ok := l.state.createdTail(pl, total)
+		return ok
+	})
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}

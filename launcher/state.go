@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -131,15 +133,58 @@ func (s stateReader) in(st *tfjson.State) int {
 	return n
 }
 
-// inPlan counts the client VMs in a plan's prior state.
-func (s stateReader) inPlan(p *plancheck.Plan) int {
+// prior counts the client VMs in the prior state of p, a plan of total
+// client VMs: listed when p was read from the saved plan, else (p was read
+// from its event stream) inferred by createdTail, which the plan proved.
+func (s stateReader) prior(p *savedPlan, total int) int {
+	if p.fromEvents {
+		n, _ := s.createdTail(p.plan, total)
+		return n
+	}
 	n := 0
-	for _, r := range p.Prior {
+	for _, r := range p.plan.Prior {
 		if r.Mode == string(tfjson.ManagedResourceMode) && r.Name == s.vmResource {
 			n++
 		}
 	}
 	return n
+}
+
+// createdTail infers the client VMs of the prior state from a plan of
+// total VMs that only creates resources (one read from its event stream,
+// which lists no prior state): when the client VMs it creates are the
+// instances [n, total) of one counted resource of the root module, the
+// prior state held the n instances [0, n) and the plan keeps them. That
+// holds for a module that counts its VMs with count = var.instance_count,
+// as upstream's and ours do: such a plan keeps every instance below
+// total, since it deletes none, and creates the rest. The second result
+// is false for any other set of creates (a gap, as when a VM was removed
+// out of band, an index at or beyond total, a key, two resource types),
+// which the saved plan must then answer.
+func (s stateReader) createdTail(p *plancheck.Plan, total int) (int, bool) {
+	created := make(map[int]bool)
+	typ := ""
+	for _, c := range p.Changes {
+		if c.Mode == "data" || c.Name != s.vmResource || strings.HasPrefix(c.Address, "module.") {
+			continue
+		}
+		if typ != "" && c.Type != typ {
+			return 0, false
+		}
+		typ = c.Type
+		i, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(c.Address, c.Type+"."+c.Name+"["), "]"))
+		if err != nil || c.Address != fmt.Sprintf("%s.%s[%d]", c.Type, c.Name, i) || i < 0 || i >= total || created[i] {
+			return 0, false
+		}
+		created[i] = true
+	}
+	n := total - len(created)
+	for i := n; i < total; i++ {
+		if !created[i] {
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 // rawState is the part of a local state file (format version 4) that the

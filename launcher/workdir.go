@@ -1,17 +1,14 @@
 package launcher
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -137,84 +134,6 @@ func (w *workingDir) version(ctx context.Context) error {
 	return err
 }
 
-// savedPlan is a plan saved by `plan -out` and read back by `show -json`.
-// Whoever holds one calls Remove when done with it.
-type savedPlan struct {
-	path string
-	plan *plancheck.Plan
-}
-
-// Remove deletes the plan file. It is safe to call more than once.
-func (p *savedPlan) Remove() {
-	os.Remove(p.path)
-}
-
-// plan runs `plan -out` with varFile (with -destroy when destroy is set)
-// and `show -json` of the saved plan, which is named after id. On error no
-// plan file is left behind.
-func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool) (*savedPlan, error) {
-	dir := filepath.Join(w.dir, ".lablink", "plans")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	p := &savedPlan{path: filepath.Join(dir, id+".tfplan")}
-	opts := []tfexec.PlanOption{
-		tfexec.Out(p.path),
-		tfexec.VarFile(varFile),
-		tfexec.Lock(true),
-		tfexec.LockTimeout(w.lockTimeout.String()),
-		tfexec.Refresh(true),
-	}
-	if destroy {
-		opts = append(opts, tfexec.Destroy(true))
-	}
-	if _, err := w.tf.Plan(ctx, opts...); err != nil {
-		p.Remove()
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	plan, err := w.show(ctx, p.path)
-	if err != nil {
-		p.Remove()
-		return nil, fmt.Errorf("show plan: %w", err)
-	}
-	p.plan = plan
-	return p, nil
-}
-
-// show runs `show -json` of the saved plan at path and reads what the
-// guard, the summary and the state reader need with plancheck.Read,
-// streaming, rather than decoding the whole plan (megabytes at hundreds of
-// VMs) as terraform-exec's ShowPlanFile does; terraform-exec's version
-// check before show is skipped with it, one OpenTofu process fewer on a
-// cold start.
-func (w *workingDir) show(ctx context.Context, path string) (*plancheck.Plan, error) {
-	cmd := exec.CommandContext(ctx, w.tf.ExecPath(), "show", "-json", "-no-color", path)
-	cmd.Dir = w.dir
-	cmd.Env = w.env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	plan, rerr := plancheck.Read(out, w.guard)
-	// Read stops at the first problem; drain so that show can exit.
-	_, _ = io.Copy(io.Discard, out)
-	werr := cmd.Wait()
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case werr != nil:
-		return nil, fmt.Errorf("%w\n%s", werr, bytes.TrimSpace(stderr.Bytes()))
-	case rerr != nil:
-		return nil, rerr
-	}
-	return plan, nil
-}
-
 // apply applies a saved plan, reporting progress from its output under the
 // launch ID id against planned resource changes.
 func (w *workingDir) apply(ctx context.Context, p *savedPlan, id string, planned int) error {
@@ -222,9 +141,22 @@ func (w *workingDir) apply(ctx context.Context, p *savedPlan, id string, planned
 	w.tf.SetStdout(pw)
 	defer w.tf.SetStdout(nil)
 	pw.start()
-	return w.tf.Apply(ctx, tfexec.DirOrPlan(p.path), tfexec.Lock(true), tfexec.LockTimeout(w.lockTimeout.String()),
+	err := w.tf.Apply(ctx, tfexec.DirOrPlan(p.path), tfexec.Lock(true), tfexec.LockTimeout(w.lockTimeout.String()),
 		tfexec.Parallelism(w.parallelism(planned)))
+	if err != nil && strings.Contains(err.Error(), staleMessage) {
+		return fmt.Errorf("%w: %w", errStalePlan, err)
+	}
+	return err
 }
+
+// errStalePlan: OpenTofu refused to apply a saved plan because the state
+// changed since the plan was made (another process applied in between).
+// It checks that before it changes anything.
+var errStalePlan = errors.New("the saved plan is stale")
+
+// staleMessage is the summary of OpenTofu's (and Terraform's) diagnostic
+// for a stale saved plan (internal/backend/local/backend_local.go).
+const staleMessage = "Saved plan is stale"
 
 // defaultParallelism is OpenTofu's own default, the floor of the chosen
 // parallelism.
@@ -264,29 +196,4 @@ func (w *workingDir) outputs(ctx context.Context) map[string]json.RawMessage {
 		out[k] = v.Value
 	}
 	return out
-}
-
-// summary counts the plan's resource changes: a forget counts as a
-// destroy (the resource leaves the state) and forget+create as a replace.
-func (p *savedPlan) summary() PlanSummary {
-	sum := p.plan.Summary
-	return PlanSummary{Add: sum.Add, Change: sum.Change, Destroy: sum.Destroy, Replace: sum.Replace}
-}
-
-// guard refuses a plan that would disturb a running client VM or open its
-// ports to the internet (package plancheck), with the options the plan
-// was read with.
-func (p *savedPlan) guard() error {
-	err := p.plan.Check()
-	var refused *plancheck.RefusedError
-	if !errors.As(err, &refused) {
-		return err
-	}
-	var addrs []string
-	for _, v := range refused.Violations {
-		if !slices.Contains(addrs, v.Address) {
-			addrs = append(addrs, v.Address)
-		}
-	}
-	return &PlanRefusedError{Addresses: addrs, Err: refused}
 }
