@@ -128,6 +128,22 @@ func renderScripts(t *testing.T, v vars) []string {
 	return userData(t, tf)
 }
 
+// TestVMNumber: the script is rendered once and each VM's number written
+// where the placeholder stands, which the template's own text holds
+// once; the scripts of VMs 1 to 12 differ in that number and nothing else.
+func TestVMNumber(t *testing.T) {
+	t.Parallel()
+	const placeholder = "@LABLINK_VM_NUMBER@"
+	assert.Equal(t, 1, strings.Count(string(readModuleFile(t, "local", "user_data.sh.tftpl")), placeholder), "placeholders in the template")
+	scripts := renderScripts(t, fullVars(12))
+	require.Len(t, scripts, 12)
+	for i, s := range scripts {
+		assert.NotContains(t, s, placeholder, "VM %d", i+1)
+		want := strings.Replace(scripts[0], "\nvm_number=1\n", fmt.Sprintf("\nvm_number=%d\n", i+1), 1)
+		assert.Equal(t, want, s, "VM %d's script: VM 1's with its number", i+1)
+	}
+}
+
 // TestBoot renders the boot script with the real local module and runs it
 // as a simulated boot. The container must get exactly the names start.sh
 // reads with the values the test chose, registration must carry the
@@ -282,7 +298,10 @@ func TestBootRefusesBadAnswers(t *testing.T) {
 // operators, a tab and characters beyond ASCII. No line breaks: see
 // TestLineBreaksWithoutValidation.
 func hostile(name string) string {
-	return name + ` "dq" 'sq' $(pwned) ` + "`pwned` ${HOME} $HOME %{ if true }x%{ endif } ;pwned;|pwned&& \\ \\n \t <tag>&amp; ünï\u202e"
+	return name + ` "dq" 'sq' $(pwned) ` + "`pwned` ${HOME} $HOME %{ if true }x%{ endif } ;pwned;|pwned&& \\ \\n \t <tag>&amp; ünï\u202e" +
+		// user_data.tf writes the VM number over this placeholder in the
+		// rendered script; inside a value it must stay as it is.
+		" @LABLINK_VM_NUMBER@"
 }
 
 // stringVars are the string variables of the module.
