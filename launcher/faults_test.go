@@ -348,12 +348,14 @@ func TestLaunchWithoutShow(t *testing.T) {
 		require.NoError(t, err, "launch %d", i)
 		assert.Equal(t, launcher.PlanSummary{Add: n}, r.Plan, "launch %d: plan", i)
 	}
-	launchOK(t, f.launcher(t, testkit.Config(), nil), 1) // another process
-	r, err := l.Launch(context.Background(), launcher.Request{Count: 1})
+	// Another process adds 1, so the first plan of 3 + 2 creates only
+	// [4]: 4 VMs before, not the 3 l knows; the re-plan adds 2 to those.
+	launchOK(t, f.launcher(t, testkit.Config(), nil), 1)
+	r, err := l.Launch(context.Background(), launcher.Request{Count: 2})
 	require.NoError(t, err, "launch after another process launched")
-	assert.Equal(t, 4, r.Existing, "existing VMs, corrected from the re-plan's stream")
-	assert.Equal(t, 5, r.Total)
-	assert.Equal(t, 5, f.stateVMs(t), "VMs in state")
+	assert.Equal(t, 4, r.Existing, "existing VMs, corrected from the first plan's stream")
+	assert.Equal(t, 6, r.Total)
+	assert.Equal(t, 6, f.stateVMs(t), "VMs in state")
 	assert.Equal(t, []audit.Outcome{audit.OutcomeSucceeded, audit.OutcomeSuperseded, audit.OutcomeSucceeded, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
 		outcomes(auditList(t, l)), "audit records, newest first")
 }

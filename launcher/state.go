@@ -153,22 +153,24 @@ func (s stateReader) prior(p *savedPlan, total int) int {
 // createdTail infers the client VMs of the prior state from a plan of
 // total VMs that only creates resources (one read from its event stream,
 // which lists no prior state): when the client VMs it creates are the
-// instances [n, total) of one counted resource of the root module, the
-// prior state held the n instances [0, n) and the plan keeps them. That
+// instances [n, total) of one counted resource of the root module, n < total,
+// the prior state held the n instances [0, n) and the plan keeps them. That
 // holds for a module that counts its VMs with count = var.instance_count,
 // as upstream's and ours do: such a plan keeps every instance below
 // total, since it deletes none, and creates the rest. The second result
-// is false for any other set of creates (a gap, as when a VM was removed
-// out of band, an index at or beyond total, a key, two resource types),
-// which the saved plan must then answer.
+// is false for any other plan, which the saved plan must then answer: one
+// that creates no client VM (the stream cannot tell a full count from a
+// module without that resource), client VMs in a child module (the state
+// reader counts the root module's), a gap (as when a VM was removed out
+// of band), an index at or beyond total, a key, or two resource types.
 func (s stateReader) createdTail(p *plancheck.Plan, total int) (int, bool) {
 	created := make(map[int]bool)
 	typ := ""
 	for _, c := range p.Changes {
-		if c.Mode == "data" || c.Name != s.vmResource || strings.HasPrefix(c.Address, "module.") {
+		if c.Mode == "data" || c.Name != s.vmResource {
 			continue
 		}
-		if typ != "" && c.Type != typ {
+		if strings.HasPrefix(c.Address, "module.") || typ != "" && c.Type != typ {
 			return 0, false
 		}
 		typ = c.Type
@@ -177,6 +179,9 @@ func (s stateReader) createdTail(p *plancheck.Plan, total int) (int, bool) {
 			return 0, false
 		}
 		created[i] = true
+	}
+	if len(created) == 0 {
+		return 0, false
 	}
 	n := total - len(created)
 	for i := n; i < total; i++ {

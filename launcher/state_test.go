@@ -1,9 +1,17 @@
 package launcher
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/plancheck"
 )
@@ -29,10 +37,12 @@ func TestCreatedTail(t *testing.T) {
 		prior   int
 		ok      bool
 	}{
-		{"nothing: the state holds total", nil, 3, 3, true},
+		{"no VM created: left to the saved plan", nil, 3, 0, false},
+		{"only other resources", []plancheck.Change{other, read}, 3, 0, false},
 		{"all new", []plancheck.Change{vm("terraform_data.lablink_vm[0]"), vm("terraform_data.lablink_vm[1]")}, 2, 0, true},
 		{"the tail", []plancheck.Change{vm("terraform_data.lablink_vm[4]"), vm("terraform_data.lablink_vm[3]")}, 5, 3, true},
-		{"other resources, reads and child modules do not count", []plancheck.Change{other, read, child, vm("terraform_data.lablink_vm[2]")}, 3, 2, true},
+		{"other resources and reads do not count", []plancheck.Change{other, read, vm("terraform_data.lablink_vm[2]")}, 3, 2, true},
+		{"VMs in a child module", []plancheck.Change{child, vm("terraform_data.lablink_vm[2]")}, 3, 0, false},
 		{"aws_instance", []plancheck.Change{vm("aws_instance.lablink_vm[1]")}, 2, 1, true},
 		{"a gap (a VM gone out of band)", []plancheck.Change{vm("terraform_data.lablink_vm[0]"), vm("terraform_data.lablink_vm[2]")}, 3, 0, false},
 		{"not up to total", []plancheck.Change{vm("terraform_data.lablink_vm[1]")}, 3, 0, false},
@@ -54,4 +64,56 @@ func TestCreatedTail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// On every plan OpenTofu made for plancheck's event fixtures, a prior VM
+// count inferred from the event stream is the one the saved plan's prior
+// state gives; the stream is used only where createdTail proves it.
+func TestCreatedTailAgreesWithSavedPlan(t *testing.T) {
+	streams, err := filepath.Glob("../plancheck/testdata/events/*.jsonl")
+	require.NoError(t, err)
+	require.NotEmpty(t, streams)
+	s := stateReader{vmResource: "lablink_vm"}
+	inferred := 0
+	for _, events := range streams {
+		name := strings.TrimSuffix(filepath.Base(events), ".jsonl")
+		show := strings.TrimSuffix(events, "l")
+		fromEvents, err := plancheck.ReadEvents(bytes.NewReader(readTestFile(t, events)), nil)
+		if err != nil {
+			require.ErrorIs(t, err, plancheck.ErrNeedsSavedPlan, name)
+			continue
+		}
+		saved, err := plancheck.Read(bytes.NewReader(readTestFile(t, show)), nil)
+		require.NoError(t, err, name)
+		total := instanceCount(t, readTestFile(t, show))
+		n, ok := s.createdTail(fromEvents, total)
+		if !ok {
+			continue
+		}
+		inferred++
+		assert.Equal(t, s.prior(&savedPlan{plan: saved}, total), n, "%s: prior VMs", name)
+	}
+	assert.GreaterOrEqual(t, inferred, 2, "fixtures whose prior count came from the stream")
+}
+
+func readTestFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
+// instanceCount is the instance_count variable of a `show -json` plan, a
+// number or a string.
+func instanceCount(t *testing.T, show []byte) int {
+	t.Helper()
+	var plan struct {
+		Variables map[string]struct {
+			Value any `json:"value"`
+		} `json:"variables"`
+	}
+	require.NoError(t, json.Unmarshal(show, &plan))
+	n, err := strconv.Atoi(fmt.Sprint(plan.Variables["instance_count"].Value))
+	require.NoError(t, err, "instance_count")
+	return n
 }
