@@ -399,6 +399,34 @@ fi`)
 	assert.Empty(t, plans(t, f), "plan files left behind")
 }
 
+// A plan that fails (a precondition of the module): with -json OpenTofu
+// prints the diagnostic on the event stream, not on stderr, and the
+// launch error still carries it; nothing is applied, the runtime tfvars
+// are those last applied, and the attempt is recorded as failed.
+func TestFaultPlanFails(t *testing.T) {
+	f := newFixture(t)
+	l := f.launcher(t, testkit.Config(), nil)
+	launchOK(t, l, 1)
+	prev, prevState := readFile(t, f.tfvarsPath()), f.stateDigest(t)
+	failing := filepath.Join(f.dir, "fails.tf")
+	writeFile(t, failing, `resource "terraform_data" "fails" {
+  lifecycle {
+    precondition {
+      condition     = var.instance_count < 2
+      error_message = "a precondition this test breaks on purpose"
+    }
+  }
+}
+`)
+	_, err := l.Launch(context.Background(), launcher.Request{Count: 1})
+	require.ErrorContains(t, err, "launch: plan:")
+	assert.ErrorContains(t, err, "a precondition this test breaks on purpose", "the diagnostic from the event stream")
+	assert.Equal(t, prev, readFile(t, f.tfvarsPath()), "runtime tfvars: those last applied")
+	assert.Equal(t, prevState, f.stateDigest(t), "state after a failed plan")
+	require.NoError(t, os.Remove(failing))
+	afterFault(t, f, l, 1, prev, audit.OutcomeFailed)
+}
+
 // A render that fails on the re-plan after a stale count, when the first
 // attempt is already closed as superseded, is recorded as a failed
 // attempt of its own (it once went unrecorded), and the runtime tfvars

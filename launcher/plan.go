@@ -40,10 +40,10 @@ func (p *savedPlan) Remove() {
 // prove). A launch's plan is made with -json, and its event stream read
 // as it runs (plancheck.ReadEvents); only when that stream does not prove
 // the plan, or proven reports that it lacks what the caller needs, is the
-// saved plan read with `show -json` as well. That
-// saves decoding megabytes of `show -json` at hundreds of VMs, and one
-// OpenTofu process, on the common launch that only creates VMs. On error
-// no plan file is left behind.
+// saved plan read with `show -json` as well. That saves decoding
+// megabytes of `show -json` at hundreds of VMs, and one OpenTofu process,
+// on the common launch that only creates VMs. On error no plan file is
+// left behind.
 func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool, proven func(*plancheck.Plan) bool) (*savedPlan, error) {
 	dir := filepath.Join(w.dir, ".lablink", "plans")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -102,15 +102,13 @@ func (w *workingDir) planEvents(ctx context.Context, out, varFile string) (*plan
 		plan, err = plancheck.ReadEvents(r, w.guard)
 		return err
 	})
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case exit != nil && err != nil && !errors.Is(err, plancheck.ErrNeedsSavedPlan):
-		return nil, fmt.Errorf("%w (%w)", err, exit)
-	case exit != nil:
-		return nil, exit
+	if ctx.Err() == nil && exit != nil && err != nil && !errors.Is(err, plancheck.ErrNeedsSavedPlan) {
+		return nil, fmt.Errorf("%w (%w)", err, exit) // the plan's diagnostics
 	}
-	return plan, err
+	if err := settle(ctx, exit, err); err != nil {
+		return nil, err
+	}
+	return plan, nil
 }
 
 // show runs `show -json` of the saved plan at path and reads what the
@@ -125,13 +123,10 @@ func (w *workingDir) show(ctx context.Context, path string) (*plancheck.Plan, er
 		plan, err = plancheck.Read(r, w.guard)
 		return err
 	})
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case exit != nil:
-		return nil, exit
+	if err := settle(ctx, exit, err); err != nil {
+		return nil, err
 	}
-	return plan, err
+	return plan, nil
 }
 
 // waitDelay bounds how long an OpenTofu process the launcher runs itself
@@ -173,6 +168,18 @@ func (w *workingDir) run(cmd *exec.Cmd, read func(io.Reader) error) (exit, readE
 	}
 	pw.Close()
 	return exit, <-done
+}
+
+// settle is the error that explains how a process run by run ended:
+// the context's, else how it exited, else its reader's.
+func settle(ctx context.Context, exit, readErr error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case exit != nil:
+		return exit
+	}
+	return readErr
 }
 
 // summary counts the plan's resource changes: a forget counts as a

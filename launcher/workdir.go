@@ -94,13 +94,7 @@ func (w *workingDir) runInit(ctx context.Context) error {
 		_, err := io.Copy(io.Discard, r)
 		return err
 	})
-	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case exit != nil:
-		return exit
-	}
-	return err
+	return settle(ctx, exit, err)
 }
 
 // backendConfig is the backend's init settings, nil without one.

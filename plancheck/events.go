@@ -42,10 +42,10 @@ const maxEventLine = 4 << 20
 // A stream ReadEvents cannot parse (a line that is not one JSON object,
 // a repeated key, a field of the wrong type, a read error) also matches
 // ErrNeedsSavedPlan: the saved plan is still there to read. A plan that
-// failed prints error diagnostics instead of a summary; ReadEvents
-// returns them in an error that does not match ErrNeedsSavedPlan, since
-// OpenTofu writes them to the stream rather than to stderr when -json is
-// set.
+// failed prints error diagnostics (after a change summary, at times);
+// ReadEvents returns them, by address, summary and detail, in an error
+// that does not match ErrNeedsSavedPlan, since OpenTofu writes them to
+// the stream rather than to stderr when -json is set.
 func ReadEvents(r io.Reader, opts *Options) (*Plan, error) {
 	o, err := compile(opts)
 	if err != nil {
@@ -222,21 +222,29 @@ func changeSummary(raw json.RawMessage) (*eventSummary, error) {
 	return s, nil
 }
 
-// errorDiagnostic names an error diagnostic by its summary and address,
-// or returns "" for a warning or what it cannot read.
+// errorDiagnostic describes an error diagnostic by its address, summary
+// and detail (a failed condition's error_message, the holder of a lock),
+// or returns "" for a warning or what it cannot read. It leaves out the
+// snippet, which quotes configuration and the values of the expressions
+// involved; OpenTofu itself hides sensitive values in the detail.
 func errorDiagnostic(raw json.RawMessage) string {
 	var d struct {
 		Severity string `json:"severity"`
 		Summary  string `json:"summary"`
+		Detail   string `json:"detail"`
 		Address  string `json:"address"`
 	}
 	if json.Unmarshal(raw, &d) != nil || d.Severity != "error" {
 		return ""
 	}
+	msg := d.Summary
 	if d.Address != "" {
-		return d.Address + ": " + d.Summary
+		msg = d.Address + ": " + msg
 	}
-	return d.Summary
+	if d.Detail != "" {
+		msg += ": " + d.Detail
+	}
+	return msg
 }
 
 // strictObject decodes a JSON object into its members, refusing a

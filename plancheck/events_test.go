@@ -219,11 +219,11 @@ func TestReadEventsByHand(t *testing.T) {
 	}
 	// A plan that failed has no saved plan to read; its diagnostics are
 	// in the stream.
-	_, err := plancheck.ReadEvents(strings.NewReader(`{"type":"diagnostic","diagnostic":{"severity":"error","summary":"Invalid value for variable","address":"var.x"}}`+"\n"+
+	_, err := plancheck.ReadEvents(strings.NewReader(`{"type":"diagnostic","diagnostic":{"severity":"error","summary":"Invalid value for variable","detail":"x must be small.","address":"var.x","snippet":{"values":[{"traversal":"var.x","statement":"is 5"}]}}}`+"\n"+
 		`{"type":"diagnostic","diagnostic":{"severity":"warning","summary":"w"}}`), nil)
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, plancheck.ErrNeedsSavedPlan)
-	assert.Equal(t, "plancheck: the plan failed: var.x: Invalid value for variable", err.Error())
+	assert.Equal(t, "plancheck: the plan failed: var.x: Invalid value for variable: x must be small.", err.Error(), "summary and detail, not the snippet's values")
 }
 
 func BenchmarkReadEvents(b *testing.B) {
