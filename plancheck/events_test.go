@@ -2,7 +2,6 @@ package plancheck_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,34 +52,11 @@ func eventPaths(name string) (events, show string) {
 // plan shown with `show -json` into NAME.json. Without -update it does
 // nothing.
 func TestGenerateEventFixtures(t *testing.T) {
-	if !*update {
-		t.Skip("run with -update to regenerate testdata/events")
-	}
-	tofu := os.Getenv("TOFU_PATH")
-	require.NotEmpty(t, tofu, "set TOFU_PATH to the pinned OpenTofu")
-	require.NoError(t, os.MkdirAll(filepath.Join("testdata", "events"), 0o755))
-	for _, fc := range eventCases {
-		t.Run(fc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			run := tofuIn(t, tofu, dir, fc.name)
-			writeModule(t, dir, fc.base)
-			run("init", "-input=false", "-no-color")
-			run(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, varArgs(fc.baseVars)...)...)
-			writeModule(t, dir, fc.plan)
-			run("init", "-input=false", "-no-color")
-			events := run(append([]string{"plan", "-json", "-out=plan.bin", "-input=false"}, varArgs(fc.vars)...)...)
-			raw := run("show", "-json", "plan.bin")
-			for _, b := range [][]byte{events, raw} {
-				require.NotContains(t, string(b), dir, "%s: the plan names the temporary directory", fc.name)
-			}
-			var pretty bytes.Buffer
-			require.NoError(t, json.Indent(&pretty, raw, "", "  "), fc.name)
-			pretty.WriteByte('\n')
-			ev, show := eventPaths(fc.name)
-			require.NoError(t, os.WriteFile(ev, events, 0o644))
-			require.NoError(t, os.WriteFile(show, pretty.Bytes(), 0o644))
-		})
-	}
+	generate(t, "events", eventCases, "-json", func(t *testing.T, fc fixtureCase, events, show []byte) {
+		ev, sh := eventPaths(fc.name)
+		require.NoError(t, os.WriteFile(ev, events, 0o644))
+		require.NoError(t, os.WriteFile(sh, show, 0o644))
+	})
 }
 
 // compareEvents fails t unless ReadEvents on the event stream either

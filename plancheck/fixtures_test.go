@@ -123,28 +123,41 @@ var fixtureCases = []fixtureCase{
 //
 // Without -update it does nothing, so the other tests need no OpenTofu.
 func TestGenerateFixtures(t *testing.T) {
+	generate(t, "plans", fixtureCases, "-no-color", func(t *testing.T, fc fixtureCase, _, show []byte) {
+		require.NoError(t, os.WriteFile(fixturePath(fc.name), show, 0o644))
+	})
+}
+
+// generate runs each case with the OpenTofu at TOFU_PATH when -update is
+// set, and skips t otherwise: it applies the case's base module and
+// variables, plans its plan module and variables to plan.bin with the
+// extra plan argument planArg, and hands write the plan's stdout and its
+// `show -json`, indented. Neither may name the temporary directory. testdata/dir is made first.
+func generate(t *testing.T, dir string, cases []fixtureCase, planArg string, write func(t *testing.T, fc fixtureCase, planOut, show []byte)) {
 	if !*update {
-		t.Skip("run with -update to regenerate testdata/plans")
+		t.Skip("run with -update to regenerate testdata/" + dir)
 	}
 	tofu := os.Getenv("TOFU_PATH")
 	require.NotEmpty(t, tofu, "set TOFU_PATH to the pinned OpenTofu")
-	require.NoError(t, os.MkdirAll(filepath.Join("testdata", "plans"), 0o755))
-	for _, fc := range fixtureCases {
+	require.NoError(t, os.MkdirAll(filepath.Join("testdata", dir), 0o755))
+	for _, fc := range cases {
 		t.Run(fc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			run := tofuIn(t, tofu, dir, fc.name)
-			writeModule(t, dir, fc.base)
+			tmp := t.TempDir()
+			run := tofuIn(t, tofu, tmp, fc.name)
+			writeModule(t, tmp, fc.base)
 			run("init", "-input=false", "-no-color")
 			run(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, varArgs(fc.baseVars)...)...)
-			writeModule(t, dir, fc.plan)
+			writeModule(t, tmp, fc.plan)
 			run("init", "-input=false", "-no-color")
-			run(append([]string{"plan", "-out=plan.bin", "-input=false", "-no-color"}, varArgs(fc.vars)...)...)
+			out := run(append([]string{"plan", planArg, "-out=plan.bin", "-input=false"}, varArgs(fc.vars)...)...)
 			raw := run("show", "-json", "plan.bin")
-			require.NotContains(t, string(raw), dir, "%s: the plan names the temporary directory", fc.name)
+			for _, b := range [][]byte{out, raw} {
+				require.NotContains(t, string(b), tmp, "%s: the plan names the temporary directory", fc.name)
+			}
 			var pretty bytes.Buffer
 			require.NoError(t, json.Indent(&pretty, raw, "", "  "), fc.name)
 			pretty.WriteByte('\n')
-			require.NoError(t, os.WriteFile(fixturePath(fc.name), pretty.Bytes(), 0o644))
+			write(t, fc, out, pretty.Bytes())
 		})
 	}
 }
