@@ -2,15 +2,18 @@ package launcher
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"time"
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/gpu"
-	"github.com/lablink-go/lablink/tfvars"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // attempt owns the audit record of one launch or destroy from Begin to
@@ -32,6 +35,9 @@ type attempt struct {
 	m      audit.Manifest
 	stored []byte
 	state  attemptState
+	// next is the launch ID the next begin records, chosen before the
+	// tfvars that hold it are rendered.
+	next string
 }
 
 type attemptState int
@@ -51,28 +57,45 @@ func (l *Launcher) newAttempt(op audit.Operation, actor string, requested int) *
 		Operation:    op,
 		Actor:        actor,
 		Requested:    requested,
-		ConfigDigest: configDigest(l.cfg),
+		ConfigDigest: l.digest,
 	}}
 }
 
 // id is the launch ID of the record begun last, "" before any.
 func (a *attempt) id() string { return a.m.LaunchID }
 
+// nextID is the launch ID the next begin records.
+func (a *attempt) nextID() string {
+	if a.next == "" {
+		a.next = newLaunchID(a.l.opts.Now())
+	}
+	return a.next
+}
+
+// newLaunchID is a launch ID as audit.Trail makes them: the UTC time and 8
+// random hex digits, so that IDs sort by time.
+func newLaunchID(now time.Time) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
 // begin records the start of the attempt: r is the tfvars file for
 // existing VMs plus the requested ones, total in all; info, when not nil,
 // is the GPU answer r holds. The stored copy is redacted unless
 // Options.KeepSensitive.
-func (a *attempt) begin(ctx context.Context, r Rendered, info *gpu.Info, existing, total int) error {
+func (a *attempt) begin(ctx context.Context, r clientvars.Rendered, info *gpu.Info, existing, total int) error {
 	if a.state != unbegun {
 		return fmt.Errorf("%s: audit: the attempt is already recorded", a.base.Operation)
 	}
 	m := a.l.manifest(a.base, r, info)
+	m.LaunchID, a.next = a.nextID(), ""
 	m.Existing, m.Total = existing, total
 	stored := a.l.auditCopy(r)
 	m, err := a.l.trail.Begin(ctx, m, stored)
 	if err != nil {
 		a.state = closed
-		return fmt.Errorf("%s: audit the attempt: %w", a.base.Operation, err)
+		return fmt.Errorf("audit the attempt: %w", err)
 	}
 	a.m, a.stored, a.state = m, stored, begun
 	return nil
@@ -92,7 +115,7 @@ func (a *attempt) supersede(ctx context.Context, why error) error {
 	m.Outcome, m.Error = audit.OutcomeSuperseded, why.Error()
 	if _, err := a.l.trail.Finish(context.WithoutCancel(ctx), m, nil); err != nil {
 		a.state = closed
-		return fmt.Errorf("%s: audit the superseded attempt: %w", a.base.Operation, err)
+		return fmt.Errorf("audit the superseded attempt: %w", err)
 	}
 	a.stored, a.state = nil, unbegun
 	return nil
@@ -114,7 +137,7 @@ func (a *attempt) finish(ctx context.Context, err error) (string, error) {
 		m, aerr := a.l.trail.Begin(ctx, a.base, []byte{})
 		if aerr != nil {
 			a.state = closed
-			return "", errors.Join(err, fmt.Errorf("%s: audit the attempt: %w", a.base.Operation, aerr))
+			return "", errors.Join(err, fmt.Errorf("audit the attempt: %w", aerr))
 		}
 		a.m = m
 	case begun:
@@ -130,7 +153,7 @@ func (a *attempt) finish(ctx context.Context, err error) (string, error) {
 	}
 	loc, aerr := a.l.trail.Finish(ctx, m, latest)
 	if aerr != nil {
-		err = errors.Join(err, fmt.Errorf("%s: audit the outcome: %w", m.Operation, aerr))
+		err = errors.Join(err, fmt.Errorf("audit the outcome: %w", aerr))
 	}
 	return loc, err
 }
@@ -140,7 +163,7 @@ func outcome(err error) audit.Outcome {
 	switch {
 	case err == nil:
 		return audit.OutcomeSucceeded
-	case errors.Is(err, ErrPlanRefused):
+	case errors.Is(err, plancheck.ErrRefused):
 		return audit.OutcomeRefused
 	case errors.Is(err, errSuperseded):
 		return audit.OutcomeSuperseded
@@ -152,22 +175,17 @@ func outcome(err error) audit.Outcome {
 
 // manifest is base with what the tfvars r say: their digest, where each
 // variable came from, and the GPU answer info when not nil.
-func (l *Launcher) manifest(base audit.Manifest, r Rendered, info *gpu.Info) audit.Manifest {
+func (l *Launcher) manifest(base audit.Manifest, r clientvars.Rendered, info *gpu.Info) audit.Manifest {
 	m := base
 	m.TFVarsSHA256 = r.SHA256
 	if info != nil {
 		m.GPU = &audit.GPUAnswer{InstanceType: l.cfg.Machine.MachineType, NVIDIA: info.HasNVIDIA(), Source: string(info.Source)}
 	}
-	src := sources(r.Values)
-	for _, name := range order() {
-		source, ok := src[name]
-		if !ok {
-			continue
-		}
-		v, _ := l.schema.Lookup(name)
+	for _, o := range r.Origins() {
+		v, _ := l.schema.Lookup(o.Variable)
 		sensitive := v != nil && v.Sensitive
 		m.Variables = append(m.Variables, audit.VariableSource{
-			Name: name, Source: source,
+			Name: o.Variable, Source: o.Source,
 			Sensitive: sensitive, Redacted: sensitive && !l.opts.KeepSensitive,
 		})
 	}
@@ -176,15 +194,11 @@ func (l *Launcher) manifest(base audit.Manifest, r Rendered, info *gpu.Info) aud
 
 // auditCopy is the tfvars as stored in the audit trail: sensitive
 // variables redacted unless Options.KeepSensitive.
-func (l *Launcher) auditCopy(r Rendered) []byte {
+func (l *Launcher) auditCopy(r clientvars.Rendered) []byte {
 	if l.opts.KeepSensitive {
 		return r.Data
 	}
-	red, names := l.schema.Redact(r.Values)
-	if len(names) == 0 {
-		return r.Data
-	}
-	data, err := tfvars.Render(red, &tfvars.Options{Format: r.Format, Order: order(), Header: header + "\nRedacted: " + strings.Join(names, ", ")})
+	data, _, err := r.Redacted(l.schema)
 	if err != nil {
 		// Redacted values are plain strings; rendering them cannot fail
 		// where rendering the originals succeeded.

@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -10,9 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
+	"github.com/lablink-go/lablink/plancheck"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -43,19 +46,22 @@ func (s *switchStore) Put(ctx context.Context, key string, body []byte, ct strin
 
 // attemptFixture is a Launcher on the local module whose binary does not
 // exist: the attempt never runs OpenTofu.
-func attemptFixture(t *testing.T) (*Launcher, *switchStore, Rendered) {
+func attemptFixture(t *testing.T) (*Launcher, *switchStore, clientvars.Rendered) {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, terraform.Materialize("local", dir))
 	store := &switchStore{Store: audit.NewDirStore(t.TempDir())}
-	env := Env{AllocatorIP: testkit.AllocatorIP, Environment: "test", AllocatorSGID: testkit.SecurityGroup,
+	env := clientvars.Env{AllocatorIP: testkit.AllocatorIP, Environment: "test", AllocatorSGID: testkit.SecurityGroup,
 		AgentToken: testkit.AgentToken, RegisterToken: testkit.RegisterToken}
-	l, err := New(dir, "no-opentofu-here", testkit.Config(), env, gpu.Catalog{}, &Options{Trail: audit.NewTrail(store, nil)})
+	// A launcher that is never opened: the attempt never runs OpenTofu.
+	l, err := newLauncher(t.Context(), dir, testkit.Config(), gpu.Catalog{},
+		Options{Binary: "/bin/sh", Env: &env}.withDefaults())
 	require.NoError(t, err)
-	in, _, err := l.resolve(t.Context(), gpu.Catalog{})
+	l.trail = audit.NewTrail(store, nil)
+	in, _, err := l.resolve(t.Context())
 	require.NoError(t, err)
 	in.InstanceCount = 3
-	r, err := Render(l.schema, in, tfvars.HCL)
+	r, err := clientvars.Render(l.schema, in, tfvars.HCL)
 	require.NoError(t, err)
 	return l, store, r
 }
@@ -165,7 +171,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 		rec := l.newAttempt(audit.OperationLaunch, "admin", 1)
 		err := rec.begin(ctx, r, &gpu.Info{}, 0, 1)
 		require.ErrorIs(t, err, errDown)
-		assert.ErrorContains(t, err, "launch: audit the attempt")
+		assert.ErrorContains(t, err, "audit the attempt")
 		store.down.Store(false)
 		_, ferr := rec.finish(ctx, err)
 		assert.Same(t, err, ferr)
@@ -205,7 +211,7 @@ func TestOutcome(t *testing.T) {
 		want audit.Outcome
 	}{
 		{nil, audit.OutcomeSucceeded},
-		{&PlanRefusedError{Addresses: []string{"x"}}, audit.OutcomeRefused},
+		{fmt.Errorf("launch: %w", &plancheck.RefusedError{Violations: []plancheck.Violation{{Address: "x"}}}), audit.OutcomeRefused},
 		{errSuperseded, audit.OutcomeSuperseded},
 		{context.Canceled, audit.OutcomeCanceled},
 		{context.DeadlineExceeded, audit.OutcomeCanceled},

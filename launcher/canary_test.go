@@ -22,6 +22,7 @@ import (
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // Canary tokens: unique strings that must reach the runtime tfvars and
@@ -58,23 +59,22 @@ func TestSecretsStayInTheVMsInputs(t *testing.T) {
 	env := fixtureEnv()
 	env.AgentToken, env.RegisterToken = canaryAgent, canaryRegister
 	var progress []string
-	l, err := launcher.New(dir, loggingBinary(t, log), testkit.Config(), env, gpu.Catalog{}, &launcher.Options{
+	l := open(t, dir, loggingBinary(t, log), testkit.Config(), gpu.Catalog{}, &launcher.Options{
+		Env:        &env,
 		TofuEnv:    tofutest.ExecEnv(t),
 		Trail:      audit.NewTrail(s3store, nil),
 		Operations: audit.NewOperations(s3store, nil),
 		Progress:   func(p launcher.Progress) { progress = append(progress, fmt.Sprintf("%+v", p)) },
 	})
-	require.NoError(t, err)
-	defer l.Close()
 	ctx := context.Background()
 
 	var said []string // everything the launcher handed back
 	res, err := l.Launch(ctx, launcher.Request{Count: 2, Actor: "admin"})
 	require.NoError(t, err)
 	said = append(said, fmt.Sprintf("%+v", res))
-	tfvarsData, err := os.ReadFile(res.TFVarsPath)
+	tfvarsData, err := os.ReadFile(l.TFVarsPath())
 	require.NoError(t, err)
-	fi, err := os.Stat(res.TFVarsPath)
+	fi, err := os.Stat(l.TFVarsPath())
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
@@ -83,19 +83,19 @@ func TestSecretsStayInTheVMsInputs(t *testing.T) {
 	src := readFile(t, main)
 	writeFile(t, main, strings.Replace(src, "triggers_replace = var.client_ami_id", "triggers_replace = \"${var.client_ami_id}-x\"", 1))
 	_, err = l.Launch(ctx, launcher.Request{Count: 1})
-	require.ErrorIs(t, err, launcher.ErrPlanRefused)
+	require.ErrorIs(t, err, plancheck.ErrRefused)
 	said = append(said, err.Error())
 	writeFile(t, main, src)
 
 	st, err := l.Status(ctx)
 	require.NoError(t, err)
 	said = append(said, fmt.Sprintf("%+v", st))
-	ops, err := l.Operations(ctx, 0)
+	ops, err := l.Ops(ctx, 0)
 	require.NoError(t, err)
 	said = append(said, fmt.Sprintf("%+v", ops))
 	stateData, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
 	require.NoError(t, err)
-	dres, err := l.Destroy(ctx, "admin")
+	dres, err := l.Destroy(ctx, launcher.Request{Actor: "admin"})
 	require.NoError(t, err)
 	said = append(said, fmt.Sprintf("%+v", dres), strings.Join(progress, "\n"))
 
@@ -117,7 +117,7 @@ func TestSecretsStayInTheVMsInputs(t *testing.T) {
 			assert.NotContains(t, tofuLog, canary, "%s in OpenTofu's command lines and environment", name)
 			assert.Zero(t, countInS3(t, srv.S3Client(t), bucket, canary), "%s in the S3 audit trail and operations", name)
 			assert.Empty(t, filesHolding(t, dir, canary, "terraform.runtime.tfvars", "terraform.tfstate", "terraform.tfstate.backup"),
-				"%s in files of the working directory other than the tfvars and the state", name)
+				"%s in files of the working directory other than the tfvars, the state and its copies", name)
 		}
 	}
 }
@@ -170,6 +170,9 @@ func filesHolding(t *testing.T, dir, s string, allowed ...string) []string {
 		}
 		if strings.HasPrefix(rel, ".terraform"+string(filepath.Separator)+"providers") {
 			return nil
+		}
+		if strings.HasPrefix(rel, filepath.Join(".lablink", "state-copies")+string(filepath.Separator)) {
+			return nil // copies of the state, 0600 like it
 		}
 		b, err := os.ReadFile(p)
 		if err == nil && strings.Contains(string(b), s) {

@@ -69,10 +69,13 @@ func TestHelperLaunchProcess(t *testing.T) {
 	}
 	timeout, err := time.ParseDuration(os.Getenv("LABLINK_TEST_HELPER_LOCK_TIMEOUT"))
 	require.NoError(t, err)
-	l, err := launcher.New(dir, tofutest.Binary(t), testkit.Config(),
-		fixtureEnv(), gpu.Catalog{},
-		&launcher.Options{LockTimeout: timeout, TofuEnv: tofutest.ExecEnv(t)})
-	require.NoError(t, err)
+	env := fixtureEnv()
+	l, err := launcher.Open(context.Background(), dir, testkit.Config(), gpu.Catalog{},
+		&launcher.Options{Binary: tofutest.Binary(t), Env: &env, LockTimeout: timeout, TofuEnv: tofutest.ExecEnv(t)})
+	if err != nil {
+		fmt.Printf("LAUNCH FAILED: open: %v\n", err)
+		os.Exit(3)
+	}
 	r, err := l.Launch(context.Background(), launcher.Request{Count: 1, Actor: "helper"})
 	if err != nil {
 		fmt.Printf("LAUNCH FAILED: %v\n", err)

@@ -8,82 +8,50 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"time"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
-// DestroyResult describes a destroy.
-type DestroyResult struct {
-	LaunchID  string
-	Destroyed int
-	Audit     string
-	Duration  time.Duration
-}
-
-// Destroy destroys every resource of the module, client VMs included. It
-// needs the runtime tfvars of an earlier launch (ErrNothingLaunched
-// without it), which it passes as -var-file, plans with -destroy, applies
-// the saved plan and records the attempt in the audit trail. It waits in
-// the launcher's queue like a launch: it runs after the launches queued
-// before it and before those queued after it, and is never merged with
-// them. Cancelling ctx interrupts OpenTofu as for Launch. After Close it
-// returns ErrClosed.
-func (l *Launcher) Destroy(ctx context.Context, actor string) (DestroyResult, error) {
-	op, err := l.ops.create(ctx, audit.OpDestroy, actor, map[string]any{})
-	if err != nil {
-		return DestroyResult{}, err
-	}
-	return l.runDestroy(ctx, actor, op.ID)
-}
-
-// StartDestroy queues a destroy as Destroy does and returns its operation
-// at once; the destroy goes on under ctx.
-func (l *Launcher) StartDestroy(ctx context.Context, actor string) (audit.Op, error) {
-	op, err := l.ops.create(ctx, audit.OpDestroy, actor, map[string]any{})
-	if err != nil {
-		return audit.Op{}, err
-	}
-	go l.runDestroy(ctx, actor, op.ID)
-	return op, nil
-}
-
-func (l *Launcher) runDestroy(ctx context.Context, actor string, op int64) (DestroyResult, error) {
-	var res DestroyResult
-	err := l.q.do(ctx, func(ctx context.Context) error {
-		l.ops.start(ctx, []int64{op})
-		var err error
-		res, err = l.destroy(ctx, actor)
-		return err
-	})
-	l.ops.finish(ctx, []int64{op}, res.LaunchID, err)
-	return res, err
-}
-
-// destroy is Destroy's job in the queue.
-func (l *Launcher) destroy(ctx context.Context, actor string) (DestroyResult, error) {
+// destroy is a destroy's job in the queue: it needs the runtime tfvars of
+// an earlier launch, which it passes as -var-file, plans with -destroy,
+// applies the saved plan and records the attempt in the audit trail.
+func (l *Launcher) destroy(ctx context.Context, req Request) (Result, error) {
 	start := l.opts.Now()
+	ids := []int64{req.op}
+	l.startOps(ctx, ids)
+	var res Result
 	r, err := l.appliedTFVars()
 	if err != nil {
-		return DestroyResult{}, err
+		// Nothing to destroy, nothing attempted: no audit record.
+		err = fmt.Errorf("destroy: %w", err)
+		l.finishOps(ctx, ids, "", err)
+		return res, err
 	}
-	existing, _, err := l.existing(ctx)
+	rec := l.newAttempt(audit.OperationDestroy, req.Actor, 0)
+	err = l.destroyAttempt(ctx, rec, ids, r, &res)
 	if err != nil {
-		return DestroyResult{}, fmt.Errorf("destroy: count existing VMs: %w", err)
+		err = fmt.Errorf("destroy: %w", err)
 	}
-	var res DestroyResult
-	rec := l.newAttempt(audit.OperationDestroy, actor, 0)
-	err = l.destroyAttempt(ctx, rec, r, existing, &res)
 	res.Audit, err = rec.finish(ctx, err)
 	res.LaunchID = rec.id()
 	res.Duration = l.opts.Now().Sub(start)
+	l.finishOps(ctx, ids, res.LaunchID, err)
 	return res, err
 }
 
-// destroyAttempt records the start of the destroy of the VMs that r, the
-// applied tfvars, describe, plans it and applies it.
-func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, r Rendered, existing int, res *DestroyResult) error {
+// destroyAttempt records the start of the destroy of the VMs the applied
+// tfvars describe, plans it and applies it.
+func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, ids []int64, r clientvars.Rendered, res *Result) error {
+	if err := l.preflight(ctx); err != nil {
+		return err
+	}
+	existing, _, err := l.existing(ctx)
+	if err != nil {
+		return fmt.Errorf("count existing VMs: %w", err)
+	}
+	res.Existing = existing
 	if err := rec.begin(ctx, r, nil, existing, 0); err != nil {
 		return err
 	}
@@ -92,34 +60,39 @@ func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, r Rendered,
 	}
 	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), true, nil)
 	if err != nil {
-		return fmt.Errorf("destroy: %w", err)
+		return err
 	}
 	defer p.Remove()
 	sum := p.summary()
 	rec.setPlan(sum)
-	res.Destroyed = l.state.prior(p, 0)
-	if err := l.wd.apply(ctx, p, rec.id(), sum.Destroy); err != nil {
-		l.known = -1
-		return fmt.Errorf("destroy: apply: %w", err)
+	res.Plan = sum
+	res.Destroyed = l.prior(p, 0)
+	a, err := l.applyJournaled(ctx, rec, ids, p, sum.Destroy, journal{Action: "destroy"})
+	if err != nil {
+		what := "failed"
+		if errors.Is(err, context.Canceled) {
+			what = "was interrupted"
+		}
+		return fmt.Errorf("destroy %s after %d of %d changes: %w", what, a.Done, sum.Destroy, err)
 	}
-	l.known = 0
+	l.setKnown(0)
 	return nil
 }
 
 // appliedTFVars reads the runtime tfvars last applied in the working
 // directory; ErrNothingLaunched when there are none.
-func (l *Launcher) appliedTFVars() (Rendered, error) {
+func (l *Launcher) appliedTFVars() (clientvars.Rendered, error) {
 	data, err := os.ReadFile(l.TFVarsPath())
 	if errors.Is(err, fs.ErrNotExist) {
-		return Rendered{}, ErrNothingLaunched
+		return clientvars.Rendered{}, ErrNothingLaunched
 	}
 	if err != nil {
-		return Rendered{}, fmt.Errorf("destroy: %w", err)
+		return clientvars.Rendered{}, err
 	}
 	vals, err := tfvars.Parse(data, l.opts.Format)
 	if err != nil {
-		return Rendered{}, fmt.Errorf("destroy: read %s: %w", l.TFVarsPath(), err)
+		return clientvars.Rendered{}, fmt.Errorf("read %s: %w", l.TFVarsPath(), err)
 	}
 	sum := sha256.Sum256(data)
-	return Rendered{Data: data, Format: l.opts.Format, Values: vals, SHA256: hex.EncodeToString(sum[:])}, nil
+	return clientvars.Rendered{Data: data, Format: l.opts.Format, Values: vals, SHA256: hex.EncodeToString(sum[:])}, nil
 }

@@ -1,29 +1,41 @@
-// Package launcher turns a launch request into applied OpenTofu: it
-// resolves the run-time values (allocator URL, GPU support), renders and
-// verifies terraform.runtime.tfvars through the binding table, plans,
-// refuses any plan that would disturb a running client VM or open its
-// ports to the internet (package plancheck), applies the saved plan, and records every attempt in the audit trail.
+// Package launcher turns launch and destroy requests into applied
+// OpenTofu, safely enough to run as a service: a Launcher owns one working
+// directory, runs one OpenTofu at a time there, never kills it, and never
+// plans from a state it cannot trust.
 //
-// It drives OpenTofu or Terraform through hashicorp/terraform-exec. One
-// Launcher owns one working directory, and one queue runs all its work
-// there, one job at a time: launch requests that wait together are merged
-// into one apply (up to Options.MaxCount VMs), and every caller gets the
-// result of the apply that covered its VMs; a destroy waits for its turn
-// and runs alone. A second process on the same directory is serialized by
-// OpenTofu's own state lock (see Options.LockTimeout).
+// Open makes a Launcher ready: it checks everything a launch needs that
+// exists before one (config, run-time inputs, the module's variables, the
+// binary), writes the working directory's tokens and backend only then,
+// takes over from a process that died there (see Recovery) and
+// initializes. Launch and Destroy run a request and wait for it; Start
+// queues one and returns its operation record at once, which Op, Ops,
+// Watch and the function Wait follow (the Service interface, which the
+// double in package launchertest implements too). Status lists the client
+// VMs of the state, those the cloud holds that the state does not
+// (Options.Inventory), and the last audit record. Shutdown and Close end
+// it.
 //
-// A launch, in launch.go, is one sequence: resolve the inputs (render.go),
-// count the VMs already there (state.go), keep the runtime tfvars last
-// applied (snapshot.go), render the new file, begin its audit record
-// (attempt.go), write it, plan it (plan.go: the plan's own event stream
-// when it proves the plan, else `show -json` of the saved plan) and, when
-// the plan's prior state counts other VMs than expected, supersede the
-// record and plan once more; then refuse or apply (workdir.go), and
-// finish the record. An apply OpenTofu refuses as stale (another process
-// applied since the plan) supersedes the record, and the launch counts
-// and plans again.
+// One queue runs all the work of the directory, one job at a time: launch
+// requests that wait together are merged into one apply (up to
+// Options.MaxCount VMs), and every caller gets the result of the apply
+// that covered its VMs; a destroy runs alone, in its turn. Another
+// process on the same state is serialized by OpenTofu's own state lock.
 //
-// The binding table (bindings.go) is the single list of the module's
-// variables and their sources; Render, its verification, Drift, Sources
-// and the audit manifest all read it.
+// A launch (launch.go) checks the state (integrity.go), resolves the
+// run-time values, renders and verifies the runtime tfvars through the
+// binding table of package clientvars, begins its audit record
+// (attempt.go), plans (plan.go: from the plan's own event stream when it
+// proves the plan, else `show -json` of the saved plan), refuses a plan
+// the guard of package plancheck refuses, keeps a copy of the state and a
+// journal of the VMs it will create, applies (apply.go, reading the
+// apply's event stream for progress and for the id of each VM created),
+// reads the state back, and finishes its record. A plan whose prior state
+// holds other VMs than counted, or an apply OpenTofu refuses as stale,
+// supersedes the record and plans again.
+//
+// OpenTofu runs through internal/tofu: in a process group of its own,
+// with one SIGINT when its context ends and no kill, ever, not even when
+// the launcher's process dies; its output goes to files, so that it
+// finishes an apply alone and saves its state. A later Open finds such a
+// process, waits for it, and reads what it did.
 package launcher

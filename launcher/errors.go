@@ -1,53 +1,40 @@
 package launcher
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-)
+import "errors"
 
-// Conditions callers branch on.
+// Conditions callers branch on. A plan the guard refuses is
+// plancheck.ErrRefused (a *plancheck.RefusedError naming every violation);
+// a local state the launcher will not plan from is a
+// *tfstate.IntegrityError.
 var (
 	// ErrInvalidCount: the request asks for fewer than 1 or more than
 	// Options.MaxCount VMs.
 	ErrInvalidCount = errors.New("invalid number of VMs")
-	// ErrPlanRefused: the plan would disturb a running client VM (update
-	// it in place, replace, delete or forget it) or open its KasmVNC or
-	// agent port to the internet; see package plancheck. The error is a
-	// *PlanRefusedError.
-	ErrPlanRefused = errors.New("plan refused")
-	// ErrNothingLaunched: Destroy found no runtime tfvars in the working
+	// ErrNothingLaunched: a destroy found no runtime tfvars in the working
 	// directory (upstream answers 404 "no client VMs were launched").
 	ErrNothingLaunched = errors.New("no client VMs were launched")
-	// ErrClosed: the Launcher was closed.
+	// ErrClosed: the Launcher was shut down or closed.
 	ErrClosed = errors.New("launcher closed")
+	// ErrInvalidInput: Open found the config, the run-time inputs or the
+	// module's variables unusable for a launch; the error is an
+	// *InputError naming each problem.
+	ErrInvalidInput = errors.New("invalid input")
+	// ErrNoLaunch: Launch on a launcher opened with Options.NoLaunch.
+	ErrNoLaunch = errors.New("opened without launch inputs (Options.NoLaunch)")
 )
 
-// PlanRefusedError lists what a refused plan would have done: each
-// address with its reason, and plancheck's own error, which errors.As
-// finds as a *plancheck.RefusedError.
-type PlanRefusedError struct {
-	// Addresses are the resources at fault, in plan order.
-	Addresses []string
-	// Err is the *plancheck.RefusedError naming every violation.
+// InputError holds every problem Open found with what a launch needs:
+// the config (each naming its YAML path and line), the run-time inputs
+// (each naming its variable) and the module's variables (each naming what
+// would supply it). It matches ErrInvalidInput.
+type InputError struct {
 	Err error
 }
 
-func (e *PlanRefusedError) Error() string {
-	if e.Err != nil {
-		return e.Err.Error()
-	}
-	return fmt.Sprintf("%v: %s", ErrPlanRefused, strings.Join(e.Addresses, ", "))
-}
+func (e *InputError) Error() string { return e.Err.Error() }
 
-// Unwrap returns ErrPlanRefused and Err, so that errors.Is finds both it
-// and plancheck.ErrRefused.
-func (e *PlanRefusedError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{ErrPlanRefused}
-	}
-	return []error{ErrPlanRefused, e.Err}
-}
+// Unwrap returns ErrInvalidInput and the problems.
+func (e *InputError) Unwrap() []error { return []error{ErrInvalidInput, e.Err} }
 
 // errSuperseded closes an attempt whose tfvars were re-rendered because the
 // plan found a different number of client VMs than expected.

@@ -2,52 +2,16 @@ package launcher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/plancheck"
 )
-
-// Request asks for Count more client VMs.
-type Request struct {
-	Count int
-	// Actor names who asked (an admin user name), for the audit trail.
-	Actor string
-
-	op int64 // the request's operation
-}
-
-// PlanSummary counts the resource changes of a plan. It is the audit
-// trail's type, so that a Result and its audit record count alike.
-type PlanSummary = audit.PlanSummary
-
-// Result describes the apply that covered a request.
-type Result struct {
-	LaunchID string
-	// Existing VMs before the apply, Requested by all merged requests,
-	// Total = Existing + Requested (the instance_count applied).
-	Existing, Requested, Total int
-	// Merged is how many requests this apply covered (1 when alone).
-	Merged       int
-	AllocatorURL string
-	GPU          gpu.Info
-	TFVarsPath   string
-	TFVarsSHA256 string
-	Plan         PlanSummary
-	// Audit is the location of the launch's audit record.
-	Audit string
-	// Outputs are the module's outputs after the apply, as JSON,
-	// sensitive ones included: do not log them.
-	Outputs map[string]json.RawMessage
-	// Duration of the whole launch.
-	Duration time.Duration
-}
 
 // launch runs one apply for the merged requests reqs and records it in
 // the audit trail; it is the queue's run function.
@@ -62,44 +26,50 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (Result, error) {
 		}
 	}
 	ids := opIDs(reqs)
-	l.ops.start(ctx, ids)
+	l.startOps(ctx, ids)
 	rec := l.newAttempt(audit.OperationLaunch, strings.Join(actors, ","), res.Requested)
-	err := l.launchAttempt(ctx, rec, &res)
+	err := l.launchAttempt(ctx, rec, ids, &res)
+	if err != nil {
+		err = fmt.Errorf("launch: %w", err)
+	}
 	res.Audit, err = rec.finish(ctx, err)
 	res.LaunchID = rec.id()
 	res.Duration = l.opts.Now().Sub(start)
-	l.ops.finish(ctx, ids, res.LaunchID, err)
+	l.finishOps(ctx, ids, res.LaunchID, err)
 	return res, err
 }
 
-// launchAttempt adds res.Requested VMs, filling in res: it resolves the
-// run-time inputs, counts the VMs, writes and plans the tfvars, refuses a
-// plan that would disturb a running client VM or open its ports to the
-// internet, and applies. Until the apply starts, a failure puts the
-// previous runtime tfvars back. An apply that OpenTofu refuses because
-// the state changed since the plan (another allocator applied in
-// between; nothing was applied) supersedes the attempt, and the launch
-// counts and plans again, up to maxStalePlans times.
-func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, res *Result) error {
-	in, info, err := l.resolve(ctx, l.gpus)
+// launchAttempt adds res.Requested VMs, filling in res: it checks the
+// state, resolves the run-time inputs, counts the VMs, writes and plans
+// the tfvars, refuses a plan that would disturb a running client VM or
+// open its ports to the internet, and applies. Until the apply starts, a
+// failure puts the previous runtime tfvars back. An apply that OpenTofu
+// refuses because the state changed since the plan (another allocator
+// applied in between; nothing was applied) supersedes the attempt, and
+// the launch counts and plans again, up to maxStalePlans times.
+func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64, res *Result) error {
+	if err := l.preflight(ctx); err != nil {
+		return err
+	}
+	in, info, err := l.resolve(ctx)
 	if err != nil {
-		return fmt.Errorf("launch: %w", err)
+		return err
 	}
 	res.AllocatorURL, res.GPU = in.URL.String(), info
 	snap, err := snapshotTFVars(l.TFVarsPath())
 	if err != nil {
-		return fmt.Errorf("launch: %w", err)
+		return err
 	}
 	for stale := 0; ; stale++ {
 		existing, fromState, err := l.existing(ctx)
 		if err != nil {
-			return snap.restore(fmt.Errorf("launch: count existing VMs: %w", err))
+			return snap.restore(fmt.Errorf("count existing VMs: %w", err))
 		}
 		p, err := l.planLaunch(ctx, rec, res, in, &info, existing, fromState)
 		if err != nil {
 			return snap.restore(err)
 		}
-		started, err := l.guardAndApply(ctx, rec, res, p)
+		started, err := l.guardAndApply(ctx, rec, ops, res, p)
 		switch {
 		case started:
 			return err
@@ -113,15 +83,23 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, res *Result)
 	}
 }
 
+// renderTFVars renders the runtime tfvars; tests replace it to make a
+// render fail.
+var renderTFVars = clientvars.Render
+
 // maxStalePlans bounds the re-plans of one launch after stale plans.
 const maxStalePlans = 5
 
+// resolve is clientvars.Resolve for the launcher's config and environment.
+func (l *Launcher) resolve(ctx context.Context) (clientvars.Inputs, gpu.Info, error) {
+	return clientvars.Resolve(ctx, l.cfg, l.env, l.gpus)
+}
+
 // guardAndApply records p's summary, refuses it if the guard does, else
-// applies it and reads the outputs; it removes the plan file. started
-// reports that the apply began changing things: false when the guard
-// refused the plan or OpenTofu found it stale. l.known is forgotten after
-// a failed apply.
-func (l *Launcher) guardAndApply(ctx context.Context, rec *attempt, res *Result, p *savedPlan) (started bool, err error) {
+// applies it; it removes the plan file. started reports that the apply
+// began changing things: false when the guard refused the plan or
+// OpenTofu found it stale.
+func (l *Launcher) guardAndApply(ctx context.Context, rec *attempt, ops []int64, res *Result, p *savedPlan) (started bool, err error) {
 	defer p.Remove()
 	sum := p.summary()
 	res.Plan = sum
@@ -129,13 +107,64 @@ func (l *Launcher) guardAndApply(ctx context.Context, rec *attempt, res *Result,
 	if err := p.guard(); err != nil {
 		return false, err
 	}
-	if err := l.wd.apply(ctx, p, rec.id(), sum.Add+sum.Change+sum.Destroy+sum.Replace); err != nil {
-		l.known = -1
-		return !errors.Is(err, errStalePlan), fmt.Errorf("launch: apply: %w", err)
+	planned := sum.Add + sum.Change + sum.Destroy + sum.Replace
+	creates := l.pendingOf(p.creates(l.opts.VMResource))
+	a, err := l.applyJournaled(ctx, rec, ops, p, planned, journal{Action: "launch", Creates: creates})
+	if err != nil {
+		if errors.Is(err, errStalePlan) {
+			return false, fmt.Errorf("apply: %w", err)
+		}
+		return true, l.failedApply(ctx, res, a, len(creates), err)
 	}
-	l.known = res.Total
-	res.Outputs = l.wd.outputs(ctx)
+	l.setKnown(res.Total)
 	return true, nil
+}
+
+// applyJournaled applies p with its journal kept until it ends: the state
+// is kept (a copy of a local state, the serial of a backend's) before,
+// and read back after, so that a lost or stale state shows at once.
+func (l *Launcher) applyJournaled(ctx context.Context, rec *attempt, ops []int64, p *savedPlan, planned int, j journal) (applied, error) {
+	mark, err := l.markState(ctx)
+	if err != nil {
+		return applied{}, err
+	}
+	j.LaunchID, j.Ops, j.Started = rec.id(), ops, l.opts.Now().UTC()
+	if err := l.writeJournal(j); err != nil {
+		return applied{}, err
+	}
+	defer l.clearJournal(j.LaunchID)
+	progress := func(pr Progress) { l.progressOps(ops, pr) }
+	a, err := l.wd.apply(ctx, p, rec.id(), planned, progress)
+	if err != nil {
+		l.setKnown(-1)
+		return a, err
+	}
+	if planned > 0 {
+		if err := l.checkApplied(ctx, mark); err != nil {
+			l.setKnown(-1)
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// failedApply explains an apply that failed or was interrupted: how many
+// of the planned VMs it created, what the state now holds, and the VMs the
+// inventory holds that the state does not.
+func (l *Launcher) failedApply(ctx context.Context, res *Result, a applied, planned int, err error) error {
+	what := "failed"
+	if errors.Is(err, context.Canceled) {
+		what = "was interrupted"
+	}
+	msg := fmt.Sprintf("apply %s after creating %d of %d VMs", what, len(a.Created), planned)
+	if raw, serr := l.stableState(context.WithoutCancel(ctx)); serr == nil {
+		msg += fmt.Sprintf("; the state holds %d client VMs", len(l.vms(raw)))
+	}
+	if orphans, oerr := l.orphans(context.WithoutCancel(ctx)); oerr == nil && len(orphans) > 0 {
+		res.Orphans = orphans
+		msg += fmt.Sprintf("; %d VMs exist that the state does not hold (see Status)", len(orphans))
+	}
+	return fmt.Errorf("%s: %w", msg, err)
 }
 
 // planLaunch plans existing + res.Requested VMs. When existing came from
@@ -143,14 +172,14 @@ func (l *Launcher) guardAndApply(ctx context.Context, rec *attempt, res *Result,
 // client VMs in its prior state (another process applied since), the
 // attempt's record is superseded and the plan made again, once, with the
 // plan's number.
-func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in Inputs, info *gpu.Info, existing int, fromState bool) (*savedPlan, error) {
+func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in clientvars.Inputs, info *gpu.Info, existing int, fromState bool) (*savedPlan, error) {
 	for replanned := false; ; replanned = true {
 		in.InstanceCount = existing + res.Requested
 		p, err := l.writeAndPlan(ctx, rec, res, in, info, existing)
 		if err != nil {
 			return nil, err
 		}
-		prior := l.state.prior(p, in.InstanceCount)
+		prior := l.prior(p, in.InstanceCount)
 		if !fromState || prior == existing || replanned {
 			res.Existing, res.Total = existing, in.InstanceCount
 			return p, nil
@@ -166,28 +195,25 @@ func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in
 
 // writeAndPlan renders the tfvars for in, begins the attempt's record
 // with them, writes them into the working directory and plans them.
-func (l *Launcher) writeAndPlan(ctx context.Context, rec *attempt, res *Result, in Inputs, info *gpu.Info, existing int) (*savedPlan, error) {
-	r, err := Render(l.schema, in, l.opts.Format)
+func (l *Launcher) writeAndPlan(ctx context.Context, rec *attempt, res *Result, in clientvars.Inputs, info *gpu.Info, existing int) (*savedPlan, error) {
+	in.LaunchID = rec.nextID()
+	r, err := renderTFVars(l.schema, in, l.opts.Format)
 	if err != nil {
-		return nil, fmt.Errorf("launch: %w", err)
+		return nil, err
 	}
 	if err := rec.begin(ctx, r, info, existing, in.InstanceCount); err != nil {
 		return nil, err
 	}
 	if err := writeTFVars(l.TFVarsPath(), r.Data); err != nil {
-		return nil, fmt.Errorf("launch: write tfvars: %w", err)
+		return nil, fmt.Errorf("write tfvars: %w", err)
 	}
-	res.TFVarsPath, res.TFVarsSHA256 = l.TFVarsPath(), r.SHA256
+	res.TFVarsSHA256 = r.SHA256
 	if err := l.wd.init(ctx); err != nil {
 		return nil, err
 	}
 	total := in.InstanceCount
-	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false, func(pl *plancheck.Plan) bool {
-		_, ok := l.state.createdTail(pl, total)
+	return l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false, func(pl *plancheck.Plan) bool {
+		_, ok := createdTail(pl, total, l.opts.VMResource)
 		return ok
 	})
-	if err != nil {
-		return nil, fmt.Errorf("launch: %w", err)
-	}
-	return p, nil
 }

@@ -2,9 +2,10 @@ package launcher_test
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,11 +16,13 @@ import (
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/plancheck"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -56,9 +59,25 @@ func (f *fixture) launcher(t testing.TB, cfg lablink.Config, opts *launcher.Opti
 		o = *opts
 	}
 	o.TofuEnv = f.env
-	l, err := launcher.New(f.dir, f.bin, cfg, fixtureEnv(), gpu.Catalog{}, &o)
+	return open(t, f.dir, f.bin, cfg, gpu.Catalog{}, &o)
+}
+
+// open opens a launcher on dir run by bin, with the fixture's environment
+// unless opts has one, closed when the test ends.
+func open(t testing.TB, dir, bin string, cfg lablink.Config, gpus launcher.GPUDetector, opts *launcher.Options) *launcher.Launcher {
+	t.Helper()
+	var o launcher.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Binary = bin
+	if o.Env == nil {
+		env := fixtureEnv()
+		o.Env = &env
+	}
+	l, err := launcher.Open(context.Background(), dir, cfg, gpus, &o)
 	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	return l
 }
 
@@ -113,14 +132,17 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 		"second launch %+v: existing, total, creates, deletes", r2)
 	assert.Equal(t, 5, f.stateVMs(t), "VMs in state")
 	assert.Equal(t, 5, f.tfvarsCount(t), "runtime tfvars instance_count")
-	fi, err := os.Stat(r2.TFVarsPath)
+	fi, err := os.Stat(l.TFVarsPath())
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "runtime tfvars mode")
 	assert.Equal(t, "http://203.0.113.10", r2.AllocatorURL)
 	assert.True(t, r2.GPU.HasNVIDIA(), "GPU %+v", r2.GPU)
-	var userData []string
-	require.NoError(t, json.Unmarshal(r2.Outputs["user_data"], &userData), "outputs user_data")
-	assert.Len(t, userData, 5, "outputs user_data")
+	fi, err = os.Stat(filepath.Join(f.dir, "terraform.tfstate"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "state mode")
+	fi, err = os.Stat(f.dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), "working directory mode")
 
 	// The audit trail holds both launches, newest first, with the sensitive
 	// allocator IP and URL redacted and instance_count in the stored file.
@@ -139,7 +161,13 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 
 	st, err := l.Status(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 5, st.VMs, "Status %+v", st)
+	require.Len(t, st.VMs, 5, "Status %+v", st)
+	for i, vm := range st.VMs {
+		assert.Equal(t, i, vm.Index)
+		assert.Equal(t, fmt.Sprintf("terraform_data.lablink_vm[%d]", i), vm.Address)
+		assert.Equal(t, fmt.Sprintf("sleap-lablink-client-test-vm-%d", i+1), vm.Name)
+		assert.NotEmpty(t, vm.ID)
+	}
 	assert.True(t, st.TFVars, "Status %+v", st)
 	assert.False(t, st.Busy, "Status after the launches returned %+v", st)
 	require.NotNil(t, st.Last, "Status %+v", st)
@@ -172,11 +200,11 @@ func TestLaunchRefusesReplacingVMs(t *testing.T) {
 	cfg.Machine.AMIID = "ami-0123456789abcdef0"
 	l := f.launcher(t, cfg, nil)
 	_, err = l.Launch(ctx, launcher.Request{Count: 1})
-	var refused *launcher.PlanRefusedError
-	require.ErrorIs(t, err, launcher.ErrPlanRefused)
+	var refused *plancheck.RefusedError
+	require.ErrorIs(t, err, plancheck.ErrRefused)
 	require.ErrorAs(t, err, &refused)
-	assert.Len(t, refused.Addresses, 2, "refused addresses %v", refused.Addresses)
-	for _, a := range refused.Addresses {
+	assert.Len(t, refusedAddresses(refused), 2, "refused addresses %v", refusedAddresses(refused))
+	for _, a := range refusedAddresses(refused) {
 		assert.True(t, strings.HasPrefix(a, "terraform_data.lablink_vm["), "refused address %s", a)
 	}
 	assert.Equal(t, 2, f.stateVMs(t), "VMs in state after a refused launch")
@@ -200,9 +228,9 @@ func TestLaunchRefusesDeletingVMs(t *testing.T) {
 	one := launcher.CounterFunc(func(context.Context) (int, error) { return 1, nil })
 	l := f.launcher(t, testkit.Config(), &launcher.Options{Counter: one})
 	_, err = l.Launch(ctx, launcher.Request{Count: 1})
-	var refused *launcher.PlanRefusedError
+	var refused *plancheck.RefusedError
 	require.ErrorAs(t, err, &refused)
-	assert.Equal(t, []string{"terraform_data.lablink_vm[2]"}, refused.Addresses)
+	assert.Equal(t, []string{"terraform_data.lablink_vm[2]"}, refusedAddresses(refused))
 	assert.Equal(t, 3, f.stateVMs(t), "VMs in state after a refused launch")
 	assert.Equal(t, applied, readFile(t, f.tfvarsPath()), "runtime tfvars after a refused launch are those last applied")
 	list := auditList(t, l)
@@ -235,11 +263,11 @@ func TestDestroy(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	l := f.launcher(t, testkit.Config(), nil)
-	_, err := l.Destroy(ctx, "admin")
+	_, err := l.Destroy(ctx, launcher.Request{Actor: "admin"})
 	require.ErrorIs(t, err, launcher.ErrNothingLaunched, "Destroy before any launch")
 	_, err = l.Launch(ctx, launcher.Request{Count: 3})
 	require.NoError(t, err)
-	res, err := l.Destroy(ctx, "admin")
+	res, err := l.Destroy(ctx, launcher.Request{Actor: "admin"})
 	require.NoError(t, err)
 	assert.Equal(t, 3, res.Destroyed, "Destroy %+v", res)
 	assert.Equal(t, 0, f.stateVMs(t), "VMs left in state")
@@ -253,7 +281,7 @@ func TestDestroy(t *testing.T) {
 	assert.Equal(t, []string{"launch succeeded", "destroy succeeded", "launch succeeded"}, got, "audit records")
 
 	l.Close()
-	_, err = l.Destroy(ctx, "admin")
+	_, err = l.Destroy(ctx, launcher.Request{Actor: "admin"})
 	assert.ErrorIs(t, err, launcher.ErrClosed, "Destroy after Close")
 }
 
@@ -344,9 +372,7 @@ func TestLaunchWithProcessEnvironment(t *testing.T) {
 	t.Setenv("TF_CLI_CONFIG_FILE", filepath.Join(t.TempDir(), "missing.tofurc"))
 	t.Setenv("CHECKPOINT_DISABLE", "1")
 	t.Setenv("TF_CLI_ARGS_plan", "-var=instance_count=7")
-	l, err := launcher.New(f.dir, f.bin, testkit.Config(), fixtureEnv(), gpu.Catalog{}, nil)
-	require.NoError(t, err)
-	defer l.Close()
+	l := open(t, f.dir, f.bin, testkit.Config(), gpu.Catalog{}, nil)
 	r, err := l.Launch(context.Background(), launcher.Request{Count: 2})
 	require.NoError(t, err)
 	assert.Equal(t, 2, r.Total, "launch of 2 %+v", r)
@@ -379,8 +405,8 @@ func TestLaunchReplansOnStaleCount(t *testing.T) {
 
 // fixtureEnv is the environment of the fixture's launchers: no tokens, so
 // the working directory's are used.
-func fixtureEnv() launcher.Env {
-	return launcher.Env{AllocatorIP: testkit.AllocatorIP, Environment: "test", AllocatorSGID: testkit.SecurityGroup}
+func fixtureEnv() clientvars.Env {
+	return clientvars.Env{AllocatorIP: testkit.AllocatorIP, Environment: "test", AllocatorSGID: testkit.SecurityGroup}
 }
 
 // outcomes lists the outcomes of records, in their order.
@@ -388,6 +414,18 @@ func outcomes(records []audit.Manifest) []audit.Outcome {
 	out := make([]audit.Outcome, len(records))
 	for i, m := range records {
 		out[i] = m.Outcome
+	}
+	return out
+}
+
+// refusedAddresses lists the addresses of a refused plan's violations,
+// each once, in order.
+func refusedAddresses(e *plancheck.RefusedError) []string {
+	var out []string
+	for _, v := range e.Violations {
+		if !slices.Contains(out, v.Address) {
+			out = append(out, v.Address)
+		}
 	}
 	return out
 }

@@ -70,10 +70,7 @@ func (st s3State) allocator(t *testing.T, dir string, opts *launcher.Options) *l
 		o = *opts
 	}
 	o.State, o.StateClient, o.TofuEnv = &st.backend, st.srv.S3Client(t), st.env
-	l, err := launcher.New(dir, tofutest.Binary(t), testkit.Config(), fixtureEnv(), gpu.Catalog{}, &o)
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	return l
+	return open(t, dir, tofutest.Binary(t), testkit.Config(), gpu.Catalog{}, &o)
 }
 
 // Two allocators on their own working directories share one S3 state at
@@ -106,7 +103,7 @@ func TestTwoAllocatorsShareS3State(t *testing.T) {
 	fresh := st.allocator(t, t.TempDir(), nil)
 	s, err := fresh.Status(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 5, s.VMs, "a fresh working directory reads the shared state")
+	assert.Len(t, s.VMs, 5, "a fresh working directory reads the shared state")
 	_, err = os.Stat(filepath.Join(t.TempDir(), "terraform.tfstate"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
@@ -121,6 +118,7 @@ func TestOperations(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, audit.StatusQueued, op.Status)
 	assert.Equal(t, audit.OpApply, op.Type)
+	assert.EqualValues(t, 3, op.Params["num_vms"])
 	c, cancel, err := l.Watch(t.Context(), op.ID)
 	require.NoError(t, err)
 	defer cancel()
@@ -142,7 +140,7 @@ func TestOperations(t *testing.T) {
 	assert.Positive(t, last.ResourcesTotal)
 	assert.NotEmpty(t, last.LaunchID)
 
-	stored, err := l.Operation(t.Context(), op.ID)
+	stored, err := l.Op(t.Context(), op.ID)
 	require.NoError(t, err)
 	assert.Equal(t, audit.StatusSucceeded, stored.Status)
 	assert.Equal(t, stored.ResourcesTotal, stored.ResourcesCompleted)
@@ -150,13 +148,13 @@ func TestOperations(t *testing.T) {
 	assert.NotNil(t, stored.FinishedAt)
 	assert.EqualValues(t, 3, stored.Params["num_vms"])
 
-	d, err := l.StartDestroy(context.Background(), "admin")
+	d, err := l.Start(context.Background(), launcher.Request{Destroy: true, Actor: "admin"})
 	require.NoError(t, err)
-	done, err := l.Wait(t.Context(), d.ID)
+	done, err := launcher.Wait(t.Context(), l, d.ID)
 	require.NoError(t, err)
 	assert.Equal(t, audit.StatusSucceeded, done.Status)
 	assert.Equal(t, audit.OpDestroy, done.Type)
-	all, err := l.Operations(t.Context(), 50)
+	all, err := l.Ops(t.Context(), 50)
 	require.NoError(t, err)
 	require.Len(t, all, 2)
 	assert.Equal(t, d.ID, all[0].ID, "newest first")
@@ -179,8 +177,9 @@ func crashingAllocator() int {
 			env[k] = v
 		}
 	}
-	l, err := launcher.New(dir, os.Getenv("TOFU"), testkit.Config(), fixtureEnv(), gpu.Catalog{},
-		&launcher.Options{State: &b, TofuEnv: tfexec.CleanEnv(env)})
+	fenv := fixtureEnv()
+	l, err := launcher.Open(context.Background(), dir, testkit.Config(), gpu.Catalog{},
+		&launcher.Options{Binary: os.Getenv("TOFU"), Env: &fenv, State: &b, TofuEnv: tfexec.CleanEnv(env)})
 	if err != nil {
 		os.Stderr.WriteString(err.Error())
 		return 3
@@ -207,10 +206,12 @@ func errString(err error) string {
 }
 
 // An allocator killed mid-apply (its whole process group, as when its
-// container is killed) leaves its operation running and the S3 lock held.
-// The next allocator on the working directory finds the operation
-// orphaned and marks it interrupted, proves the lock's process gone and
-// clears it, and launches again on top of what the state holds.
+// container's main process is killed) leaves its operation running, and
+// its OpenTofu, in a process group of its own and never killed with its
+// parent, finishes the apply alone and saves the state. The next
+// allocator on the working directory waits for that OpenTofu (it never
+// takes its lock), marks the dead allocator's operation interrupted, and
+// launches again on top of everything the state holds.
 func TestRecoverAfterCrash(t *testing.T) {
 	st := newS3State(t)
 	dir := t.TempDir()
@@ -235,37 +236,60 @@ func TestRecoverAfterCrash(t *testing.T) {
 		l, err := tfstate.ReadLock(t.Context(), c, *st.backend.S3)
 		return err == nil && l != nil
 	}, 2*time.Minute, 50*time.Millisecond, "the helper never took the state lock")
+	require.Eventually(t, func() bool {
+		names, _ := filepath.Glob(filepath.Join(dir, ".lablink", "run", "apply-*.json"))
+		return len(names) == 1
+	}, time.Minute, 20*time.Millisecond, "the helper never started its apply")
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
 	werr := cmd.Wait()
 	var exit *exec.ExitError
 	require.ErrorAs(t, werr, &exit)
 	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal(), "the helper was killed")
-	require.NoError(t, os.WriteFile(gate, nil, 0o644)) // the next apply does not wait
-	// OpenTofu died with its parent (terraform-exec's Pdeathsig), but the
-	// shell of its local-exec provisioner, an orphan in the working
-	// directory, lives until it sees the gate. Recover rightly leaves the
-	// lock alone while it runs; a container kill would have taken it too.
-	require.Eventually(t, func() bool { return !tfstate.Busy(dir) }, time.Minute, 20*time.Millisecond,
-		"a process of the killed allocator still runs in the working directory")
 
-	l := st.allocator(t, dir, nil)
-	rec, err := l.Recover(t.Context())
-	require.NoError(t, err)
+	type opened struct {
+		l   *launcher.Launcher
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		var o launcher.Options
+		o.Binary, o.State, o.StateClient, o.TofuEnv = tofutest.Binary(t), &st.backend, c, st.env
+		env := fixtureEnv()
+		o.Env = &env
+		l, err := launcher.Open(t.Context(), dir, testkit.Config(), gpu.Catalog{}, &o)
+		done <- opened{l, err}
+	}()
+	require.True(t, tfstate.Busy(dir), "the dead allocator's OpenTofu still runs")
+	select {
+	case o := <-done:
+		t.Fatalf("Open returned while the dead allocator's OpenTofu held the lock: %v", o.err)
+	case <-time.After(time.Second):
+	}
+	require.NoError(t, os.WriteFile(gate, nil, 0o644)) // let it finish
+	o := <-done
+	require.NoError(t, o.err)
+	l := o.l
+	t.Cleanup(func() { _ = l.Close() })
+	rec := l.Recovery()
+	require.Len(t, rec.Waited, 1, "Open waited for the dead allocator's OpenTofu")
+	assert.Equal(t, "apply", rec.Waited[0].Command)
 	require.Len(t, rec.Interrupted, 1, "the dead allocator's operation")
 	assert.Equal(t, audit.StatusInterrupted, rec.Interrupted[0].Status)
 	assert.Equal(t, "doomed", rec.Interrupted[0].CreatedBy)
-	require.NotNil(t, rec.Cleared, "the stale lock is cleared (held: %+v)", rec.Held)
+	require.Len(t, rec.Unfinished, 1, "the dead allocator's journal")
+	assert.Empty(t, rec.Unfinished[0].Missing, "every VM its apply was to create is in the state: OpenTofu finished alone")
+	assert.Nil(t, rec.Cleared, "OpenTofu released its own lock")
 	lock, err := tfstate.ReadLock(t.Context(), c, *st.backend.S3)
 	require.NoError(t, err)
 	assert.Nil(t, lock)
 
 	res, err := l.Launch(t.Context(), launcher.Request{Count: 1})
 	require.NoError(t, err)
+	assert.Equal(t, []int{2, 3}, []int{res.Existing, res.Total}, "on top of the 2 VMs the dead allocator's OpenTofu created")
 	s, err := l.Status(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, res.Total, s.VMs, "the state holds what the launch applied")
-	assert.Equal(t, res.Existing+1, res.Total)
-	stored, err := l.Operation(t.Context(), rec.Interrupted[0].ID)
+	assert.Len(t, s.VMs, res.Total, "the state holds what the launch applied")
+	stored, err := l.Op(t.Context(), rec.Interrupted[0].ID)
 	require.NoError(t, err)
 	assert.Equal(t, audit.StatusInterrupted, stored.Status, "stored")
 }

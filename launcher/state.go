@@ -8,14 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
-	tfjson "github.com/hashicorp/terraform-json"
-
+	"github.com/lablink-go/lablink/launcher/internal/tofu"
 	"github.com/lablink-go/lablink/plancheck"
+	"github.com/lablink-go/lablink/tfstate"
 )
 
 // Counter reports how many client VMs exist. The default counts the
@@ -31,26 +31,24 @@ type CounterFunc func(ctx context.Context) (int, error)
 // Count calls f.
 func (f CounterFunc) Count(ctx context.Context) (int, error) { return f(ctx) }
 
-// existing returns the client VM count: from Options.Counter, else from
-// what this process last applied, else from the local state file. The
-// second result says the count came from state, so the plan's prior state
-// may correct it.
-func (l *Launcher) existing(ctx context.Context) (int, bool, error) {
-	if l.opts.Counter != nil {
-		n, err := l.opts.Counter.Count(ctx)
-		return n, false, err
-	}
-	if l.known >= 0 {
-		return l.known, true, nil
-	}
-	n, err := l.state.count(ctx)
-	if errors.Is(err, errStateBusy) {
-		// Another process is writing the state. The count is only a first
-		// guess: the plan, which holds the state lock, reports the real
-		// prior state, and launch re-plans when the two disagree.
-		return 0, true, nil
-	}
-	return n, true, err
+// VM is a client VM in the OpenTofu state.
+type VM struct {
+	// Address is its resource address, such as aws_instance.lablink_vm[2].
+	Address string `json:"address"`
+	// Index is its count index; its name ends in -vm-{Index+1}.
+	Index int `json:"index"`
+	// ID is the cloud's id of it (an EC2 instance id).
+	ID string `json:"id"`
+	// Name is the name it registers under, {resource_prefix}-vm-{Index+1}.
+	Name string `json:"name"`
+	// LaunchID is the launch that created it, "" when the module does not
+	// record it (before launch_id existed).
+	LaunchID string `json:"launch_id,omitempty"`
+	// ConfigDigest is the config digest of that launch's audit record, ""
+	// when unknown; Stale reports it differs from the launcher's config:
+	// a changed config reaches only VMs created after the change.
+	ConfigDigest string `json:"config_digest,omitempty"`
+	Stale        bool   `json:"stale,omitempty"`
 }
 
 // errStateBusy: the local state file was caught half-written (OpenTofu
@@ -58,92 +56,152 @@ func (l *Launcher) existing(ctx context.Context) (int, bool, error) {
 // the state lock.
 var errStateBusy = errors.New("terraform.tfstate is being written by another OpenTofu process; try again")
 
-// errStateEmpty: the local state file is empty. OpenTofu creates it empty
-// when it locks a directory that has no state yet, and leaves it so until
-// the first resource is saved; a rewrite also empties it for an instant.
-var errStateEmpty = fmt.Errorf("%w: terraform.tfstate is empty", errStateBusy)
-
-// stateReader counts the client VMs (managed resources named vmResource in
-// the root module) of the state of the module in dir. It never takes the
-// state lock: the local state file is read directly; with another backend
-// OpenTofu is asked through tf.
-type stateReader struct {
-	dir        string
-	vmResource string
-	tf         *tfexec.Terraform
+// rawState is the part of a state (format version 4) the launcher reads.
+type rawState struct {
+	Serial    uint64 `json:"serial"`
+	Lineage   string `json:"lineage"`
+	Resources []struct {
+		Module    string `json:"module"`
+		Mode      string `json:"mode"`
+		Type      string `json:"type"`
+		Name      string `json:"name"`
+		Instances []struct {
+			IndexKey   any                        `json:"index_key"`
+			Attributes map[string]json.RawMessage `json:"attributes"`
+		} `json:"instances"`
+	} `json:"resources"`
 }
 
-// count counts client VMs in the state.
-func (s stateReader) count(ctx context.Context) (int, error) {
-	raw, err := readLocalState(s.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if !hasBackend(s.dir) {
-			return 0, nil
+// readState reads the state: the local file without starting OpenTofu,
+// else `state pull`, which takes no lock. No state yet is an empty one.
+// A local file caught empty or half-written matches errStateBusy.
+func (l *Launcher) readState(ctx context.Context) (rawState, error) {
+	var data []byte
+	var err error
+	if l.wd.localState() {
+		data, err = os.ReadFile(filepath.Join(l.dir, tfstate.LocalFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			return rawState{}, nil
 		}
-		st, err := s.tf.Show(ctx)
-		if err != nil {
-			return 0, err
+		if err == nil && len(data) == 0 {
+			return rawState{}, fmt.Errorf("%w: terraform.tfstate is empty", errStateBusy)
 		}
-		return s.in(st), nil
+	} else {
+		data, err = l.tofu.Output(ctx, tofu.StatePull())
+		if err == nil && len(strings.TrimSpace(string(data))) == 0 {
+			return rawState{}, nil
+		}
 	}
 	if err != nil {
-		return 0, err
+		return rawState{}, err
 	}
-	n := 0
-	for _, r := range raw.Resources {
-		if r.Mode == "managed" && r.Name == s.vmResource && r.Module == "" {
-			n += len(r.Instances)
-		}
+	var raw rawState
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return rawState{}, fmt.Errorf("read the state: %w: %w", errStateBusy, err)
 	}
-	return n, nil
+	return raw, nil
 }
 
-// stableCount is count, read again for up to a second while OpenTofu is
-// caught rewriting the local state file (it truncates and writes it in
-// place). A file that stays empty for 100ms is the one OpenTofu creates
-// for its lock before it has saved anything: no VMs yet.
-func (s stateReader) stableCount(ctx context.Context) (int, error) {
+// stableState is readState, read again for up to a second while OpenTofu
+// is caught rewriting the local state file. A file that stays empty for
+// 100ms is the one OpenTofu creates for its lock before it has saved
+// anything: no VMs yet.
+func (l *Launcher) stableState(ctx context.Context) (rawState, error) {
 	for try := 0; ; try++ {
-		n, err := s.count(ctx)
-		if errors.Is(err, errStateEmpty) && try >= 5 {
-			return 0, nil
+		raw, err := l.readState(ctx)
+		if errors.Is(err, errStateBusy) && strings.Contains(err.Error(), "is empty") && try >= 5 {
+			return rawState{}, nil
 		}
 		if !errors.Is(err, errStateBusy) || try == 50 {
-			return n, err
+			return raw, err
 		}
 		select {
 		case <-ctx.Done():
-			return 0, errors.Join(err, ctx.Err())
+			return rawState{}, errors.Join(err, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-// in counts the client VMs in st, such as a plan's prior state.
-func (s stateReader) in(st *tfjson.State) int {
-	if st == nil || st.Values == nil || st.Values.RootModule == nil {
-		return 0
-	}
-	n := 0
-	for _, r := range st.Values.RootModule.Resources {
-		if r.Mode == tfjson.ManagedResourceMode && r.Name == s.vmResource {
-			n++
+// vms lists the client VMs of the root module in raw, by index.
+func (l *Launcher) vms(raw rawState) []VM {
+	var out []VM
+	prefix := l.cfg.ResourcePrefix(l.environment())
+	for _, r := range raw.Resources {
+		if r.Mode != "managed" || r.Name != l.opts.VMResource || r.Module != "" {
+			continue
+		}
+		for _, in := range r.Instances {
+			i, ok := in.IndexKey.(float64)
+			if !ok {
+				continue
+			}
+			vm := VM{Address: fmt.Sprintf("%s.%s[%d]", r.Type, r.Name, int(i)), Index: int(i),
+				Name: prefix + "-vm-" + strconv.Itoa(int(i)+1)}
+			_ = json.Unmarshal(in.Attributes["id"], &vm.ID)
+			vm.LaunchID = launchIDOf(in.Attributes)
+			out = append(out, vm)
 		}
 	}
-	return n
+	slices.SortFunc(out, func(a, b VM) int { return a.Index - b.Index })
+	return out
+}
+
+// launchIDOf reads the launch a VM's attributes record: the
+// lablink:launch-id tag of an EC2 instance, or launch_id in the input of
+// the local module's terraform_data.
+func launchIDOf(attrs map[string]json.RawMessage) string {
+	var tags map[string]string
+	if json.Unmarshal(attrs["tags"], &tags) == nil && tags[launchTag] != "" {
+		return tags[launchTag]
+	}
+	var input struct {
+		Value map[string]any `json:"value"`
+	}
+	if json.Unmarshal(attrs["input"], &input) == nil {
+		if s, ok := input.Value["launch_id"].(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// launchTag is the tag of an EC2 client VM that names its launch.
+const launchTag = "lablink:launch-id"
+
+// existing returns the client VM count: from Options.Counter, else from
+// what this process last applied, else from the state. The second result
+// says the count came from state, so the plan's prior state may correct
+// it.
+func (l *Launcher) existing(ctx context.Context) (int, bool, error) {
+	if l.opts.Counter != nil {
+		n, err := l.opts.Counter.Count(ctx)
+		return n, false, err
+	}
+	if n := l.getKnown(); n >= 0 {
+		return n, true, nil
+	}
+	raw, err := l.readState(ctx)
+	if errors.Is(err, errStateBusy) {
+		// Another process is writing the state. The count is only a first
+		// guess: the plan, which holds the state lock, reports the real
+		// prior state, and launch re-plans when the two disagree.
+		return 0, true, nil
+	}
+	return len(l.vms(raw)), true, err
 }
 
 // prior counts the client VMs in the prior state of p, a plan of total
 // client VMs: listed when p was read from the saved plan, else (p was read
 // from its event stream) inferred by createdTail, which the plan proved.
-func (s stateReader) prior(p *savedPlan, total int) int {
+func (l *Launcher) prior(p *savedPlan, total int) int {
 	if p.fromEvents {
-		n, _ := s.createdTail(p.plan, total)
+		n, _ := createdTail(p.plan, total, l.opts.VMResource)
 		return n
 	}
 	n := 0
 	for _, r := range p.plan.Prior {
-		if r.Mode == string(tfjson.ManagedResourceMode) && r.Name == s.vmResource {
+		if r.Mode == "managed" && r.Name == l.opts.VMResource {
 			n++
 		}
 	}
@@ -163,11 +221,11 @@ func (s stateReader) prior(p *savedPlan, total int) int {
 // module without that resource), client VMs in a child module (the state
 // reader counts the root module's), a gap (as when a VM was removed out
 // of band), an index at or beyond total, a key, or two resource types.
-func (s stateReader) createdTail(p *plancheck.Plan, total int) (int, bool) {
+func createdTail(p *plancheck.Plan, total int, vmResource string) (int, bool) {
 	created := make(map[int]bool)
 	typ := ""
 	for _, c := range p.Changes {
-		if c.Mode == "data" || c.Name != s.vmResource {
+		if c.Mode == "data" || c.Name != vmResource {
 			continue
 		}
 		if strings.HasPrefix(c.Address, "module.") || typ != "" && c.Type != typ {
@@ -190,44 +248,4 @@ func (s stateReader) createdTail(p *plancheck.Plan, total int) (int, bool) {
 		}
 	}
 	return n, true
-}
-
-// rawState is the part of a local state file (format version 4) that the
-// launcher reads without starting OpenTofu.
-type rawState struct {
-	Resources []struct {
-		Module    string            `json:"module"`
-		Mode      string            `json:"mode"`
-		Name      string            `json:"name"`
-		Instances []json.RawMessage `json:"instances"`
-	} `json:"resources"`
-	Outputs map[string]struct {
-		Value json.RawMessage `json:"value"`
-	} `json:"outputs"`
-}
-
-// readLocalState reads dir/terraform.tfstate. A missing file is an error
-// matching fs.ErrNotExist; an empty or unparsable one matches
-// errStateBusy.
-func readLocalState(dir string) (rawState, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
-	if err != nil {
-		return rawState{}, err
-	}
-	if len(data) == 0 {
-		return rawState{}, errStateEmpty
-	}
-	var raw rawState
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return rawState{}, fmt.Errorf("read terraform.tfstate: %w: %w", errStateBusy, err)
-	}
-	return raw, nil
-}
-
-// hasBackend reports whether the module in dir configures a non-local
-// backend, in which case terraform.tfstate in the directory is not the
-// state.
-func hasBackend(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, ".terraform", "terraform.tfstate"))
-	return err == nil
 }

@@ -55,8 +55,8 @@ func TestCreatedTail(t *testing.T) {
 		{"two types", []plancheck.Change{vm("terraform_data.lablink_vm[1]"), vm("aws_instance.lablink_vm[2]")}, 3, 0, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := stateReader{vmResource: "lablink_vm"}
-			prior, ok := s.createdTail(&plancheck.Plan{Changes: tt.changes}, tt.total)
+			s := &Launcher{opts: Options{VMResource: "lablink_vm"}}
+			prior, ok := createdTail(&plancheck.Plan{Changes: tt.changes}, tt.total, "lablink_vm")
 			assert.Equal(t, tt.ok, ok, "proven")
 			if tt.ok {
 				assert.Equal(t, tt.prior, prior, "prior VMs")
@@ -73,7 +73,7 @@ func TestCreatedTailAgreesWithSavedPlan(t *testing.T) {
 	streams, err := filepath.Glob("../plancheck/testdata/events/*.jsonl")
 	require.NoError(t, err)
 	require.NotEmpty(t, streams)
-	s := stateReader{vmResource: "lablink_vm"}
+	s := &Launcher{opts: Options{VMResource: "lablink_vm"}}
 	inferred := 0
 	for _, events := range streams {
 		name := strings.TrimSuffix(filepath.Base(events), ".jsonl")
@@ -86,7 +86,7 @@ func TestCreatedTailAgreesWithSavedPlan(t *testing.T) {
 		saved, err := plancheck.Read(bytes.NewReader(readTestFile(t, show)), nil)
 		require.NoError(t, err, name)
 		total := instanceCount(t, readTestFile(t, show))
-		n, ok := s.createdTail(fromEvents, total)
+		n, ok := createdTail(fromEvents, total, "lablink_vm")
 		if !ok {
 			continue
 		}

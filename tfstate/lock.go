@@ -162,3 +162,38 @@ func Busy(dir string) bool {
 	}
 	return false
 }
+
+// Orphaned reports whether lock is provably held by nobody: it was taken
+// on this host by this user (its Who is this process's), and no process of
+// this host runs binary (compared by the executable's path) or an
+// executable whose name holds "tofu" or "terraform" (a wrapper script
+// execs the real binary, which is then the process's executable). A lock is held only by a running
+// OpenTofu, so one whose holder would have to run here and does not is
+// left over from a process that was killed (or could not reach the
+// backend to release it). Anything unproven (another host, no /proc) is
+// not orphaned. Force-unlocking by the lock's ID is then safe even if an
+// OpenTofu takes a new lock meanwhile: that lock has another ID.
+func Orphaned(lock *Lock, binary string) bool {
+	if lock == nil || lock.Who != Self().Who() {
+		return false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	want, _ := filepath.EvalSymlinks(binary)
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil {
+			continue
+		}
+		exe = strings.TrimSuffix(exe, " (deleted)")
+		if base := filepath.Base(exe); exe == want || strings.Contains(base, "tofu") || strings.Contains(base, "terraform") {
+			return false
+		}
+	}
+	return true
+}

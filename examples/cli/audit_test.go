@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/internal/miniotest"
 	"github.com/lablink-go/lablink/internal/tofutest"
-	"github.com/lablink-go/lablink/launcher"
 )
 
 // minioAWS starts a MinIO for t and points the SDK's standard chain at it,
@@ -219,7 +219,7 @@ func TestLaunchAuditS3(t *testing.T) {
 	assert.Regexp(t, `(?m)^allocator_sg_id\s*=\s*"`+sg+`"$`, tfvars, "the security group is not secret")
 
 	// No object of the store holds a sensitive value, whatever its key.
-	tokens, err := launcher.WorkdirTokens(work)
+	tokens, err := clientvars.WorkdirTokens(work)
 	require.NoError(t, err)
 	secrets := []string{ip, tokens.Agent, tokens.Register}
 	client := srv.S3Client(t)

@@ -5,7 +5,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -56,7 +56,7 @@ func (c *cli) defaults(args []string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tSOURCE\tFROM\tMODULE DEFAULT\tDRIFT")
 	bad := 0
-	for _, s := range launcher.Sources(schema) {
+	for _, s := range clientvars.Sources(schema) {
 		def := "(required)"
 		if !s.Required {
 			def = tfvars.Literal(s.Default)
@@ -66,7 +66,7 @@ func (c *cli) defaults(args []string) error {
 			drift = s.Drift
 			bad++
 		}
-		if s.Kind == launcher.Unbound {
+		if s.Kind == clientvars.Unbound {
 			bad++
 		}
 		from := s.From

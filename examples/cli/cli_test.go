@@ -18,11 +18,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/internal/ec2fake"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
-	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -34,7 +34,7 @@ const (
 	otherSG = "sg-0fedcba9876543210"
 )
 
-// tokenFormat is a token of launcher.WorkdirTokens: 32 random bytes,
+// tokenFormat is a token of clientvars.WorkdirTokens: 32 random bytes,
 // base64url without padding.
 var tokenFormat = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
@@ -522,9 +522,9 @@ func TestRenderTokens(t *testing.T) {
 		assert.NotContains(t, stderr2, "made for this file alone")
 		assert.Equal(t, a1, a2)
 		assert.Equal(t, r1, r2)
-		kept, err := launcher.WorkdirTokens(dir)
+		kept, err := clientvars.WorkdirTokens(dir)
 		require.NoError(t, err)
-		assert.Equal(t, launcher.Tokens{Agent: a1, Register: r1}, kept)
+		assert.Equal(t, clientvars.Tokens{Agent: a1, Register: r1}, kept)
 		fi, err := os.Stat(filepath.Join(dir, ".lablink", "tokens.json"))
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -533,7 +533,7 @@ func TestRenderTokens(t *testing.T) {
 	t.Run("environment wins over the workdir", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		kept, err := launcher.WorkdirTokens(dir)
+		kept, err := clientvars.WorkdirTokens(dir)
 		require.NoError(t, err)
 		e := maps.Clone(env)
 		e["LABLINK_AGENT_TOKEN"] = testkit.AgentToken
@@ -694,7 +694,7 @@ func TestDefaults(t *testing.T) {
 		for _, row := range rows {
 			names = append(names, row.Variable)
 			assert.Equal(t, "-", row.Drift, "%s drifts", row.Variable)
-			assert.NotEqual(t, string(launcher.Unbound), row.Source, "%s is unbound", row.Variable)
+			assert.NotEqual(t, string(clientvars.Unbound), row.Source, "%s is unbound", row.Variable)
 		}
 		assert.Equal(t, declared(t, embeddedSchema(t)), names, "a row per variable, in the module's order")
 		assert.GreaterOrEqual(t, len(rows), 20)
@@ -735,7 +735,7 @@ func TestDefaults(t *testing.T) {
 		require.Equal(t, exitFailure, r.code, "%v", r)
 		rows := parseDefaults(t, r.stdout)
 		assert.Equal(t, []defaultsRow{
-			{"mystery", string(launcher.Unbound), "-", "(required)", "-"},
+			{"mystery", string(clientvars.Unbound), "-", "(required)", "-"},
 			{"machine_type", "config", "machine.machine_type", `"g4dn.xlarge"`, "-"},
 		}, rows)
 	})
@@ -842,11 +842,11 @@ func TestLaunchStatusDestroy(t *testing.T) {
 	applied := parseTFVars(t, data, tfvars.HCL)
 	assert.Equal(t, sg, str(t, applied, "allocator_sg_id"))
 	assert.Equal(t, "sleap-lablink-client-prod", str(t, applied, "resource_prefix"))
-	kept, err := launcher.WorkdirTokens(work)
+	kept, err := clientvars.WorkdirTokens(work)
 	require.NoError(t, err)
-	assert.Equal(t, kept, launcher.Tokens{Agent: str(t, applied, "agent_token"), Register: str(t, applied, "register_token")})
+	assert.Equal(t, kept, clientvars.Tokens{Agent: str(t, applied, "agent_token"), Register: str(t, applied, "register_token")})
 	vals, _ := rendered(t, sgEnv, "--allocator-ip", ip, "--gpu", "catalog", "--workdir", work)
-	assert.Equal(t, kept, launcher.Tokens{Agent: str(t, vals, "agent_token"), Register: str(t, vals, "register_token")})
+	assert.Equal(t, kept, clientvars.Tokens{Agent: str(t, vals, "agent_token"), Register: str(t, vals, "register_token")})
 
 	r = runCLI(t, nil, append([]string{"status"}, common...)...)
 	assert.Equal(t, exitOK, r.code, "status: %v", r)

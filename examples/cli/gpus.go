@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
@@ -29,16 +30,16 @@ func (c *cli) chooseDetector(ctx context.Context, flagValue string, a *setup.AWS
 	return g.Detector, nil
 }
 
-// resolve is launcher.Resolve with its errors told apart: a problem of
+// resolve is clientvars.Resolve with its errors told apart: a problem of
 // the config or the environment is invalid input; so is an instance type
 // the detector does not know; any other failure of the GPU lookup (the
 // API, the network) is a failure, never an answer without a GPU.
-func resolve(ctx context.Context, cfg lablink.Config, env launcher.Env, det launcher.GPUDetector) (launcher.Inputs, gpu.Info, error) {
-	if _, err := launcher.CheckInputs(cfg, env); err != nil {
-		return launcher.Inputs{}, gpu.Info{}, invalid(err)
+func resolve(ctx context.Context, cfg lablink.Config, env clientvars.Env, det launcher.GPUDetector) (clientvars.Inputs, gpu.Info, error) {
+	if _, err := clientvars.CheckInputs(cfg, env); err != nil {
+		return clientvars.Inputs{}, gpu.Info{}, invalid(err)
 	}
 	// The inputs are valid, so an error now is the detector's.
-	in, info, err := launcher.Resolve(ctx, cfg, env, det)
+	in, info, err := clientvars.Resolve(ctx, cfg, env, det)
 	switch {
 	case err == nil:
 		return in, info, nil
@@ -48,7 +49,7 @@ func resolve(ctx context.Context, cfg lablink.Config, env launcher.Env, det laun
 		err = fmt.Errorf("cannot tell whether %s has a GPU, and gpu_support is never guessed: %w\n"+
 			"retry, or pass --gpu catalog, --gpu true or --gpu false", cfg.Machine.MachineType, err)
 	}
-	return launcher.Inputs{}, gpu.Info{}, err
+	return clientvars.Inputs{}, gpu.Info{}, err
 }
 
 // describeGPU is a short description of a GPU answer for summaries:

@@ -10,11 +10,11 @@ import (
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
-	"github.com/lablink-go/lablink/tfvars"
 )
 
 // workFlags are the flags every working-directory command shares.
@@ -95,29 +95,12 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	if err := c.installModule(w.workdir, mod); err != nil {
 		return err
 	}
-
-	schema, err := tfvars.LoadSchema(w.workdir)
-	if err != nil {
-		return err
-	}
-	if env, err = launcher.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
-		return err
-	}
 	pp := newProgressPrinter(c.stderr)
-	l, err := c.newLauncher(ctx, w, awsCfg, cfg, env, det, pp.update)
+	l, err := c.openLauncher(ctx, w, awsCfg, cfg, env, det, pp.update, false)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	// A variable the module requires and nothing supplies (allocator_sg_id
-	// off EC2 without --allocator-sg-id) is invalid input: refuse it before
-	// OpenTofu runs and before the audit trail records an attempt.
-	if err := l.Check(ctx); err != nil {
-		return renderError(err)
-	}
-	if err := c.recover(ctx, l); err != nil {
-		return err
-	}
 	res, err := l.Launch(ctx, launcher.Request{Count: *count, Actor: w.actor})
 	pp.finish()
 	if err != nil {
@@ -134,7 +117,7 @@ func (c *cli) launch(ctx context.Context, args []string) error {
 	fmt.Fprintf(out, "client VMs: %d existing + %d requested = %d total\n", res.Existing, res.Requested, res.Total)
 	fmt.Fprintf(out, "allocator:  %s\n", res.AllocatorURL)
 	fmt.Fprintf(out, "gpu:        %s %s\n", res.GPU.InstanceType, describeGPU(res.GPU))
-	fmt.Fprintf(out, "tfvars:     %s (sha256 %s)\n", res.TFVarsPath, res.TFVarsSHA256)
+	fmt.Fprintf(out, "tfvars:     %s (sha256 %s)\n", l.TFVarsPath(), res.TFVarsSHA256)
 	fmt.Fprintf(out, "plan:       %d to add, %d to change, %d to destroy, %d to replace\n",
 		res.Plan.Add, res.Plan.Change, res.Plan.Destroy, res.Plan.Replace)
 	fmt.Fprintf(out, "audit:      %s\n", res.Audit)
@@ -150,13 +133,13 @@ func (c *cli) destroy(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w in %s: it holds no module", launcher.ErrNothingLaunched, w.workdir)
 	}
 	pp := newProgressPrinter(c.stderr)
-	// Destroy asks no GPU question; the catalog satisfies the constructor.
-	l, err := c.newLauncher(ctx, w, &setup.AWS{Region: cfg.App.Region}, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, pp.update)
+	// Destroy asks no GPU question; the catalog satisfies Open.
+	l, err := c.openLauncher(ctx, w, &setup.AWS{Region: cfg.App.Region}, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, pp.update, true)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	res, err := l.Destroy(ctx, w.actor)
+	res, err := l.Destroy(ctx, launcher.Request{Actor: w.actor})
 	pp.finish()
 	if errors.Is(err, launcher.ErrNothingLaunched) {
 		return fmt.Errorf("%w in %s: no runtime tfvars", err, w.workdir)
@@ -196,7 +179,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stdout, "runtime tfvars: none")
 		return nil
 	}
-	l, err := c.newLauncher(ctx, w, &setup.AWS{Region: cfg.App.Region}, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, nil)
+	l, err := c.openLauncher(ctx, w, &setup.AWS{Region: cfg.App.Region}, cfg, envs.env(c.getenv, w.config), gpu.Catalog{}, nil, true)
 	if err != nil {
 		return err
 	}
@@ -205,7 +188,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "client VMs:     %d\n", st.VMs)
+	fmt.Fprintf(c.stdout, "client VMs:     %d\n", len(st.VMs))
 	if st.TFVars {
 		fmt.Fprintf(c.stdout, "runtime tfvars: %s\n", l.TFVarsPath())
 	} else {
@@ -220,14 +203,12 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	return nil
 }
 
-// newLauncher finds the binary, opens the audit store of --audit (or
-// leaves the launcher's default) and returns a Launcher for the workdir.
-func (c *cli) newLauncher(ctx context.Context, w *workFlags, a *setup.AWS, cfg lablink.Config, env launcher.Env, det launcher.GPUDetector, progress func(launcher.Progress)) (*launcher.Launcher, error) {
-	bin, err := launcher.FindBinary(w.terraform)
-	if err != nil {
-		return nil, err
-	}
-	opts := &launcher.Options{Progress: progress}
+// openLauncher opens the audit store of --audit (or leaves the
+// launcher's default) and opens a Launcher for the workdir: for Status
+// and Destroy only when noLaunch is set. What a killed earlier run left is
+// taken over and said on stderr.
+func (c *cli) openLauncher(ctx context.Context, w *workFlags, a *setup.AWS, cfg lablink.Config, env clientvars.Env, det launcher.GPUDetector, progress func(launcher.Progress), noLaunch bool) (*launcher.Launcher, error) {
+	opts := &launcher.Options{Binary: w.terraform, Env: &env, Progress: progress, NoLaunch: noLaunch}
 	if w.audit != "" {
 		store, err := openStore(ctx, w.audit, a)
 		if err != nil {
@@ -239,26 +220,41 @@ func (c *cli) newLauncher(ctx context.Context, w *workFlags, a *setup.AWS, cfg l
 	if err := w.state.Apply(ctx, cfg, cfg.EnvironmentName(env.Environment), a.Config, opts); err != nil {
 		return nil, invalid(err)
 	}
-	return launcher.New(w.workdir, bin, cfg, env, det, opts)
+	l, err := launcher.Open(ctx, w.workdir, cfg, det, opts)
+	if errors.Is(err, launcher.ErrInvalidInput) {
+		return nil, renderError(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.sayRecovery(l.Recovery())
+	return l, nil
 }
 
-// recover marks what a dead earlier run left (a launch killed mid-apply)
-// as interrupted and clears its stale state lock, saying so on stderr.
-func (c *cli) recover(ctx context.Context, l *launcher.Launcher) error {
-	rec, err := l.Recover(ctx)
-	if err != nil {
-		return err
+// sayRecovery tells on stderr what Open took over from a dead earlier run.
+func (c *cli) sayRecovery(rec launcher.Recovery) {
+	for _, p := range rec.Waited {
+		fmt.Fprintf(c.stderr, "waited for OpenTofu %s (pid %d) left running by an earlier run\n", p.Command, p.PID)
+	}
+	for _, u := range rec.Unfinished {
+		fmt.Fprintf(c.stderr, "an earlier run died during %s %s; %d of the VMs it was to create are not in the state\n",
+			u.Action, u.LaunchID, len(u.Missing))
 	}
 	for _, op := range rec.Interrupted {
-		fmt.Fprintf(c.stderr, "launch: operation %d of a stopped earlier run marked interrupted\n", op.ID)
+		fmt.Fprintf(c.stderr, "operation %d of a stopped earlier run marked interrupted\n", op.ID)
 	}
 	if lk := rec.Cleared; lk != nil {
-		fmt.Fprintf(c.stderr, "launch: cleared the stale state lock %s of %s\n", lk.ID, lk.Who)
+		fmt.Fprintf(c.stderr, "cleared the state lock %s of %s: no OpenTofu holds it\n", lk.ID, lk.Who)
 	}
 	if lk := rec.Held; lk != nil {
-		fmt.Fprintf(c.stderr, "launch: the state is locked by %s (lock %s), not proven gone; waiting for it\n", lk.Who, lk.ID)
+		fmt.Fprintf(c.stderr, "the state is locked by %s (lock %s), not proven gone; waiting for it\n", lk.Who, lk.ID)
 	}
-	return nil
+	if rec.State != nil {
+		fmt.Fprintf(c.stderr, "the state cannot be planned from: %v\n", rec.State)
+	}
+	for _, o := range rec.Orphans {
+		fmt.Fprintf(c.stderr, "VM %s (%s) exists but is not in the state\n", o.Name, o.ID)
+	}
 }
 
 // openStore opens an audit store; S3 stores use the SDK's standard chain.

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
-	"github.com/lablink-go/lablink/launcher"
 )
 
 // TestLaunchModule covers how launch puts the module into its working
@@ -45,7 +45,7 @@ func TestLaunchModule(t *testing.T) {
 	t.Run("workdir with kept tokens", func(t *testing.T) {
 		// render --workdir keeps the tokens there before any launch.
 		work := t.TempDir()
-		tokens, err := launcher.WorkdirTokens(work)
+		tokens, err := clientvars.WorkdirTokens(work)
 		require.NoError(t, err)
 		noTofu(t, launch(t, work, "--module", "aws"))
 		aws, err := terraform.Open("aws")
@@ -53,7 +53,7 @@ func TestLaunchModule(t *testing.T) {
 		diff, err := aws.Diff(work)
 		require.NoError(t, err)
 		assert.Empty(t, diff, "the workdir holds the embedded aws module")
-		kept, err := launcher.WorkdirTokens(work)
+		kept, err := clientvars.WorkdirTokens(work)
 		require.NoError(t, err)
 		assert.Equal(t, tokens, kept, "the kept tokens")
 	})

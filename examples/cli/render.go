@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
@@ -44,7 +45,7 @@ func (c *cli) render(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if env, err = launcher.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
+	if env, err = clientvars.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
 		return err
 	}
 	var made string
@@ -62,7 +63,7 @@ func (c *cli) render(ctx context.Context, args []string) error {
 		return err
 	}
 	in.InstanceCount = *count
-	r, err := launcher.Render(schema, in, f)
+	r, err := clientvars.Render(schema, in, f)
 	if err != nil {
 		return renderError(err)
 	}
@@ -127,14 +128,14 @@ func loadSchema(dir string) (*tfvars.Schema, error) {
 // ("agent and register tokens", "agent token", "register token", or ""
 // when workdir supplied them), for the caller to say so: an allocator must
 // know the tokens for its VMs to register.
-func tokens(env launcher.Env, workdir string) (_ launcher.Env, made string, err error) {
-	var t launcher.Tokens
+func tokens(env clientvars.Env, workdir string) (_ clientvars.Env, made string, err error) {
+	var t clientvars.Tokens
 	if workdir != "" {
-		if t, err = launcher.WorkdirTokens(workdir); err != nil {
+		if t, err = clientvars.WorkdirTokens(workdir); err != nil {
 			return env, "", err
 		}
 	} else {
-		if t, err = launcher.NewTokens(); err != nil {
+		if t, err = clientvars.NewTokens(); err != nil {
 			return env, "", err
 		}
 		switch {
@@ -157,7 +158,7 @@ func tokens(env launcher.Env, workdir string) (_ launcher.Env, made string, err 
 // input, as a missing --allocator-ip is.
 func renderError(err error) error {
 	var ve *tfvars.VariableError
-	if errors.As(err, &ve) {
+	if errors.As(err, &ve) || errors.Is(err, launcher.ErrInvalidInput) {
 		return invalid(err)
 	}
 	return err

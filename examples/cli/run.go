@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/lablink-go/lablink"
-	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/clientvars"
 )
 
 // exampleConfig is used whenever --config is not given, the way upstream
@@ -236,8 +236,8 @@ func addEnvFlags(fs *flag.FlagSet) *envFlags {
 // overridden by the flags that were set. configPath is the --config given
 // ("" for the embedded one), against whose directory a relative
 // startup_script.path is resolved.
-func (e *envFlags) env(getenv func(string) string, configPath string) launcher.Env {
-	env := launcher.EnvFrom(getenv)
+func (e *envFlags) env(getenv func(string) string, configPath string) clientvars.Env {
+	env := clientvars.EnvFrom(getenv)
 	if configPath != "" {
 		env.ConfigDir = filepath.Dir(configPath)
 	}
@@ -260,9 +260,9 @@ func (e *envFlags) env(getenv func(string) string, configPath string) launcher.E
 }
 
 // requireIP checks that an allocator IP was given one way or the other;
-// launcher.Resolve would reject the empty string too, but without naming
+// clientvars.Resolve would reject the empty string too, but without naming
 // the flag.
-func requireIP(env launcher.Env) error {
+func requireIP(env clientvars.Env) error {
 	if strings.TrimSpace(env.AllocatorIP) == "" {
 		return invalidf("no allocator IP: pass --allocator-ip or set ALLOCATOR_PUBLIC_IP")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
@@ -129,9 +130,9 @@ func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, terraform.Materialize("local", dir))
 	gate := &applyGate{}
-	env := launcher.Env{AllocatorIP: testkit.AllocatorIP, AllocatorSGID: testkit.SecurityGroup}
-	l, err := launcher.New(dir, tofutest.Binary(t), testConfig(), env, gpu.Catalog{},
-		&launcher.Options{TofuEnv: tofutest.ExecEnv(t), Progress: gate.progress})
+	env := clientvars.Env{AllocatorIP: testkit.AllocatorIP, AllocatorSGID: testkit.SecurityGroup}
+	l, err := launcher.Open(t.Context(), dir, testConfig(), gpu.Catalog{},
+		&launcher.Options{Binary: tofutest.Binary(t), Env: &env, TofuEnv: tofutest.ExecEnv(t), Progress: gate.progress})
 	require.NoError(t, err)
 	defer l.Close()
 	gl := &gatedLauncher{Launcher: l, entered: make(chan struct{}, 64)}

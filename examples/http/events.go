@@ -77,7 +77,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 			last = op
 			err = st.send(op)
 		case <-poll:
-			op, rerr := s.l.Operation(r.Context(), id)
+			op, rerr := s.l.Op(r.Context(), id)
 			if rerr != nil {
 				s.log.WarnContext(r.Context(), "event stream: read operation", "job_id", id, "err", rerr)
 				return

@@ -50,11 +50,11 @@ import (
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
-	"github.com/lablink-go/lablink/tfvars"
 )
 
 // Exit codes.
@@ -111,21 +111,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 			"reason", err.Error(), "addr", f.addr)
 	}
 
-	env := launcher.EnvFrom(getenv)
+	env := clientvars.EnvFrom(getenv)
 	env.ConfigDir = filepath.Dir(f.config)
-	// Before the workdir is touched: a missing or invalid variable stops
-	// the server with its name instead of failing each launch with a 500.
-	// GPU support is not looked up: that is each launch's business (cached
-	// per instance type), and the server must not need EC2 to start.
-	if _, err := launcher.CheckInputs(cfg, env); err != nil {
-		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
-			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
-			"err", err)
-		return exitUsage
-	}
 
 	awsCfg := &setup.AWS{Region: cfg.App.Region}
-	opts := &launcher.Options{}
+	opts := &launcher.Options{Binary: f.terraform, Env: &env, Logger: log}
 	if f.audit != "" {
 		store, err := audit.ParseStore(ctx, f.audit, awsCfg.Config)
 		if err != nil {
@@ -149,51 +139,34 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Warn("no AWS credentials; GPU support comes from the offline catalog of "+gpu.CatalogDate()+
 			"; pass --gpu auto to require EC2", "err", g.NoCredentials)
 	}
-	gpus := g.Detector
-
+	// Before the workdir is touched: a missing or invalid input stops the
+	// server with its name instead of failing each launch with a 500. GPU
+	// support is not looked up: that is each launch's business (cached per
+	// instance type), and the server must not need EC2 to start.
+	if _, err := clientvars.CheckInputs(cfg, env); err != nil {
+		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
+			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
+			"err", err)
+		return exitUsage
+	}
 	if err := installModule(f.workdir, f.module, log); err != nil {
 		log.Error("prepare workdir", "err", err)
 		return exitFailure
 	}
-	bin, err := launcher.FindBinary(f.terraform)
-	if err != nil {
-		log.Error("find OpenTofu", "err", err)
-		return exitFailure
-	}
-	schema, err := tfvars.LoadSchema(f.workdir)
-	if err != nil {
-		log.Error("module", "err", err)
-		return exitFailure
-	}
-	if env, err = launcher.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
-		log.Error("allocator security group", "err", err)
-		return exitFailure
-	}
-	l, err := launcher.New(f.workdir, bin, cfg, env, gpus, opts)
-	if err != nil {
-		log.Error("launcher", "err", err)
-		return exitFailure
-	}
-	if err := l.Check(ctx); err != nil {
-		_ = l.Close()
+	// Open checks the module's variables and the binary, takes over from
+	// a dead predecessor (its OpenTofu waited for, its operations marked
+	// interrupted, a lock nobody holds cleared) and initializes, so that
+	// a broken setup fails at start and the first launch does not wait.
+	l, err := launcher.Open(ctx, f.workdir, cfg, g.Detector, opts)
+	if errors.Is(err, launcher.ErrInvalidInput) {
 		log.Error("refusing to start: every launch would fail", "err", err)
 		return exitUsage
 	}
-
-	// Init and the binary's version now, so a broken setup fails at start
-	// and the first launch does not wait for them.
-	if err := l.Prepare(ctx); err != nil {
-		_ = l.Close()
-		log.Error("prepare launcher", "err", err)
+	if err != nil {
+		log.Error("open launcher", "err", err)
 		return exitFailure
 	}
-	// What a dead allocator left: its operations read interrupted, its
-	// stale S3 lock is cleared. Before listening, so before any launch.
-	if err := recoverWorkdir(ctx, l, log); err != nil {
-		_ = l.Close()
-		log.Error("recover", "err", err)
-		return exitFailure
-	}
+	logRecovery(l.Recovery(), log)
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -201,7 +174,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("listen", "err", err)
 		return exitFailure
 	}
-	log.Info("lablink http", "workdir", f.workdir, "module", f.module, "binary", bin, "gpu", fmt.Sprintf("%T", gpus))
+	log.Info("lablink http", "workdir", f.workdir, "module", f.module, "gpu", fmt.Sprintf("%T", g.Detector))
 	srv := newHTTPServer(newServer(l, cfg, serverOptions{Logger: log}), log)
 	if err := serve(ctx, srv, ln, l, f.shutdownTimeout, log); err != nil {
 		log.Error("serve", "err", err)

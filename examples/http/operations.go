@@ -11,6 +11,7 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // Limits of GET /api/operations: upstream lists the last 50.
@@ -98,7 +99,7 @@ func (s *server) follow(r *http.Request, op audit.Op) {
 	ctx := context.WithoutCancel(r.Context())
 	go func() {
 		defer work.done()
-		final, err := s.l.Wait(ctx, op.ID)
+		final, err := launcher.Wait(ctx, s.l, op.ID)
 		if err != nil {
 			s.log.ErrorContext(ctx, "follow operation", "job_id", op.ID, "err", err)
 			return
@@ -194,11 +195,12 @@ func publicError(op audit.Op) string {
 		return ""
 	}
 	first, _, _ := strings.Cut(op.Error, "\n")
+	bare := strings.TrimPrefix(strings.TrimPrefix(first, "launch: "), "destroy: ")
 	switch {
-	case strings.HasPrefix(first, launcher.ErrPlanRefused.Error()+": "):
-		return first
-	case op.Error == launcher.ErrNothingLaunched.Error():
-		return op.Error
+	case strings.HasPrefix(bare, plancheck.ErrRefused.Error()+": "):
+		return bare
+	case bare == launcher.ErrNothingLaunched.Error():
+		return bare
 	case op.Error == launcher.ErrClosed.Error():
 		return "the server shut down before the " + name + " ran"
 	}
@@ -233,7 +235,7 @@ func (s *server) operations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msgBadStatus)
 		return
 	}
-	ops, err := s.l.Operations(r.Context(), limit, statuses...)
+	ops, err := s.l.Ops(r.Context(), limit, statuses...)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "list operations", "err", err)
 		writeError(w, http.StatusInternalServerError, msgOpsFailure)
@@ -252,7 +254,7 @@ func (s *server) operation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	op, err := s.l.Operation(r.Context(), id)
+	op, err := s.l.Op(r.Context(), id)
 	if !s.opFound(w, r, id, err) {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,6 +92,9 @@ func (c e2eClient) final(id int64) opJSON {
 		op := c.operation(id)
 		if !op.Status.Live() {
 			return op
+		}
+		if !time.Now().Before(deadline) {
+			dumpHang(c.t)
 		}
 		require.True(c.t, time.Now().Before(deadline), "operation %d still %s after %v", id, op.Status, opBound)
 		time.Sleep(50 * time.Millisecond)
@@ -294,9 +298,11 @@ func TestSharedS3State(t *testing.T) {
 }
 
 // TestCrashRecovery kills the server process mid-apply, with its process
-// group, as when a container is killed. A new server on the same working directory marks the dead
-// one's operation interrupted, clears the S3 lock its OpenTofu left, and
-// launches again on top of what the state holds.
+// group, as when a container's main process is killed. Its OpenTofu, in
+// a process group of its own and never killed with its parent, finishes
+// the apply alone and saves the state. A new server on the same working
+// directory waits for that OpenTofu, marks the dead one's operation
+// interrupted, and launches again on top of everything the state holds.
 func TestCrashRecovery(t *testing.T) {
 	tofu := serverTofu(t, "runs OpenTofu and MinIO")
 	srv := miniotest.Shared(t)
@@ -363,19 +369,26 @@ resource "terraform_data" "wait" {
 	s3c := srv.S3Client(t)
 	lock, err := tfstate.ReadLock(t.Context(), s3c, st)
 	require.NoError(t, err)
-	require.NotNil(t, lock, "the killed OpenTofu's lock")
-	require.NoError(t, os.WriteFile(gate, nil, 0o644)) // the next apply does not wait
-	// OpenTofu runs in a process group of its own and dies with its parent
-	// (terraform-exec's Pdeathsig), but its provisioner's shell lives until
-	// it sees the gate; until then the new server rightly holds the lock.
-	require.Eventually(t, func() bool { return !tfstate.Busy(workdir) }, time.Minute, 20*time.Millisecond,
-		"a process of the killed server still runs in the working directory")
+	require.NotNil(t, lock, "the lock of the OpenTofu the dead server left")
+	assert.True(t, tfstate.Busy(workdir), "the dead server's OpenTofu runs on")
 
-	s := startRun(t, testEnv(), args...)
+	// The new server waits for it while it holds the lock.
+	next := newLogSink()
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		for !strings.Contains(next.String(), "waiting for the OpenTofu an earlier allocator left running") {
+			time.Sleep(20 * time.Millisecond)
+		}
+		assert.NoError(t, os.WriteFile(gate, nil, 0o644)) // now let it finish
+	}()
+	s := startRunLog(t, testEnv(), next, args...)
+	<-released
 	out := s.log.String()
 	assert.Contains(t, out, fmt.Sprintf("operations of a stopped allocator marked interrupted job_ids=[%d]", id))
-	assert.Contains(t, out, "cleared the stale state lock of a stopped allocator")
-	assert.Contains(t, out, "lock_id="+lock.ID)
+	assert.Contains(t, out, "waited for the OpenTofu a stopped allocator left running command=apply")
+	assert.Contains(t, out, "missing_from_state=0", "every VM of the dead server's apply is in the state")
+	assert.NotContains(t, out, "cleared a state lock")
 	c = s.client()
 	op := c.operation(id)
 	assert.Equal(t, audit.StatusInterrupted, op.Status, "the dead server's operation")
@@ -384,13 +397,23 @@ resource "terraform_data" "wait" {
 			"error %q", *op.Error)
 	}
 	before := c.vms()
-	assert.LessOrEqual(t, before, 2, "VMs after the killed launch of 2")
-	next := c.startLaunch(1)
-	done := c.final(next)
+	assert.Equal(t, 2, before, "VMs after the killed launch of 2: its OpenTofu finished alone")
+	nextID := c.startLaunch(1)
+	done := c.final(nextID)
 	assert.Equal(t, audit.StatusSucceeded, done.Status, "launch after the crash: %+v", done)
 	assert.Equal(t, before+1, c.vms(), "VMs counted, not duplicated")
 	lock, err = tfstate.ReadLock(t.Context(), s3c, st)
 	require.NoError(t, err)
 	assert.Nil(t, lock, "lock after the new launch")
 	assert.Equal(t, exitOK, s.shutdown())
+}
+
+// dumpHang logs every goroutine of the test process and the processes it
+// runs, to tell where an operation that never ends is stuck.
+func dumpHang(t *testing.T) {
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+	t.Logf("goroutines:\n%s", b.String())
+	out, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,etime,args").CombinedOutput()
+	t.Logf("processes:\n%s", out)
 }

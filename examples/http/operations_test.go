@@ -238,7 +238,7 @@ func TestOperationsList(t *testing.T) {
 		t.Run(tc.query, func(t *testing.T) {
 			var gotLimit int
 			var gotStatuses []audit.OpStatus
-			f := &fakeLauncher{OperationsFn: func(_ context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
+			f := &fakeLauncher{OpsFn: func(_ context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
 				gotLimit, gotStatuses = limit, statuses
 				return []audit.Op{failedOp()}, nil
 			}}
@@ -256,13 +256,13 @@ func TestOperationsList(t *testing.T) {
 		})
 	}
 	t.Run("none", func(t *testing.T) {
-		f := &fakeLauncher{OperationsFn: func(context.Context, int, ...audit.OpStatus) ([]audit.Op, error) { return nil, nil }}
+		f := &fakeLauncher{OpsFn: func(context.Context, int, ...audit.OpStatus) ([]audit.Op, error) { return nil, nil }}
 		w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations?status=in_progress", "", "", nil)
 		assert.Equal(t, http.StatusOK, w.Code)
 		assert.JSONEq(t, `[]`, w.Body.String(), "an empty list, not null")
 	})
 	t.Run("store failure", func(t *testing.T) {
-		f := &fakeLauncher{OperationsFn: func(context.Context, int, ...audit.OpStatus) ([]audit.Op, error) {
+		f := &fakeLauncher{OpsFn: func(context.Context, int, ...audit.OpStatus) ([]audit.Op, error) {
 			return nil, errors.New("audit: list operations: AccessDenied")
 		}}
 		w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations", "", "", nil)
@@ -300,7 +300,7 @@ func TestOperationGet(t *testing.T) {
 				return errors.New("audit: read operation: SlowDown")
 			}
 			f := &fakeLauncher{
-				OperationFn: func(_ context.Context, id int64) (audit.Op, error) { return failedOp(), lookup(id) },
+				OpFn: func(_ context.Context, id int64) (audit.Op, error) { return failedOp(), lookup(id) },
 				WatchFn: func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
 					return nil, func() {}, lookup(id)
 				},
@@ -519,7 +519,7 @@ func TestEventsFollowStore(t *testing.T) {
 			close(c)
 			return c, func() {}, nil
 		},
-		OperationFn: func(_ context.Context, id int64) (audit.Op, error) {
+		OpFn: func(_ context.Context, id int64) (audit.Op, error) {
 			// Unchanged once, then done.
 			if reads.Add(1) == 1 {
 				return steps[1], nil

@@ -210,8 +210,14 @@ type runningServer struct {
 // test ends, if the test has not done it (shutdown).
 func startRun(t *testing.T, env map[string]string, args ...string) *runningServer {
 	t.Helper()
+	return startRunLog(t, env, newLogSink(), args...)
+}
+
+// startRunLog is startRun logging to log.
+func startRunLog(t *testing.T, env map[string]string, log *logSink, args ...string) *runningServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningServer{t: t, log: newLogSink(), stop: cancel, done: make(chan int, 1)}
+	s := &runningServer{t: t, log: log, stop: cancel, done: make(chan int, 1)}
 	go func() { s.done <- run(ctx, args, s.log, getenvFrom(env)) }()
 	t.Cleanup(func() {
 		s.shutdown()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,13 +53,15 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 //  3. wait for in-flight requests to finish, and then for the operations
 //     that requests queued without waiting for them (202) to reach their
 //     final state, all within drain; after that, connections are closed
-//     by force and OpenTofu may be killed with the process, leaving the
-//     state locked (log says so);
-//  4. close the launcher.
+//     by force;
+//  4. shut the launcher down within what is left of drain. An OpenTofu
+//     that is still running then is never killed: it runs in its own
+//     process group, finishes its apply alone and saves the state, and
+//     the next start waits for it (log says so).
 //
 // It returns nil after a shutdown triggered by ctx, or the error that
 // stopped Serve.
-func serve(ctx context.Context, srv *http.Server, ln net.Listener, launcher io.Closer, drain time.Duration, log *slog.Logger) error {
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, l shutdowner, drain time.Duration, log *slog.Logger) error {
 	base, cancelBase := withLifetime(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv.BaseContext = func(net.Listener) context.Context { return base }
@@ -72,6 +73,7 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, launcher io.C
 	log.Info("listening", "addr", ln.Addr().String())
 
 	var err error
+	sctx := context.Background()
 	select {
 	case err = <-served:
 		// Serve failed on its own; nothing was shut down yet.
@@ -79,24 +81,33 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, launcher io.C
 		_ = srv.Close()
 	case <-ctx.Done():
 		log.Info("shutting down: no new connections; interrupting in-flight launches", "drain", drain)
-		sctx, cancel := context.WithTimeout(context.Background(), drain)
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(context.Background(), drain)
+		defer cancel()
 		if serr := srv.Shutdown(sctx); serr != nil {
-			log.Error("shutdown: in-flight requests did not finish in time; closing their connections; "+
-				"an interrupted OpenTofu may leave the state locked (tofu force-unlock)", "err", serr)
+			log.Error("shutdown: in-flight requests did not finish in time; closing their connections", "err", serr)
 			_ = srv.Close()
 		}
 		if werr := waitBackground(sctx, base); werr != nil {
-			log.Error("shutdown: interrupted operations did not finish in time; "+
-				"an interrupted OpenTofu may leave the state locked (tofu force-unlock)", "err", werr)
+			log.Error("shutdown: interrupted operations did not finish in time", "err", werr)
 		}
-		cancel()
 		if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
 			err = serveErr
 		}
 	}
-	if cerr := launcher.Close(); cerr != nil {
-		err = errors.Join(err, cerr)
+	if serr := l.Shutdown(sctx); serr != nil {
+		if errors.Is(serr, context.DeadlineExceeded) {
+			log.Error("shutdown: OpenTofu still runs; it is never killed: it finishes its apply alone and saves the state, "+
+				"and the next start waits for it", "drain", drain)
+		} else {
+			err = errors.Join(err, serr)
+		}
 	}
 	log.Info("server stopped")
 	return err
+}
+
+// shutdowner is what serve needs of the launcher: *launcher.Launcher.
+type shutdowner interface {
+	Shutdown(ctx context.Context) error
 }

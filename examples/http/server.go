@@ -8,27 +8,22 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lablink-go/lablink"
-	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // launcherAPI is what the HTTP layer needs from a *launcher.Launcher.
 // Unit tests use a hand fake.
 type launcherAPI interface {
+	launcher.Service
 	Launch(ctx context.Context, req launcher.Request) (launcher.Result, error)
-	Destroy(ctx context.Context, actor string) (launcher.DestroyResult, error)
-	Status(ctx context.Context) (launcher.Status, error)
-	Start(ctx context.Context, req launcher.Request) (audit.Op, error)
-	StartDestroy(ctx context.Context, actor string) (audit.Op, error)
-	Operation(ctx context.Context, id int64) (audit.Op, error)
-	Operations(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
-	Watch(ctx context.Context, id int64) (<-chan audit.Op, func(), error)
-	Wait(ctx context.Context, id int64) (audit.Op, error)
+	Destroy(ctx context.Context, req launcher.Request) (launcher.Result, error)
 	TFVarsPath() string
 }
 
@@ -276,7 +271,7 @@ func (s *server) destroy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := actorOf(r)
-	op, err := s.l.StartDestroy(opContext(r), actor)
+	op, err := s.l.Start(opContext(r), launcher.Request{Destroy: true, Actor: actor})
 	if err != nil {
 		s.launchError(w, r, "destroy", "", "", err)
 		return
@@ -293,7 +288,7 @@ func (s *server) destroyAndWait(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 
 	s.log.InfoContext(ctx, "destroy requested", "actor", actor)
-	res, err := s.l.Destroy(ctx, actor)
+	res, err := s.l.Destroy(ctx, launcher.Request{Actor: actor})
 	if errors.Is(err, launcher.ErrNothingLaunched) {
 		writeError(w, http.StatusNotFound, "no client VMs were launched")
 		return
@@ -336,7 +331,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "status failed; see the server log")
 		return
 	}
-	resp := statusResponse{VMs: st.VMs, TFVars: st.TFVars, Busy: st.Busy}
+	resp := statusResponse{VMs: len(st.VMs), TFVars: st.TFVars, Busy: st.Busy}
 	if m := st.Last; m != nil {
 		resp.Last = &lastJSON{m.LaunchID, string(m.Operation), m.Actor, m.Started, m.Duration, string(m.Outcome),
 			m.Requested, m.Existing, m.Total, m.TFVarsSHA256}
@@ -348,15 +343,15 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 // whose text is ours reach the client; anything else (OpenTofu's stderr,
 // SDK errors) goes to the log and the audit record only.
 func (s *server) launchError(w http.ResponseWriter, r *http.Request, op, id, audit string, err error) {
-	var refused *launcher.PlanRefusedError
+	var refused *plancheck.RefusedError
 	switch {
 	case errors.Is(err, launcher.ErrInvalidCount):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.As(err, &refused):
-		s.log.WarnContext(r.Context(), op+" refused", "launch_id", id, "addresses", refused.Addresses)
+		s.log.WarnContext(r.Context(), op+" refused", "launch_id", id, "addresses", refusedAddresses(refused))
 		writeJSON(w, http.StatusConflict, map[string]any{
-			"error":     launcher.ErrPlanRefused.Error(),
-			"addresses": refused.Addresses,
+			"error":     plancheck.ErrRefused.Error(),
+			"addresses": refusedAddresses(refused),
 			"launch_id": id,
 			"audit":     audit,
 		})
@@ -386,6 +381,18 @@ func (s *server) extendWriteDeadline(w http.ResponseWriter, r *http.Request) {
 	if err := rc.SetWriteDeadline(time.Now().Add(s.opts.ApplyWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		s.log.WarnContext(r.Context(), "cannot extend write deadline", "err", err)
 	}
+}
+
+// refusedAddresses lists the addresses a refused plan would have
+// disturbed, each once, in plan order.
+func refusedAddresses(e *plancheck.RefusedError) []string {
+	var out []string
+	for _, v := range e.Violations {
+		if !slices.Contains(out, v.Address) {
+			out = append(out, v.Address)
+		}
+	}
+	return out
 }
 
 func actorOf(r *http.Request) string {

@@ -27,6 +27,7 @@ import (
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 const (
@@ -35,17 +36,17 @@ const (
 )
 
 // fakeLauncher is a hand fake of launcherAPI. A nil XxxFn fails the test
-// when called, but for Wait, which follows WatchFn when set and otherwise
-// answers the operation succeeded.
+// when called, but for Watch, which without WatchFn answers the operation
+// succeeded (so that launcher.Wait does).
 type fakeLauncher struct {
 	t              *testing.T
 	LaunchFn       func(ctx context.Context, req launcher.Request) (launcher.Result, error)
-	DestroyFn      func(ctx context.Context, actor string) (launcher.DestroyResult, error)
+	DestroyFn      func(ctx context.Context, actor string) (launcher.Result, error)
 	StatusFn       func(ctx context.Context) (launcher.Status, error)
 	StartFn        func(ctx context.Context, req launcher.Request) (audit.Op, error)
 	StartDestroyFn func(ctx context.Context, actor string) (audit.Op, error)
-	OperationFn    func(ctx context.Context, id int64) (audit.Op, error)
-	OperationsFn   func(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
+	OpFn    func(ctx context.Context, id int64) (audit.Op, error)
+	OpsFn   func(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
 	WatchFn        func(ctx context.Context, id int64) (<-chan audit.Op, func(), error)
 	// TFVars is TFVarsPath's answer; "" names a file that does not exist.
 	TFVars string
@@ -70,6 +71,9 @@ func (f *fakeLauncher) record(req launcher.Request) {
 }
 
 func (f *fakeLauncher) Start(ctx context.Context, req launcher.Request) (audit.Op, error) {
+	if req.Destroy {
+		return f.StartDestroy(ctx, req.Actor)
+	}
 	f.record(req)
 	if f.StartFn == nil {
 		f.t.Errorf("unexpected Start(%+v)", req)
@@ -86,51 +90,30 @@ func (f *fakeLauncher) StartDestroy(ctx context.Context, actor string) (audit.Op
 	return f.StartDestroyFn(ctx, actor)
 }
 
-func (f *fakeLauncher) Operation(ctx context.Context, id int64) (audit.Op, error) {
-	if f.OperationFn == nil {
+func (f *fakeLauncher) Op(ctx context.Context, id int64) (audit.Op, error) {
+	if f.OpFn == nil {
 		f.t.Errorf("unexpected Operation(%d)", id)
 		return audit.Op{}, errors.New("unexpected Operation")
 	}
-	return f.OperationFn(ctx, id)
+	return f.OpFn(ctx, id)
 }
 
-func (f *fakeLauncher) Operations(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
-	if f.OperationsFn == nil {
+func (f *fakeLauncher) Ops(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
+	if f.OpsFn == nil {
 		f.t.Errorf("unexpected Operations(%d, %v)", limit, statuses)
 		return nil, errors.New("unexpected Operations")
 	}
-	return f.OperationsFn(ctx, limit, statuses...)
+	return f.OpsFn(ctx, limit, statuses...)
 }
 
 func (f *fakeLauncher) Watch(ctx context.Context, id int64) (<-chan audit.Op, func(), error) {
 	if f.WatchFn == nil {
-		f.t.Errorf("unexpected Watch(%d)", id)
-		return nil, func() {}, errors.New("unexpected Watch")
+		c := make(chan audit.Op, 1)
+		c <- audit.Op{ID: id, Status: audit.StatusSucceeded}
+		close(c)
+		return c, func() {}, nil
 	}
 	return f.WatchFn(ctx, id)
-}
-
-func (f *fakeLauncher) Wait(ctx context.Context, id int64) (audit.Op, error) {
-	if f.WatchFn == nil {
-		return audit.Op{ID: id, Status: audit.StatusSucceeded}, nil
-	}
-	c, cancel, err := f.WatchFn(ctx, id)
-	if err != nil {
-		return audit.Op{}, err
-	}
-	defer cancel()
-	var last audit.Op
-	for {
-		select {
-		case op, ok := <-c:
-			if !ok {
-				return last, nil
-			}
-			last = op
-		case <-ctx.Done():
-			return last, ctx.Err()
-		}
-	}
 }
 
 func (f *fakeLauncher) TFVarsPath() string {
@@ -149,12 +132,12 @@ func queueStart(f *fakeLauncher) func(context.Context, launcher.Request) (audit.
 	}
 }
 
-func (f *fakeLauncher) Destroy(ctx context.Context, actor string) (launcher.DestroyResult, error) {
+func (f *fakeLauncher) Destroy(ctx context.Context, req launcher.Request) (launcher.Result, error) {
 	if f.DestroyFn == nil {
-		f.t.Errorf("unexpected Destroy(%q)", actor)
-		return launcher.DestroyResult{}, errors.New("unexpected Destroy")
+		f.t.Errorf("unexpected Destroy(%q)", req.Actor)
+		return launcher.Result{}, errors.New("unexpected Destroy")
 	}
-	return f.DestroyFn(ctx, actor)
+	return f.DestroyFn(ctx, req.Actor)
 }
 
 func (f *fakeLauncher) Status(ctx context.Context) (launcher.Status, error) {
@@ -408,7 +391,8 @@ func TestLaunchErrors(t *testing.T) {
 		},
 		{
 			name:       "plan refused",
-			err:        fmt.Errorf("launch: %w", &launcher.PlanRefusedError{Addresses: []string{"terraform_data.lablink_vm[0]", "terraform_data.lablink_vm[1]"}}),
+			err: fmt.Errorf("launch: %w", &plancheck.RefusedError{Violations: []plancheck.Violation{
+				{Address: "terraform_data.lablink_vm[0]"}, {Address: "terraform_data.lablink_vm[1]"}}}),
 			wantStatus: http.StatusConflict,
 			wantBody: map[string]any{
 				"error":     "plan refused",
@@ -559,8 +543,8 @@ func TestUnsupportedContentType(t *testing.T) {
 
 func TestDestroy(t *testing.T) {
 	t.Run("nothing launched", func(t *testing.T) {
-		f := &fakeLauncher{DestroyFn: func(context.Context, string) (launcher.DestroyResult, error) {
-			return launcher.DestroyResult{}, launcher.ErrNothingLaunched
+		f := &fakeLauncher{DestroyFn: func(context.Context, string) (launcher.Result, error) {
+			return launcher.Result{}, launcher.ErrNothingLaunched
 		}}
 		w := do(t, newTestHandler(t, f), request{path: "/api/destroy?wait=1"})
 		if w.Code != http.StatusNotFound {
@@ -572,9 +556,9 @@ func TestDestroy(t *testing.T) {
 	})
 	t.Run("ok", func(t *testing.T) {
 		var actor string
-		f := &fakeLauncher{DestroyFn: func(_ context.Context, a string) (launcher.DestroyResult, error) {
+		f := &fakeLauncher{DestroyFn: func(_ context.Context, a string) (launcher.Result, error) {
 			actor = a
-			return launcher.DestroyResult{LaunchID: "D1", Destroyed: 3, Audit: "dir:/a/D1", Duration: time.Second}, nil
+			return launcher.Result{LaunchID: "D1", Destroyed: 3, Audit: "dir:/a/D1", Duration: time.Second}, nil
 		}}
 		w := do(t, newTestHandler(t, f), request{path: "/api/destroy?wait=1"})
 		if w.Code != http.StatusOK {
@@ -595,7 +579,7 @@ func TestDestroy(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	f := &fakeLauncher{StatusFn: func(context.Context) (launcher.Status, error) {
-		return launcher.Status{VMs: 4, TFVars: true, Busy: true, Last: &audit.Manifest{
+		return launcher.Status{VMs: make([]launcher.VM, 4), TFVars: true, Busy: true, Last: &audit.Manifest{
 			LaunchID: "L9", Operation: "launch", Actor: "admin", Outcome: "succeeded",
 			Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: "2s",
 			Requested: 1, Existing: 3, Total: 4, TFVarsSHA256: "ff", Error: "must not show",

@@ -29,7 +29,7 @@ type fakeCloser struct {
 	before     atomic.Bool
 }
 
-func (c *fakeCloser) Close() error {
+func (c *fakeCloser) Shutdown(context.Context) error {
 	c.closed.Add(1)
 	c.before.Store(c.launchDone.Load())
 	return nil

@@ -55,23 +55,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/ec2fake"
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/tfvars"
 )
 
 // env is the run-time input of every launch. The tokens are fixed so that
 // the hand side renders the var-file the library side renders.
-var env = launcher.Env{
+var env = clientvars.Env{
 	AllocatorIP: "203.0.113.10", Environment: "bench", AllocatorSGID: "sg-0123456789abcdef0",
 	AgentToken: "bench-agent-token-0123456789", RegisterToken: "bench-register-token-0123456789",
 }
 
 // benchConfig is the allocator's default config with plain HTTP: the
 // default's ssl.provider letsencrypt needs DNS settings, which
-// launcher.Resolve refuses to do without.
+// clientvars.Resolve refuses to do without.
 func benchConfig() lablink.Config {
 	c := lablink.DefaultConfig()
 	c.SSL.Provider = "none"
@@ -305,7 +307,7 @@ type handSide struct {
 	b      *bench
 	dir    string
 	script string
-	schema *launcher.Launcher
+	schema *tfvars.Schema
 	took   time.Duration
 }
 
@@ -329,7 +331,7 @@ func (b *bench) byHandIn(ctx context.Context, extra map[string]string) (*handSid
 	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
 		return nil, err
 	}
-	schema, err := launcher.New(dir, b.bin, benchConfig(), env, gpu.Catalog{}, nil)
+	schema, err := tfvars.LoadSchema(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -355,17 +357,16 @@ func (h *handSide) launch(ctx context.Context, n int) error {
 }
 
 func (h *handSide) close() {
-	h.schema.Close()
 	os.RemoveAll(h.dir)
 }
 
-func renderFor(ctx context.Context, l *launcher.Launcher, n int) ([]byte, error) {
-	in, _, err := launcher.Resolve(ctx, benchConfig(), env, gpu.Catalog{})
+func renderFor(ctx context.Context, schema *tfvars.Schema, n int) ([]byte, error) {
+	in, _, err := clientvars.Resolve(ctx, benchConfig(), env, gpu.Catalog{})
 	if err != nil {
 		return nil, err
 	}
 	in.InstanceCount = n
-	r, err := launcher.Render(l.Schema(), in, 0)
+	r, err := clientvars.Render(schema, in, 0)
 	return r.Data, err
 }
 
@@ -383,12 +384,8 @@ func (b *bench) library(ctx context.Context) (*libSide, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := launcher.New(dir, b.bin, benchConfig(), env, gpu.Catalog{},
-		&launcher.Options{MaxCount: 1000, TofuEnv: b.tofuEnv})
+	l, err := b.open(ctx, dir, gpu.Catalog{}, &launcher.Options{MaxCount: 1000})
 	if err != nil {
-		return nil, err
-	}
-	if err := l.Prepare(ctx); err != nil {
 		return nil, err
 	}
 	return &libSide{dir: dir, l: l}, nil
@@ -434,11 +431,11 @@ func (b *bench) coldStart(ctx context.Context, cli string) (hand, viaCLI time.Du
 		return 0, 0, err
 	}
 	defer os.RemoveAll(dir)
-	l, err := launcher.New(dir, b.bin, benchConfig(), env, gpu.Catalog{}, nil)
+	schema, err := tfvars.LoadSchema(dir)
 	if err != nil {
 		return 0, 0, err
 	}
-	data, err := renderFor(ctx, l, 1)
+	data, err := renderFor(ctx, schema, 1)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -483,11 +480,8 @@ func (b *bench) concurrency(ctx context.Context, n int) (seq, conc time.Duration
 		if err != nil {
 			return nil, nil, err
 		}
-		l, err := launcher.New(dir, b.bin, benchConfig(), env, gpu.Catalog{}, &launcher.Options{TofuEnv: b.tofuEnv})
+		l, err := b.open(ctx, dir, gpu.Catalog{}, nil)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := l.Prepare(ctx); err != nil {
 			return nil, nil, err
 		}
 		return l, func() { l.Close(); os.RemoveAll(dir) }, nil
@@ -547,7 +541,7 @@ func (b *bench) ec2Requests(ctx context.Context, launches int) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	l, err := launcher.New(dir, b.bin, benchConfig(), env, counted, &launcher.Options{TofuEnv: b.tofuEnv, MaxCount: 1})
+	l, err := b.open(ctx, dir, counted, &launcher.Options{MaxCount: 1})
 	if err != nil {
 		return 0, err
 	}
@@ -605,4 +599,16 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
+}
+
+// open opens a launcher on dir run by the bench's OpenTofu: checked,
+// initialized, as a server holds it.
+func (b *bench) open(ctx context.Context, dir string, gpus launcher.GPUDetector, opts *launcher.Options) (*launcher.Launcher, error) {
+	var o launcher.Options
+	if opts != nil {
+		o = *opts
+	}
+	e := env
+	o.Binary, o.Env, o.TofuEnv = b.bin, &e, b.tofuEnv
+	return launcher.Open(ctx, dir, benchConfig(), gpus, &o)
 }

@@ -166,15 +166,11 @@ func (b *bench) libSleep(ctx context.Context, extra map[string]string, n int, pa
 	}
 	defer os.RemoveAll(dir)
 	fixed, limit := par.options()
-	l, err := launcher.New(dir, b.bin, benchConfig(), env, gpu.Catalog{},
-		&launcher.Options{MaxCount: 1000, TofuEnv: b.tofuEnv, Parallelism: fixed, MaxParallelism: limit})
+	l, err := b.open(ctx, dir, gpu.Catalog{}, &launcher.Options{MaxCount: 1000, Parallelism: fixed, MaxParallelism: limit})
 	if err != nil {
 		return 0, 0, err
 	}
 	defer l.Close()
-	if err := l.Prepare(ctx); err != nil {
-		return 0, 0, err
-	}
 	start := time.Now()
 	r, err := l.Launch(ctx, launcher.Request{Count: n})
 	if err != nil {

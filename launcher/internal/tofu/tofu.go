@@ -90,6 +90,8 @@ type Process struct {
 	Command string        `json:"command"`
 	Args    []string      `json:"args"`
 	Owner   tfstate.Owner `json:"owner"`
+	// Parent is the process that started it.
+	Parent tfstate.Owner `json:"parent"`
 	// Stdout and Stderr are the files the process writes, relative to
 	// the run directory.
 	Stdout string    `json:"stdout"`
@@ -98,8 +100,6 @@ type Process struct {
 	// Label is the caller's name for the run, such as a launch ID.
 	Label string `json:"label,omitempty"`
 }
-
-const processFile = "process.json"
 
 func (r *Runner) runDir() string {
 	if r.RunDir != "" {
@@ -185,7 +185,7 @@ func (r *Runner) start(label string, args []string) (Process, *exec.Cmd, error) 
 		return Process{}, nil, err
 	}
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
-	p := Process{Command: args[0], Args: args, Label: label, Start: time.Now().UTC(),
+	p := Process{Command: args[0], Args: args, Label: label, Start: time.Now().UTC(), Parent: tfstate.Self(),
 		Stdout: args[0] + "-" + stamp + ".out", Stderr: args[0] + "-" + stamp + ".err"}
 	stdout, err := os.OpenFile(filepath.Join(dir, p.Stdout), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -216,7 +216,7 @@ func (r *Runner) start(label string, args []string) (Process, *exec.Cmd, error) 
 	if b, err := json.Marshal(p); err == nil {
 		// Best effort: without the record a later process still finds
 		// the output files, and tfstate.Busy finds the process.
-		_ = writeFileAtomic(filepath.Join(dir, processFile), b)
+		_ = writeFileAtomic(filepath.Join(dir, p.record()), b)
 	}
 	return p, cmd, nil
 }
@@ -224,7 +224,7 @@ func (r *Runner) start(label string, args []string) (Process, *exec.Cmd, error) 
 // cleanup removes the output files and the process record of p.
 func (r *Runner) cleanup(p Process) {
 	dir := r.runDir()
-	_ = os.Remove(filepath.Join(dir, processFile))
+	_ = os.Remove(filepath.Join(dir, p.record()))
 	_ = os.Remove(filepath.Join(dir, p.Stdout))
 	_ = os.Remove(filepath.Join(dir, p.Stderr))
 }
@@ -304,23 +304,37 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// Leftover returns the record of an OpenTofu process that a runner of this
-// directory started and did not see exit (the allocator died first), or
-// nil when there is none. The process may still be running
-// (!p.Owner.Gone()) or have ended since.
-func (r *Runner) Leftover() (*Process, error) {
-	b, err := os.ReadFile(filepath.Join(r.runDir(), processFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+// record is the name of p's record in the run directory.
+func (p Process) record() string { return strings.TrimSuffix(p.Stdout, ".out") + ".json" }
+
+// Leftovers returns the records of the OpenTofu processes that a runner of
+// this directory started in a process that is gone (the allocator died
+// before it saw them exit). Such a process may still be running
+// (!p.Owner.Gone()) or have ended since. Processes of a live allocator
+// sharing the directory are not listed.
+func (r *Runner) Leftovers() ([]Process, error) {
+	names, err := filepath.Glob(filepath.Join(r.runDir(), "*.json"))
 	if err != nil {
 		return nil, err
 	}
-	var p Process
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(r.runDir(), processFile), err)
+	var out []Process
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // its process just ended
+		}
+		if err != nil {
+			return nil, err
+		}
+		var p Process
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		if p.Parent.Gone() {
+			out = append(out, p)
+		}
 	}
-	return &p, nil
+	return out, nil
 }
 
 // OpenStdout opens the stdout file of a leftover process, for reading what

@@ -157,18 +157,24 @@ echo "after the parent died"
 	parent.Env = append(os.Environ(), helperEnv+"="+bin+"|"+dir)
 	require.NoError(t, parent.Start())
 	r := &Runner{Path: bin, Dir: dir}
-	var p *Process
+	waitFile(t, filepath.Join(dir, ".lablink", "run"))
 	for range 3000 {
-		var err error
-		if p, err = r.Leftover(); err == nil && p != nil {
+		names, _ := filepath.Glob(filepath.Join(dir, ".lablink", "run", "*.json"))
+		if len(names) > 0 {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	require.NotNil(t, p, "the running process is recorded")
-	assert.Equal(t, "launch-1", p.Label)
+	left, err := r.Leftovers()
+	require.NoError(t, err)
+	assert.Empty(t, left, "the process of a live parent is not a leftover")
 	require.NoError(t, parent.Process.Kill())
 	_ = parent.Wait()
+	left, err = r.Leftovers()
+	require.NoError(t, err)
+	require.Len(t, left, 1, "the running process is recorded")
+	p := &left[0]
+	assert.Equal(t, "launch-1", p.Label)
 	assert.False(t, p.Owner.Gone(), "OpenTofu still runs after its parent was killed")
 	require.NoError(t, os.WriteFile(release, nil, 0o600))
 	waitFile(t, done)
@@ -186,9 +192,9 @@ echo "after the parent died"
 	require.NoError(t, err)
 	assert.Equal(t, "started\nafter the parent died\n", string(b))
 	r.Forget(p)
-	p, err = r.Leftover()
+	left, err = r.Leftovers()
 	require.NoError(t, err)
-	assert.Nil(t, p)
+	assert.Empty(t, left)
 }
 
 func TestErrorMessage(t *testing.T) {

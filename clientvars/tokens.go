@@ -1,4 +1,4 @@
-package launcher
+package clientvars
 
 import (
 	"crypto/rand"

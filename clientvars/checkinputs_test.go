@@ -1,4 +1,4 @@
-package launcher_test
+package clientvars_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
-	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/clientvars"
 )
 
 type countingDetector struct{ calls int }
@@ -21,25 +21,25 @@ func (d *countingDetector) Detect(context.Context, string) (gpu.Info, error) {
 
 func TestCheckInputs(t *testing.T) {
 	cfg := testkit.Config()
-	good := launcher.Env{AllocatorIP: testkit.AllocatorIP, AllocatorSGID: testkit.SecurityGroup}
-	_, err := launcher.CheckInputs(cfg, good)
+	good := clientvars.Env{AllocatorIP: testkit.AllocatorIP, AllocatorSGID: testkit.SecurityGroup}
+	_, err := clientvars.CheckInputs(cfg, good)
 	assert.NoError(t, err)
 
 	// Every problem at once, each naming its variable.
-	bad := launcher.Env{Environment: "Test_Env", LogGroup: "a b$", AllocatorSGID: "default"}
-	_, err = launcher.CheckInputs(cfg, bad)
+	bad := clientvars.Env{Environment: "Test_Env", LogGroup: "a b$", AllocatorSGID: "default"}
+	_, err = clientvars.CheckInputs(cfg, bad)
 	for _, want := range []string{"ALLOCATOR_PUBLIC_IP is not set", "ENVIRONMENT:", "CLOUD_INIT_LOG_GROUP:", "ALLOCATOR_SG_ID:"} {
 		assert.ErrorContains(t, err, want)
 	}
 
 	invalid := testkit.Config()
 	invalid.Machine.MachineType = ""
-	_, err = launcher.CheckInputs(invalid, good)
+	_, err = clientvars.CheckInputs(invalid, good)
 	assert.ErrorContains(t, err, "machine.machine_type")
 
 	// What CheckInputs accepts, Resolve accepts up to its GPU lookup.
 	d := &countingDetector{}
-	_, _, err = launcher.Resolve(t.Context(), cfg, good, d)
+	_, _, err = clientvars.Resolve(t.Context(), cfg, good, d)
 	require.NoError(t, err)
 	assert.Equal(t, 1, d.calls, "Resolve's lookups")
 }

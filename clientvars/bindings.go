@@ -1,4 +1,4 @@
-package launcher
+package clientvars
 
 import (
 	"encoding/base64"
@@ -62,6 +62,13 @@ type Inputs struct {
 	Tokens Tokens
 	// InstanceCount is requested plus already running VMs.
 	InstanceCount int
+	// LaunchID names the launch applying the module; each VM keeps the
+	// one that created it (as a tag on EC2). "" leaves the module's default.
+	LaunchID string
+	// InventoryDir is where the provider-free local module records each
+	// VM it creates, standing in for the cloud's inventory
+	// (LABLINK_INVENTORY_DIR); "" for none.
+	InventoryDir string
 }
 
 // encoding says how a config value is carried in its variable.
@@ -151,6 +158,8 @@ var bindings = []binding{
 		"set ALLOCATOR_SG_ID (the CLI's --allocator-sg-id) to the allocator's security group; on EC2 it is read from instance metadata",
 		optional(func(in *Inputs) string { return in.AllocatorSGID })},
 	{"instance_count", FromRequest, "requested + existing VMs", plain, "", num(func(in *Inputs) int { return in.InstanceCount })},
+	{"launch_id", FromRequest, "the launch applying the module", plain, "", optional(func(in *Inputs) string { return in.LaunchID })},
+	{"inventory_dir", FromEnvironment, "LABLINK_INVENTORY_DIR", plain, "", optional(func(in *Inputs) string { return in.InventoryDir })},
 }
 
 // absPath resolves p against dir unless it is absolute.

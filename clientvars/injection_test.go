@@ -1,4 +1,4 @@
-package launcher_test
+package clientvars_test
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 	"github.com/lablink-go/lablink/internal/injection"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
-	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -40,16 +40,16 @@ func (nvidiaEverywhere) Detect(_ context.Context, it string) (gpu.Info, error) {
 // injectionCase is one accepted hostile value, rendered.
 type injectionCase struct {
 	field, value string
-	in           launcher.Inputs
-	rendered     launcher.Rendered
+	in           clientvars.Inputs
+	rendered     clientvars.Rendered
 }
 
 // envFields are the run-time inputs from the environment, by variable.
-var envFields = map[string]func(*launcher.Env, string){
-	"ALLOCATOR_PUBLIC_IP":  func(e *launcher.Env, v string) { e.AllocatorIP = v },
-	"ENVIRONMENT":          func(e *launcher.Env, v string) { e.Environment = v },
-	"ALLOCATOR_FQDN":       func(e *launcher.Env, v string) { e.FQDN = v },
-	"CLOUD_INIT_LOG_GROUP": func(e *launcher.Env, v string) { e.LogGroup = v },
+var envFields = map[string]func(*clientvars.Env, string){
+	"ALLOCATOR_PUBLIC_IP":  func(e *clientvars.Env, v string) { e.AllocatorIP = v },
+	"ENVIRONMENT":          func(e *clientvars.Env, v string) { e.Environment = v },
+	"ALLOCATOR_FQDN":       func(e *clientvars.Env, v string) { e.FQDN = v },
+	"CLOUD_INIT_LOG_GROUP": func(e *clientvars.Env, v string) { e.LogGroup = v },
 }
 
 // injectionCases resolves and renders every value of the corpus in every
@@ -60,18 +60,18 @@ func injectionCases(t *testing.T, schema *tfvars.Schema) []injectionCase {
 	t.Helper()
 	corpus, err := injection.Corpus()
 	require.NoError(t, err)
-	baseEnv := launcher.Env{AllocatorIP: "192.0.2.10", Environment: "test", LogGroup: "lablink/test",
+	baseEnv := clientvars.Env{AllocatorIP: "192.0.2.10", Environment: "test", LogGroup: "lablink/test",
 		AllocatorSGID: testkit.SecurityGroup, AgentToken: testkit.AgentToken, RegisterToken: testkit.RegisterToken}
 	seen := map[string]bool{}
 	var cases []injectionCase
-	add := func(field, value string, cfg lablink.Config, env launcher.Env) {
-		in, _, err := launcher.Resolve(t.Context(), cfg, env, nvidiaEverywhere{})
+	add := func(field, value string, cfg lablink.Config, env clientvars.Env) {
+		in, _, err := clientvars.Resolve(t.Context(), cfg, env, nvidiaEverywhere{})
 		if err != nil {
 			assert.ErrorContains(t, err, field, "%s = %q: the error names the field", field, value)
 			return
 		}
 		in.InstanceCount = 1
-		r, err := launcher.Render(schema, in, tfvars.HCL)
+		r, err := clientvars.Render(schema, in, tfvars.HCL)
 		if !assert.NoError(t, err, "%s = %q: resolved, so it renders", field, value) {
 			return
 		}

@@ -1,4 +1,4 @@
-package launcher_test
+package clientvars_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -21,7 +21,7 @@ func BenchmarkRenderClientTFVars(b *testing.B) {
 		b.Run(f.String(), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := launcher.Render(schema, in, f); err != nil {
+				if _, err := clientvars.Render(schema, in, f); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -35,10 +35,10 @@ func BenchmarkRenderClientTFVars(b *testing.B) {
 func TestRenderClientTFVarsAllocs(t *testing.T) {
 	schema := schema(t, "aws")
 	in := defaultInputs(t)
-	_, err := launcher.Render(schema, in, tfvars.HCL)
+	_, err := clientvars.Render(schema, in, tfvars.HCL)
 	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(50, func() {
-		launcher.Render(schema, in, tfvars.HCL)
+		clientvars.Render(schema, in, tfvars.HCL)
 	})
 	assert.Less(t, allocs, 200.0, "allocations of render + check + verify of the client tfvars")
 }

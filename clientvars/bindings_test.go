@@ -1,4 +1,4 @@
-package launcher_test
+package clientvars_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
-	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -44,9 +44,9 @@ func upstreamSchema(t testing.TB) *tfvars.Schema {
 	return s
 }
 
-// testEnv is the environment the tests give the launcher.
-func testEnv() launcher.Env {
-	return launcher.Env{
+// testEnv is the environment the tests give the clientvars.
+func testEnv() clientvars.Env {
+	return clientvars.Env{
 		AllocatorIP:   testkit.AllocatorIP,
 		AllocatorSGID: testkit.SecurityGroup,
 		AgentToken:    testkit.AgentToken,
@@ -59,13 +59,13 @@ func testEnv() launcher.Env {
 func TestBindingsCoverModule(t *testing.T) {
 	for _, name := range terraform.Names {
 		t.Run(name, func(t *testing.T) {
-			for _, s := range launcher.Sources(schema(t, name)) {
+			for _, s := range clientvars.Sources(schema(t, name)) {
 				switch s.Variable {
 				case "ssh_user", "retry_number":
-					assert.Equal(t, launcher.FromModuleDefault, s.Kind, s.Variable)
+					assert.Equal(t, clientvars.FromModuleDefault, s.Kind, s.Variable)
 				default:
-					assert.NotEqual(t, launcher.FromModuleDefault, s.Kind, s.Variable)
-					assert.NotEqual(t, launcher.Unbound, s.Kind, s.Variable)
+					assert.NotEqual(t, clientvars.FromModuleDefault, s.Kind, s.Variable)
+					assert.NotEqual(t, clientvars.Unbound, s.Kind, s.Variable)
 				}
 			}
 		})
@@ -74,14 +74,14 @@ func TestBindingsCoverModule(t *testing.T) {
 
 func TestNoDefaultsDrift(t *testing.T) {
 	for _, name := range terraform.Names {
-		assert.Empty(t, launcher.Drift(schema(t, name)), "%s module drifts from the Go defaults", name)
+		assert.Empty(t, clientvars.Drift(schema(t, name)), "%s module drifts from the Go defaults", name)
 	}
 }
 
 // Drift is reported for a module whose default disagrees with DefaultConfig,
 // as upstream's t2.medium did.
 func TestDriftDetected(t *testing.T) {
-	drift := launcher.Drift(upstreamSchema(t))
+	drift := clientvars.Drift(upstreamSchema(t))
 	var vars []string
 	for _, d := range drift {
 		vars = append(vars, d.Variable)
@@ -94,9 +94,9 @@ func TestDriftDetected(t *testing.T) {
 	}
 }
 
-func defaultInputs(t testing.TB) launcher.Inputs {
+func defaultInputs(t testing.TB) clientvars.Inputs {
 	t.Helper()
-	in, _, err := launcher.Resolve(context.Background(), testkit.Config(), testEnv(), gpu.Catalog{})
+	in, _, err := clientvars.Resolve(context.Background(), testkit.Config(), testEnv(), gpu.Catalog{})
 	require.NoError(t, err)
 	in.InstanceCount = 3
 	return in
@@ -113,7 +113,7 @@ func TestValuesFollowTheirSources(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(confDir, "scripts"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "scripts", "start.sh"), []byte("echo hi\n"), 0o644))
 	env.Environment, env.LogGroup, env.ConfigDir = " Test ", "/aws/lablink", confDir
-	in, info, err := launcher.Resolve(context.Background(), cfg, env, gpu.Catalog{})
+	in, info, err := clientvars.Resolve(context.Background(), cfg, env, gpu.Catalog{})
 	require.NoError(t, err)
 	assert.True(t, info.HasNVIDIA())
 	assert.Equal(t, gpu.SourceCatalog, info.Source)
@@ -147,7 +147,7 @@ func TestValuesFollowTheirSources(t *testing.T) {
 			if name == "aws" {
 				s = schema(t, "aws")
 			}
-			r, err := launcher.Render(s, in, tfvars.HCL)
+			r, err := clientvars.Render(s, in, tfvars.HCL)
 			require.NoError(t, err)
 			assert.Len(t, r.Values, len(want))
 			for k, v := range want {
@@ -179,7 +179,7 @@ variable "extra" {
 	s, err := tfvars.LoadSchema(dir)
 	require.NoError(t, err)
 	in := defaultInputs(t)
-	r, err := launcher.Render(s, in, tfvars.HCL)
+	r, err := clientvars.Render(s, in, tfvars.HCL)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"allocator_port", "allocator_url", "instance_count", "machine_type", "resource_suffix"}, keys(r.Values))
 	assert.NotContains(t, string(r.Data), "extra")
@@ -201,14 +201,14 @@ func keys(m map[string]cty.Value) []string {
 func TestRenderNamesMissingRequired(t *testing.T) {
 	in := defaultInputs(t)
 	in.AllocatorSGID = ""
-	in.Tokens = launcher.Tokens{}
-	_, err := launcher.Render(upstreamSchema(t), in, tfvars.HCL)
+	in.Tokens = clientvars.Tokens{}
+	_, err := clientvars.Render(upstreamSchema(t), in, tfvars.HCL)
 	require.Error(t, err)
 	assert.ErrorContains(t, err, `variable "allocator_sg_id": required by the module and not set: set ALLOCATOR_SG_ID (the CLI's --allocator-sg-id)`)
 	// Upstream's tokens default to "": missing ones keep that default.
 	assert.NotContains(t, err.Error(), "agent_token")
 
-	_, err = launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+	_, err = clientvars.Render(schema(t, "aws"), in, tfvars.HCL)
 	assert.ErrorContains(t, err, `variable "agent_token": required by the module and not set: set LABLINK_AGENT_TOKEN`)
 	assert.ErrorContains(t, err, `variable "register_token": required by the module and not set`)
 	assert.ErrorContains(t, err, `variable "allocator_sg_id"`)
@@ -217,14 +217,14 @@ func TestRenderNamesMissingRequired(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "variables.tf"), []byte(`variable "mystery" { type = string }`), 0o644))
 	s, err := tfvars.LoadSchema(dir)
 	require.NoError(t, err)
-	_, err = launcher.Render(s, in, tfvars.HCL)
+	_, err = clientvars.Render(s, in, tfvars.HCL)
 	assert.ErrorContains(t, err, `variable "mystery": required by the module, and lablink knows no source for it`)
 }
 
 // A missing repository is "" in the file, never "None"; a missing log group
 // too.
 func TestMissingValuesAreEmpty(t *testing.T) {
-	r, err := launcher.Render(schema(t, "aws"), defaultInputs(t), tfvars.HCL)
+	r, err := clientvars.Render(schema(t, "aws"), defaultInputs(t), tfvars.HCL)
 	require.NoError(t, err)
 	assert.NotContains(t, string(r.Data), "None")
 	for _, name := range []string{"repository", "cloud_init_output_log_group"} {
@@ -239,7 +239,7 @@ func TestMissingValuesAreEmpty(t *testing.T) {
 func TestRenderBothFormats(t *testing.T) {
 	in := defaultInputs(t)
 	for _, f := range []tfvars.Format{tfvars.HCL, tfvars.JSON} {
-		r, err := launcher.Render(schema(t, "aws"), in, f)
+		r, err := clientvars.Render(schema(t, "aws"), in, f)
 		require.NoError(t, err, f)
 		parsed, err := tfvars.Parse(r.Data, f)
 		require.NoError(t, err)
@@ -254,31 +254,31 @@ func TestRenderBothFormats(t *testing.T) {
 func TestVerifyDoesNotTrustTheBindings(t *testing.T) {
 	in := defaultInputs(t)
 	in.Config.Machine.Software = "SLEAP"
-	restore := launcher.SetBindingValue("subject_software", func(in *launcher.Inputs) cty.Value {
+	restore := clientvars.SetBindingValue("subject_software", func(in *clientvars.Inputs) cty.Value {
 		return cty.StringVal(strings.ToLower(in.Config.Machine.Software))
 	})
-	_, err := launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+	_, err := clientvars.Render(schema(t, "aws"), in, tfvars.HCL)
 	restore()
 	assert.ErrorContains(t, err, `subject_software = "sleap" but machine.software = "SLEAP"`)
 
 	in.Config.Machine.Software = "sleap"
-	t.Cleanup(launcher.SetBindingValue("startup_success_check_b64", func(in *launcher.Inputs) cty.Value {
+	t.Cleanup(clientvars.SetBindingValue("startup_success_check_b64", func(in *clientvars.Inputs) cty.Value {
 		return cty.StringVal(base64.StdEncoding.EncodeToString([]byte(strings.TrimSpace(in.Config.StartupScript.SuccessCheck))))
 	}))
 	in.Config.StartupScript.SuccessCheck = "test -f /ready\n"
-	_, err = launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+	_, err = clientvars.Render(schema(t, "aws"), in, tfvars.HCL)
 	assert.ErrorContains(t, err, "but base64 of startup_script.success_check")
 }
 
 func TestVerifyNamesVariableAndField(t *testing.T) {
 	in := defaultInputs(t)
-	r, err := launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+	r, err := clientvars.Render(schema(t, "aws"), in, tfvars.HCL)
 	require.NoError(t, err)
 	tampered := strings.Replace(string(r.Data), `"g4dn.xlarge"`, `"t2.medium"`, 1)
-	err = launcher.VerifyFile([]byte(tampered), in, r.Values)
+	err = clientvars.VerifyFile([]byte(tampered), in, r.Values)
 	assert.ErrorContains(t, err, `machine_type = "t2.medium" but machine.machine_type = "g4dn.xlarge"`)
 	tampered = strings.Replace(string(r.Data), "sleap-lablink-client-prod", "sleap-lablink-client-test", 1)
-	err = launcher.VerifyFile([]byte(tampered), in, r.Values)
+	err = clientvars.VerifyFile([]byte(tampered), in, r.Values)
 	assert.ErrorContains(t, err, `resource_prefix = "sleap-lablink-client-test" but machine.software + environment = "sleap-lablink-client-prod"`)
 }
 
@@ -297,7 +297,7 @@ func TestResolveErrors(t *testing.T) {
 	apiDown := errors.New("ec2: 503 service unavailable")
 	bad := testkit.Config()
 	bad.Machine.MachineType = "$(reboot)"
-	with := func(edit func(*launcher.Env)) launcher.Env {
+	with := func(edit func(*clientvars.Env)) clientvars.Env {
 		e := testEnv()
 		edit(&e)
 		return e
@@ -305,24 +305,24 @@ func TestResolveErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  lablink.Config
-		env  launcher.Env
-		gpus launcher.GPUDetector
+		env  clientvars.Env
+		gpus clientvars.GPUDetector
 		want []string
 		is   error
 	}{
 		{"invalid config names the path", bad, testEnv(), gpu.Catalog{},
 			[]string{"machine.machine_type"}, lablink.ErrInvalidValue},
-		{"bad environment", testkit.Config(), with(func(e *launcher.Env) { e.Environment = "a;b" }), gpu.Catalog{},
+		{"bad environment", testkit.Config(), with(func(e *clientvars.Env) { e.Environment = "a;b" }), gpu.Catalog{},
 			[]string{"ENVIRONMENT"}, nil},
-		{"bad log group", testkit.Config(), with(func(e *launcher.Env) { e.LogGroup = "x$(id)" }), gpu.Catalog{},
+		{"bad log group", testkit.Config(), with(func(e *clientvars.Env) { e.LogGroup = "x$(id)" }), gpu.Catalog{},
 			[]string{"CLOUD_INIT_LOG_GROUP"}, nil},
-		{"bad IP", testkit.Config(), with(func(e *launcher.Env) { e.AllocatorIP = "1.2.3" }), gpu.Catalog{},
+		{"bad IP", testkit.Config(), with(func(e *clientvars.Env) { e.AllocatorIP = "1.2.3" }), gpu.Catalog{},
 			[]string{"ALLOCATOR_PUBLIC_IP"}, nil},
-		{"bad security group", testkit.Config(), with(func(e *launcher.Env) { e.AllocatorSGID = "sg-1; id" }), gpu.Catalog{},
+		{"bad security group", testkit.Config(), with(func(e *clientvars.Env) { e.AllocatorSGID = "sg-1; id" }), gpu.Catalog{},
 			[]string{"ALLOCATOR_SG_ID"}, nil},
-		{"bad tokens, never echoed", testkit.Config(), with(func(e *launcher.Env) { e.AgentToken, e.RegisterToken = "short", "has space in it, sixteen+" }), gpu.Catalog{},
+		{"bad tokens, never echoed", testkit.Config(), with(func(e *clientvars.Env) { e.AgentToken, e.RegisterToken = "short", "has space in it, sixteen+" }), gpu.Catalog{},
 			[]string{"LABLINK_AGENT_TOKEN", "LABLINK_REGISTER_TOKEN"}, nil},
-		{"missing IP, with the other problems", testkit.Config(), with(func(e *launcher.Env) { e.AllocatorIP, e.Environment = "", "a;b" }), gpu.Catalog{},
+		{"missing IP, with the other problems", testkit.Config(), with(func(e *clientvars.Env) { e.AllocatorIP, e.Environment = "", "a;b" }), gpu.Catalog{},
 			[]string{"ALLOCATOR_PUBLIC_IP is not set", "ENVIRONMENT"}, nil},
 		{"GPU API failure is an error, never no GPU", testkit.Config(), testEnv(),
 			failingDetector{apiDown}, []string{"503"}, apiDown},
@@ -335,7 +335,7 @@ func TestResolveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := launcher.Resolve(context.Background(), tt.cfg, tt.env, tt.gpus)
+			_, _, err := clientvars.Resolve(context.Background(), tt.cfg, tt.env, tt.gpus)
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.ErrorContains(t, err, w)
@@ -359,66 +359,55 @@ func TestResolveEnvironment(t *testing.T) {
 		cfg.Environment = tt.config
 		env := testEnv()
 		env.Environment = tt.env
-		in, _, err := launcher.Resolve(context.Background(), cfg, env, gpu.Catalog{})
+		in, _, err := clientvars.Resolve(context.Background(), cfg, env, gpu.Catalog{})
 		require.NoError(t, err)
 		assert.Equal(t, tt.want, in.Environment)
-		r, err := launcher.Render(schema(t, "aws"), in, tfvars.HCL)
+		r, err := clientvars.Render(schema(t, "aws"), in, tfvars.HCL)
 		require.NoError(t, err)
 		assert.True(t, r.Values["resource_prefix"].RawEquals(cty.StringVal("sleap-lablink-client-"+tt.want)))
 	}
 }
 
 func TestSources(t *testing.T) {
-	got := map[string]launcher.Source{}
-	for _, s := range launcher.Sources(upstreamSchema(t)) {
+	got := map[string]clientvars.Source{}
+	for _, s := range clientvars.Sources(upstreamSchema(t)) {
 		got[s.Variable] = s
 	}
-	assert.Equal(t, launcher.FromConfig, got["machine_type"].Kind)
+	assert.Equal(t, clientvars.FromConfig, got["machine_type"].Kind)
 	assert.Equal(t, "machine.machine_type", got["machine_type"].From)
 	assert.Contains(t, got["machine_type"].Drift, "t2.medium")
-	assert.Equal(t, launcher.FromSecret, got["agent_token"].Kind)
-	assert.Equal(t, launcher.FromEnvironment, got["allocator_sg_id"].Kind)
+	assert.Equal(t, clientvars.FromSecret, got["agent_token"].Kind)
+	assert.Equal(t, clientvars.FromEnvironment, got["allocator_sg_id"].Kind)
 	assert.True(t, got["allocator_sg_id"].Required)
-	assert.Equal(t, launcher.FromDerived, got["resource_prefix"].Kind)
-	assert.Equal(t, launcher.FromRequest, got["instance_count"].Kind)
-	assert.Equal(t, launcher.FromModuleDefault, got["ssh_user"].Kind)
-}
-
-func TestConfigDigestIgnoresSecrets(t *testing.T) {
-	a := testkit.Config()
-	b := a
-	b.App.AdminPassword = "another-password"
-	b.DB.Password = "x"
-	assert.Equal(t, launcher.ConfigDigest(a), launcher.ConfigDigest(b), "digest changes with passwords")
-	b.Machine.MachineType = "t3.large"
-	assert.NotEqual(t, launcher.ConfigDigest(a), launcher.ConfigDigest(b), "digest ignores machine_type")
-	assert.True(t, strings.HasPrefix(launcher.ConfigDigest(a), "sha256:"))
+	assert.Equal(t, clientvars.FromDerived, got["resource_prefix"].Kind)
+	assert.Equal(t, clientvars.FromRequest, got["instance_count"].Kind)
+	assert.Equal(t, clientvars.FromModuleDefault, got["ssh_user"].Kind)
 }
 
 func TestWorkdirTokens(t *testing.T) {
 	dir := t.TempDir()
-	a, err := launcher.WorkdirTokens(dir)
+	a, err := clientvars.WorkdirTokens(dir)
 	require.NoError(t, err)
 	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, a.Agent)
 	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, a.Register)
 	assert.NotEqual(t, a.Agent, a.Register)
-	b, err := launcher.WorkdirTokens(dir)
+	b, err := clientvars.WorkdirTokens(dir)
 	require.NoError(t, err)
 	assert.Equal(t, a, b, "a second call (a restart) reuses the tokens")
 	fi, err := os.Stat(filepath.Join(dir, ".lablink", "tokens.json"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
-	other, err := launcher.WorkdirTokens(t.TempDir())
+	other, err := clientvars.WorkdirTokens(t.TempDir())
 	require.NoError(t, err)
 	assert.NotEqual(t, a, other, "each working directory has its own")
 
 	// Concurrent first calls agree on one pair.
 	dir = t.TempDir()
-	got := make(chan launcher.Tokens, 8)
+	got := make(chan clientvars.Tokens, 8)
 	for range 8 {
 		go func() {
-			tok, err := launcher.WorkdirTokens(dir)
+			tok, err := clientvars.WorkdirTokens(dir)
 			assert.NoError(t, err)
 			got <- tok
 		}()
@@ -429,6 +418,6 @@ func TestWorkdirTokens(t *testing.T) {
 	}
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ".lablink", "tokens.json"), []byte(`{"agent_token":"x y","register_token":""}`), 0o600))
-	_, err = launcher.WorkdirTokens(dir)
+	_, err = clientvars.WorkdirTokens(dir)
 	assert.Error(t, err)
 }

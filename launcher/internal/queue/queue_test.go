@@ -1,4 +1,4 @@
-package launcher
+package queue
 
 import (
 	"context"
@@ -15,6 +15,20 @@ import (
 // goroutine of the test (callers, the queue's worker) is blocked, so a
 // request has surely joined its job before the next one arrives. No
 // OpenTofu, no sleeps, no clocks.
+
+// Request and Result stand for the launcher's types.
+type Request struct {
+	Count int
+	Actor string
+}
+
+type Result struct {
+	LaunchID  string
+	Merged    int
+	Requested int
+}
+
+func countOf(r Request) int { return r.Count }
 
 // stepper is a queue's run function: it announces each job it starts on
 // started and returns when the test sends the job's error on finish, or
@@ -49,10 +63,10 @@ type answer struct {
 
 // launch calls q.launch in a goroutine and waits until it is blocked: it
 // has joined a job (or failed).
-func launch(ctx context.Context, q *queue, count int, actor string) <-chan answer {
+func launch(ctx context.Context, q *Queue[Request, Result], count int, actor string) <-chan answer {
 	ch := make(chan answer, 1)
 	go func() {
-		res, err := q.launch(ctx, Request{Count: count, Actor: actor})
+		res, err := q.Join(ctx, Request{Count: count, Actor: actor})
 		ch <- answer{res, err}
 	}()
 	synctest.Wait()
@@ -68,14 +82,14 @@ func pending(ch <-chan answer) bool {
 func TestQueueMergesRequestsWaitingForTheSameApply(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newStepper()
-		q := newQueue(10, s.run)
-		assert.False(t, q.busy(), "busy before any request")
+		q := New(10, countOf, s.run)
+		assert.False(t, q.Busy(), "busy before any request")
 
 		a := launch(t.Context(), q, 1, "a")
 		require.Equal(t, []Request{{Count: 1, Actor: "a"}}, <-s.started, "the first request runs at once, alone")
 		b := launch(t.Context(), q, 2, "b")
 		c := launch(t.Context(), q, 3, "c")
-		assert.True(t, q.busy(), "busy while an apply runs")
+		assert.True(t, q.Busy(), "busy while an apply runs")
 		assert.True(t, pending(a), "the first caller waits for its apply")
 
 		s.finish <- nil
@@ -91,7 +105,7 @@ func TestQueueMergesRequestsWaitingForTheSameApply(t *testing.T) {
 		require.NoError(t, rc.err)
 		assert.Equal(t, Result{LaunchID: "b", Requested: 5, Merged: 2}, rb.res, "every merged caller gets the apply's result")
 		assert.Equal(t, rb.res, rc.res)
-		assert.False(t, q.busy(), "busy after the last caller was answered")
+		assert.False(t, q.Busy(), "busy after the last caller was answered")
 	})
 }
 
@@ -101,7 +115,7 @@ func TestQueueMergesRequestsWaitingForTheSameApply(t *testing.T) {
 func TestQueueSplitsAtMaxCount(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newStepper()
-		q := newQueue(3, s.run)
+		q := New(3, countOf, s.run)
 		x := launch(t.Context(), q, 3, "x")
 		require.Equal(t, []Request{{Count: 3, Actor: "x"}}, <-s.started)
 		b := launch(t.Context(), q, 2, "b")
@@ -128,7 +142,7 @@ func TestQueueSplitsAtMaxCount(t *testing.T) {
 func TestQueueCancelsOnlyWhenTheLastMemberCancels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newStepper()
-		q := newQueue(10, s.run)
+		q := New(10, countOf, s.run)
 		x := launch(t.Context(), q, 1, "x")
 		<-s.started
 		ctxB, cancelB := context.WithCancel(t.Context())
@@ -154,16 +168,16 @@ func TestQueueCancelsOnlyWhenTheLastMemberCancels(t *testing.T) {
 // A request whose context is already done is not queued.
 func TestQueueRefusesDoneContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := newQueue(10, func(context.Context, []Request) (Result, error) {
+		q := New(10, countOf, func(context.Context, []Request) (Result, error) {
 			assert.Fail(t, "run called for a cancelled request")
 			return Result{}, nil
 		})
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		_, err := q.launch(ctx, Request{Count: 1})
+		_, err := q.Join(ctx, Request{Count: 1})
 		assert.ErrorIs(t, err, context.Canceled)
-		assert.ErrorIs(t, q.do(ctx, func(context.Context) error { return nil }), context.Canceled)
-		assert.False(t, q.busy())
+		assert.ErrorIs(t, q.Do(ctx, func(context.Context) error { return nil }), context.Canceled)
+		assert.False(t, q.Busy())
 	})
 }
 
@@ -172,22 +186,22 @@ func TestQueueRefusesDoneContext(t *testing.T) {
 func TestQueueClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newStepper()
-		q := newQueue(10, s.run)
+		q := New(10, countOf, s.run)
 		x := launch(t.Context(), q, 1, "x")
 		<-s.started
 		b := launch(t.Context(), q, 1, "b")
-		q.close()
+		q.Close()
 
-		_, err := q.launch(t.Context(), Request{Count: 1})
+		_, err := q.Join(t.Context(), Request{Count: 1})
 		assert.ErrorIs(t, err, ErrClosed, "launch after close")
-		assert.ErrorIs(t, q.do(t.Context(), func(context.Context) error { return nil }), ErrClosed, "do after close")
+		assert.ErrorIs(t, q.Do(t.Context(), func(context.Context) error { return nil }), ErrClosed, "do after close")
 
 		s.finish <- nil
 		assert.Equal(t, []Request{{Count: 1, Actor: "b"}}, <-s.started, "the request queued before close runs")
 		s.finish <- nil
 		assert.NoError(t, (<-x).err)
 		assert.NoError(t, (<-b).err)
-		assert.False(t, q.busy())
+		assert.False(t, q.Busy())
 	})
 }
 
@@ -197,7 +211,7 @@ func TestQueueClosed(t *testing.T) {
 func TestQueueRunsAloneInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newStepper()
-		q := newQueue(10, s.run)
+		q := New(10, countOf, s.run)
 		x := launch(t.Context(), q, 1, "x")
 		<-s.started
 		a := launch(t.Context(), q, 1, "a")
@@ -205,7 +219,7 @@ func TestQueueRunsAloneInOrder(t *testing.T) {
 		errDestroy := errors.New("destroy failed")
 		d := make(chan error, 1)
 		go func() {
-			d <- q.do(t.Context(), func(context.Context) error {
+			d <- q.Do(t.Context(), func(context.Context) error {
 				close(destroying)
 				return <-destroyed
 			})
@@ -217,7 +231,7 @@ func TestQueueRunsAloneInOrder(t *testing.T) {
 		assert.Equal(t, []Request{{Count: 1, Actor: "a"}}, <-s.started, "the launch queued before the destroy runs first, without the one after it")
 		s.finish <- nil
 		<-destroying
-		assert.True(t, q.busy(), "busy while a destroy runs")
+		assert.True(t, q.Busy(), "busy while a destroy runs")
 		assert.True(t, pending(b), "the launch after the destroy waits for it")
 		destroyed <- errDestroy
 		assert.Equal(t, []Request{{Count: 1, Actor: "b"}}, <-s.started)
@@ -226,19 +240,19 @@ func TestQueueRunsAloneInOrder(t *testing.T) {
 		for _, ch := range []<-chan answer{x, a, b} {
 			assert.NoError(t, (<-ch).err)
 		}
-		assert.False(t, q.busy())
+		assert.False(t, q.Busy())
 	})
 }
 
 // Work run alone is cancelled by its caller's context, as a launch is.
 func TestQueueDoCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := newQueue(10, nil)
+		q := New[Request, Result](10, countOf, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		running := make(chan struct{})
 		d := make(chan error, 1)
 		go func() {
-			d <- q.do(ctx, func(ctx context.Context) error {
+			d <- q.Do(ctx, func(ctx context.Context) error {
 				close(running)
 				<-ctx.Done()
 				return ctx.Err()
@@ -247,5 +261,45 @@ func TestQueueDoCancelled(t *testing.T) {
 		<-running
 		cancel()
 		assert.ErrorIs(t, <-d, context.Canceled)
+	})
+}
+
+// Interrupt cancels the running job and the waiting ones, whatever their
+// callers' contexts; Wait returns once the worker is done.
+func TestQueueInterruptAndWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newStepper()
+		q := New(10, countOf, s.run)
+		x := launch(t.Context(), q, 1, "x")
+		<-s.started
+		b := launch(t.Context(), q, 1, "b")
+		q.Close()
+		waited := make(chan error, 1)
+		go func() { waited <- q.Wait(t.Context()) }()
+		synctest.Wait()
+		assert.Empty(t, waited, "Wait waits while a job runs")
+
+		q.Interrupt()
+		assert.ErrorIs(t, (<-x).err, context.Canceled)
+		<-s.started // b's job starts with its context already done
+		assert.ErrorIs(t, (<-b).err, context.Canceled)
+		require.NoError(t, <-waited)
+		assert.False(t, q.Busy())
+	})
+}
+
+// Wait gives up with its context's error.
+func TestQueueWaitBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newStepper()
+		q := New(10, countOf, s.run)
+		x := launch(t.Context(), q, 1, "x")
+		<-s.started
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		assert.ErrorIs(t, q.Wait(ctx), context.Canceled)
+		s.finish <- nil
+		require.NoError(t, (<-x).err)
+		require.NoError(t, q.Wait(t.Context()))
 	})
 }

@@ -1,4 +1,4 @@
-package launcher
+package clientvars
 
 import (
 	"context"
@@ -38,6 +38,9 @@ type Env struct {
 	// directory (see WorkdirTokens).
 	AgentToken    string
 	RegisterToken string
+	// InventoryDir is LABLINK_INVENTORY_DIR: where the provider-free
+	// local module records the VMs it creates; "" means nowhere.
+	InventoryDir string
 	// ConfigDir is not an environment variable: the directory of the
 	// config file, against which a relative startup_script.path is
 	// resolved; "" means the current directory.
@@ -54,6 +57,7 @@ func EnvFrom(getenv func(string) string) Env {
 		AllocatorSGID: getenv("ALLOCATOR_SG_ID"),
 		AgentToken:    getenv("LABLINK_AGENT_TOKEN"),
 		RegisterToken: getenv("LABLINK_REGISTER_TOKEN"),
+		InventoryDir:  getenv("LABLINK_INVENTORY_DIR"),
 	}
 }
 
@@ -99,6 +103,7 @@ func CheckInputs(cfg lablink.Config, env Env) (Inputs, error) {
 		Environment:   cfg.EnvironmentName(env.Environment),
 		AllocatorSGID: env.AllocatorSGID,
 		Tokens:        Tokens{Agent: env.AgentToken, Register: env.RegisterToken},
+		InventoryDir:  env.InventoryDir,
 	}
 	var errs []error
 	ip := strings.TrimSpace(env.AllocatorIP)
@@ -142,6 +147,40 @@ type Rendered struct {
 	Values map[string]cty.Value
 	// SHA256 is the hex digest of Data.
 	SHA256 string
+}
+
+// Origin says where one rendered variable came from.
+type Origin struct {
+	Variable string
+	// Source describes it: "config machine.machine_type", "environment
+	// ALLOCATOR_PUBLIC_IP", ...
+	Source string
+}
+
+// Origins lists the variables of r in the file's order, each with where
+// its value came from, for an audit record.
+func (r Rendered) Origins() []Origin {
+	src := sources(r.Values)
+	var out []Origin
+	for _, name := range order() {
+		if s, ok := src[name]; ok {
+			out = append(out, Origin{Variable: name, Source: s})
+		}
+	}
+	return out
+}
+
+// Redacted renders r again with the sensitive variables of schema
+// replaced (tfvars.Schema.Redact), for a copy that may be stored where
+// the tokens must not go, and returns the names it redacted. Nothing
+// sensitive: r's own bytes.
+func (r Rendered) Redacted(schema *tfvars.Schema) ([]byte, []string, error) {
+	red, names := schema.Redact(r.Values)
+	if len(names) == 0 {
+		return r.Data, nil, nil
+	}
+	data, err := tfvars.Render(red, &tfvars.Options{Format: r.Format, Order: order(), Header: header + "\nRedacted: " + strings.Join(names, ", ")})
+	return data, names, err
 }
 
 // header tops every rendered HCL file.
