@@ -15,10 +15,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
-	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
 

@@ -7,9 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
-	"github.com/lablink-go/lablink/clientvars"
 )
 
 type countingDetector struct{ calls int }

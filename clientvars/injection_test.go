@@ -19,13 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink"
+	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/bootsim"
 	"github.com/lablink-go/lablink/internal/injection"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
-	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
 

@@ -45,8 +45,8 @@ type fakeLauncher struct {
 	StatusFn       func(ctx context.Context) (launcher.Status, error)
 	StartFn        func(ctx context.Context, req launcher.Request) (audit.Op, error)
 	StartDestroyFn func(ctx context.Context, actor string) (audit.Op, error)
-	OpFn    func(ctx context.Context, id int64) (audit.Op, error)
-	OpsFn   func(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
+	OpFn           func(ctx context.Context, id int64) (audit.Op, error)
+	OpsFn          func(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
 	WatchFn        func(ctx context.Context, id int64) (<-chan audit.Op, func(), error)
 	// TFVars is TFVarsPath's answer; "" names a file that does not exist.
 	TFVars string
@@ -390,7 +390,7 @@ func TestLaunchErrors(t *testing.T) {
 			wantBody:   map[string]any{"error": "invalid number of VMs: 500; want 1 to 100"},
 		},
 		{
-			name:       "plan refused",
+			name: "plan refused",
 			err: fmt.Errorf("launch: %w", &plancheck.RefusedError{Violations: []plancheck.Violation{
 				{Address: "terraform_data.lablink_vm[0]"}, {Address: "terraform_data.lablink_vm[1]"}}}),
 			wantStatus: http.StatusConflict,
