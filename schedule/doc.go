@@ -79,21 +79,31 @@
 // The loop sleeps until the next time of any schedule it knows, or at
 // most PollInterval (30 s by default) so that it sees schedules other
 // allocators (or the CLI) created; a Calendar change in the same process
-// wakes it at once. Reads are bounded: Start reads every record once
-// (one List, one Get per schedule, one List per schedule that can still
-// fire); a pass with nothing due costs one Get (the id after the highest
-// known, absent); a due occurrence costs a Get of the cancel marker, the
-// create of its record and a rewrite of the schedule record (a Get and a
-// Put, and a Get of the marker); Calendar.List costs one List and one
-// Get per schedule.
+// wakes it at once. Store requests are bounded:
+//
+//   - Start: one List of the records, one Get per schedule (and one of
+//     its name claim), and per schedule that can still fire one List of
+//     its occurrences and a Get of each unfinished one;
+//   - a pass with nothing due: one Get (the id after the highest known,
+//     absent), whatever the number of schedules;
+//   - an occurrence that runs: about ten (a Get of the cancel marker, the
+//     conditional create of its record, two rewrites of it, and two
+//     rewrites of the schedule record of three requests each); a missed
+//     one: the create and one rewrite of the schedule record;
+//   - Calendar.Create: a Get, a List of the record keys and two creates;
+//     Calendar.Get: one Get; Calendar.List: one List and one Get per
+//     schedule; Calendar.History: one List and one Get per record
+//     returned. A Calendar reads a schedule's name claim once, the first
+//     time it reads the schedule.
 //
 // # Times and zones
 //
 // A schedule's destruction_time is its first time (the rule's DTSTART),
 // ISO 8601 as upstream accepts it ("Z" allowed); one without an offset
 // is read in the schedule's time_zone (UTC by default). The rule's times
-// are wall-clock times in that zone, so "FREQ=WEEKLY;BYDAY=FR;BYHOUR=17;
-// BYMINUTE=30" in America/New_York fires at 17:30 local before and after
-// a daylight-saving change (22:30 UTC in winter, 21:30 UTC in summer).
+// are wall-clock times in that zone, so
+// "FREQ=WEEKLY;BYDAY=FR;BYHOUR=17;BYMINUTE=30" in America/New_York fires
+// at 17:30 local before and after a daylight-saving change (22:30 UTC in
+// winter, 21:30 UTC in summer).
 // See Rule for times that fall in a DST gap or overlap.
 package schedule

@@ -102,8 +102,9 @@ func TestFailedOccurrence(t *testing.T) {
 }
 
 // An occurrence left running when its Scheduler closed is adopted by the
-// next one to start: it waits for the operation and records its end.
-// One left claimed without an operation for over a minute is failed.
+// next one to start: it waits for the operation and records its end. A
+// claim without an operation is failed once it is over a minute old: at
+// start, or at a later pass for one that was younger.
 func TestRestartAdoptsUnfinishedOccurrences(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		now := bubbleClock(t0)
@@ -117,29 +118,46 @@ func TestRestartAdoptsUnfinishedOccurrences(t *testing.T) {
 		require.NoError(t, h.sched.Close(), "Close while the operation runs")
 		assert.Equal(t, []schedule.Outcome{"running"}, outcomes(h.history(s.ID)), "left running")
 
-		// A claim whose claimant died before Run, on another schedule.
-		stale := h.create(schedule.Request{Name: "other", Time: at.Add(time.Hour).Format(time.RFC3339)})
-		claim := fmt.Sprintf(`{"schedule_id": %d, "time": "%s", "outcome": "claimed", "claimed_by": "gone:1", "claimed_at": "%s", "nonce": "x"}`,
-			stale.ID, at.Add(time.Hour).Format(time.RFC3339), at.Add(time.Hour).Format(time.RFC3339))
-		key := fmt.Sprintf("dev/client/schedules/occurrences/%012d/%s.json", stale.ID, at.Add(time.Hour).Format("20060102T150405Z"))
-		require.NoError(t, store.Create(t.Context(), key, []byte(claim), audit.ContentTypeJSON), "write a stale claim")
+		// Claims whose claimants died before Run, on two other schedules.
+		staleAt, youngAt := at.Add(time.Hour), at.Add(time.Hour+time.Minute)
+		stale := h.create(schedule.Request{Name: "stale", Time: staleAt.Format(time.RFC3339)})
+		young := h.create(schedule.Request{Name: "young", Time: youngAt.Format(time.RFC3339)})
+		writeClaim(t, store, stale.ID, staleAt, staleAt, "gone:1")
+		writeClaim(t, store, young.ID, youngAt, youngAt.Add(50*time.Second), "gone:2")
 
-		sleepUntil(now, at.Add(time.Hour+2*time.Minute))
+		sleepUntil(now, youngAt.Add(time.Minute))
 		again := h.scheduler(nil)
 		require.NoError(t, again.Start(t.Context()), "Start")
 		synctest.Wait()
 		assert.Equal(t, []schedule.Outcome{"running"}, outcomes(h.history(s.ID)), "adopted, still running")
+		assert.Equal(t, []schedule.Outcome{"failed"}, outcomes(h.history(stale.ID)), "stale claim at start")
+		assert.Equal(t, []schedule.Outcome{"claimed"}, outcomes(h.history(young.ID)), "young claim at start")
 		close(h.run.gate)
 		synctest.Wait()
 
-		assert.Len(t, h.run.Calls(), 1, "the operation was not run again")
+		assert.Len(t, h.run.Calls(), 1, "no operation was run again")
 		assert.Equal(t, []schedule.Outcome{"completed"}, outcomes(h.history(s.ID)), "the adopter recorded the end")
 		assert.Equal(t, schedule.StatusCompleted, h.get(s.ID).Status, "status")
-		occ := h.history(stale.ID)
-		require.Len(t, occ, 1, "stale claim")
-		assert.Equal(t, schedule.OutcomeFailed, occ[0].Outcome, "stale claim outcome")
-		assert.Equal(t, "gone:1 claimed it at 2026-03-02T10:01:00Z and stopped before handing it to its runner", occ[0].Reason, "reason")
+		assert.Equal(t, "gone:1 claimed it at 2026-03-02T10:01:00Z and stopped before handing it to its runner",
+			h.history(stale.ID)[0].Reason, "stale claim's reason")
+
+		sleepUntil(now, youngAt.Add(3*time.Minute))
+		occ := h.history(young.ID)
+		require.Len(t, occ, 1, "young claim")
+		assert.Equal(t, schedule.OutcomeFailed, occ[0].Outcome, "young claim, once stale")
+		assert.Equal(t, "gone:2 claimed it at 2026-03-02T10:02:50Z and stopped before handing it to its runner", occ[0].Reason, "its reason")
+		assert.Equal(t, schedule.StatusFailed, h.get(young.ID).Status, "its schedule")
 	})
+}
+
+// writeClaim stores the claim of time at of schedule id, as an allocator
+// that died before handing it to its runner leaves it.
+func writeClaim(t *testing.T, store audit.Store, id int64, at, claimedAt time.Time, by string) {
+	t.Helper()
+	claim := fmt.Sprintf(`{"schedule_id": %d, "time": %q, "outcome": "claimed", "claimed_by": %q, "claimed_at": %q, "nonce": "x"}`,
+		id, at.Format(time.RFC3339), by, claimedAt.Format(time.RFC3339))
+	key := fmt.Sprintf("dev/client/schedules/occurrences/%012d/%s.json", id, at.Format("20060102T150405Z"))
+	require.NoError(t, store.Create(t.Context(), key, []byte(claim), audit.ContentTypeJSON), "write a claim")
 }
 
 // The loop sleeps until the next time, not a fixed fast poll: a schedule

@@ -14,9 +14,9 @@ import (
 
 // Rule is when a schedule fires: once at Start, or at every time of an
 // RFC 5545 recurrence rule (RRULE) anchored at Start (the rule's DTSTART)
-// and evaluated in a time zone, so that "FREQ=WEEKLY;BYDAY=FR;BYHOUR=17;
-// BYMINUTE=30" in America/New_York is 17:30 local time on both sides of a
-// daylight-saving change. Parts the rule leaves out come from Start's
+// and evaluated in a time zone, so that
+// "FREQ=WEEKLY;BYDAY=FR;BYHOUR=17;BYMINUTE=30" in America/New_York is
+// 17:30 local time on both sides of a daylight-saving change. Parts the rule leaves out come from Start's
 // local time, as RFC 5545 says: "FREQ=WEEKLY;BYDAY=FR" fires on Fridays
 // at Start's hour and minute.
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/lablink-go/lablink/audit"
@@ -126,11 +128,43 @@ func (s *Scheduler) finish(ctx context.Context, o occRecord, sched Schedule, run
 	}
 }
 
+func staleClaimError(o occRecord) error {
+	return fmt.Errorf("%s claimed it at %s and stopped before handing it to its runner", o.ClaimedBy, stamp(o.ClaimedAt))
+}
+
+// youngClaim is a claim without an operation that adopt found too recent
+// to call stale.
+type youngClaim struct {
+	o     occRecord
+	sched Schedule
+}
+
+// recheck reads again each young claim once it is staleClaim old, and
+// fails it if it is still the same claim without an operation.
+func (s *Scheduler) recheck(ctx context.Context, now time.Time) error {
+	for _, key := range slices.Sorted(maps.Keys(s.young)) {
+		y := s.young[key]
+		if now.Sub(y.o.ClaimedAt) <= staleClaim {
+			continue
+		}
+		o, err := s.cal.occurrence(ctx, key)
+		if err != nil {
+			return err
+		}
+		delete(s.young, key)
+		if o.Outcome == OutcomeClaimed && o.Nonce == y.o.Nonce {
+			s.finish(context.WithoutCancel(ctx), o, y.sched, staleClaimError(o))
+		}
+	}
+	return nil
+}
+
 // adopt takes over the unfinished occurrences of a schedule found at
 // load (keys are its occurrence keys, oldest first): it waits for those
 // running, and fails those claimed longer than staleClaim ago without an
-// operation (their claimant stopped before handing them to its runner).
-// It reads from the newest back to the first finished one.
+// operation (their claimant stopped before handing them to its runner;
+// younger claims are read again by recheck once they are that old). It
+// reads from the newest back to the first finished one.
 func (s *Scheduler) adopt(ctx context.Context, e *entry, keys []string) error {
 	now := s.cal.now()
 	for i := len(keys) - 1; i >= 0; i-- {
@@ -144,8 +178,11 @@ func (s *Scheduler) adopt(ctx context.Context, e *entry, keys []string) error {
 			s.log.Info("schedule: adopting running occurrence", "schedule", o.ScheduleID, "time", o.Time, "operation", o.OperationID)
 			s.spawn(func() { s.await(runCtx, o, sched) })
 		case o.Outcome == OutcomeClaimed && now.Sub(o.ClaimedAt) > staleClaim:
-			s.finish(runCtx, o, sched, fmt.Errorf("%s claimed it at %s and stopped before handing it to its runner", o.ClaimedBy, stamp(o.ClaimedAt)))
-		case o.Outcome == OutcomeClaimed || o.Outcome == OutcomeRunning:
+			s.finish(runCtx, o, sched, staleClaimError(o))
+		case o.Outcome == OutcomeClaimed:
+			// Being handed over by a live allocator, or not: see recheck.
+			s.young[keys[i]] = youngClaim{o: o, sched: sched}
+		case o.Outcome == OutcomeRunning:
 			// Being handed over by a live allocator: theirs.
 		default:
 			return nil

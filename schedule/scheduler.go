@@ -81,6 +81,7 @@ type Scheduler struct {
 	maxID   int64
 	pending map[int64]bool // records whose create may still be in progress
 	entries map[int64]*entry
+	young   map[string]youngClaim // claims to recheck, by occurrence key
 
 	mu      sync.Mutex // guards started, closed
 	started bool
@@ -112,7 +113,7 @@ func NewScheduler(cal *Calendar, runner Runner, opts *SchedulerOptions) *Schedul
 	}
 	s := &Scheduler{
 		cal: cal, runner: runner, after: o.After, poll: o.PollInterval, owner: o.Owner, log: o.Logger,
-		wake: cal.watch(), pending: map[int64]bool{}, entries: map[int64]*entry{}, stop: make(chan struct{}),
+		wake: cal.watch(), pending: map[int64]bool{}, entries: map[int64]*entry{}, young: map[string]youngClaim{}, stop: make(chan struct{}),
 	}
 	s.waitCtx, s.cancelWaits = context.WithCancel(context.Background())
 	return s

@@ -55,6 +55,9 @@ func (s *Scheduler) tick(ctx context.Context) (time.Time, error) {
 		errs = append(errs, err)
 	}
 	now := s.cal.now()
+	if err := s.recheck(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	var next time.Time
 	for _, id := range slices.Sorted(maps.Keys(s.entries)) {
 		e := s.entries[id]
