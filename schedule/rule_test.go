@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/schedule"
 )
 
@@ -93,4 +94,46 @@ func TestRuleNextAndUpcoming(t *testing.T) {
 	assert.Equal(t, []time.Time{start.Add(24 * time.Hour), start.Add(48 * time.Hour)}, r.Upcoming(start, 5), "Upcoming stops at the rule's end")
 	assert.Len(t, slices.Collect(r.Times()), 3, "COUNT=3 times")
 	assert.Equal(t, "FREQ=DAILY;COUNT=3", r.String(), "String")
+}
+
+// Next walks the rule from its start, so its cost grows with the times
+// before t: Calendar.Get and List pay it once per schedule read.
+func BenchmarkRuleNext(b *testing.B) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for _, bm := range []struct {
+		name string
+		rule string
+		at   time.Time
+	}{
+		{"weekly, a year in", "FREQ=WEEKLY;BYDAY=FR;BYHOUR=17;BYMINUTE=30", start.AddDate(1, 0, 0)},
+		{"hourly, a year in", "FREQ=HOURLY", start.AddDate(1, 0, 0)},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			r, err := schedule.ParseRule(bm.rule, start, "America/New_York")
+			require.NoError(b, err, "ParseRule")
+			for b.Loop() {
+				if _, ok := r.Next(bm.at); !ok {
+					b.Fatal("no next time")
+				}
+			}
+		})
+	}
+}
+
+// A Calendar reading an hourly schedule a year old: the first read walks
+// the rule, later ones move on from where it stopped.
+func BenchmarkCalendarGetHourly(b *testing.B) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	now := start.Add(-time.Hour)
+	cal, err := schedule.NewCalendar(audit.NewDirStore(b.TempDir()), "dev", &schedule.Options{Now: func() time.Time { return now }})
+	require.NoError(b, err, "NewCalendar")
+	s, err := cal.Create(b.Context(), schedule.Request{Name: "hourly", Time: start.Format(time.RFC3339), RecurrenceRule: "FREQ=HOURLY"})
+	require.NoError(b, err, "Create")
+	now = start.AddDate(1, 0, 0)
+	for b.Loop() {
+		now = now.Add(time.Minute)
+		if _, err := cal.Get(b.Context(), s.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
