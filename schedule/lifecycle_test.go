@@ -213,8 +213,12 @@ func (c *countingStore) Create(ctx context.Context, key string, body []byte, ct 
 	return c.Store.Create(ctx, key, body, ct)
 }
 
-// An idle pass costs one Get, whatever the number of schedules.
-func TestIdlePollCostsOneGet(t *testing.T) {
+// The store requests the package doc promises: an idle pass costs one
+// Get, whatever the number of schedules; a time that runs costs ten
+// more: five Gets (the cancel marker, and a record and a marker for each
+// of two summary rewrites) and five writes (the claim, running, final,
+// and the two summary rewrites).
+func TestStoreRequests(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		now := bubbleClock(t0)
 		store := &countingStore{Store: audit.NewDirStore(t.TempDir())}
@@ -224,11 +228,18 @@ func TestIdlePollCostsOneGet(t *testing.T) {
 		}
 		h.start()
 		synctest.Wait()
-		gets, lists, writes := store.gets.Load(), store.lists.Load(), store.writes.Load()
+		count := func() [3]int64 { return [3]int64{store.gets.Load(), store.lists.Load(), store.writes.Load()} }
+		diff := func(a, b [3]int64) [3]int64 { return [3]int64{b[0] - a[0], b[1] - a[1], b[2] - a[2]} }
+
+		before := count()
 		sleepUntil(now, t0.Add(10*schedule.DefaultPollInterval))
-		assert.Equal(t, int64(10), store.gets.Load()-gets, "Gets in 10 poll intervals")
-		assert.Equal(t, int64(0), store.lists.Load()-lists, "Lists in 10 poll intervals")
-		assert.Equal(t, int64(0), store.writes.Load()-writes, "writes in 10 poll intervals")
+		assert.Equal(t, [3]int64{10, 0, 0}, diff(before, count()), "Gets, Lists, writes of 10 idle polls")
+
+		before = count()
+		sleepUntil(now, t0.Add(24*time.Hour)) // the first time, also a poll tick
+		assert.Len(t, h.run.Calls(), 1, "runs")
+		polls := int64((24*time.Hour - 10*schedule.DefaultPollInterval) / schedule.DefaultPollInterval)
+		assert.Equal(t, [3]int64{polls + 5, 0, 5}, diff(before, count()), "Gets, Lists, writes up to and of one run")
 	})
 }
 
