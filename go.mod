@@ -15,6 +15,7 @@ require (
 	github.com/hashicorp/terraform-exec v0.26.0
 	github.com/hashicorp/terraform-json v0.29.0
 	github.com/stretchr/testify v1.11.1
+	github.com/teambition/rrule-go v1.8.2
 	github.com/zclconf/go-cty v1.20.0
 	gopkg.in/yaml.v3 v3.0.1
 )
