@@ -11,7 +11,7 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/gpu"
-	"github.com/lablink-go/lablink/plancheck"
+	"github.com/lablink-go/lablink/internal/planread"
 )
 
 // Request asks for Count more client VMs.
@@ -182,7 +182,7 @@ func (l *Launcher) writeAndPlan(ctx context.Context, rec *attempt, res *Result, 
 		return nil, err
 	}
 	total := in.InstanceCount
-	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false, func(pl *plancheck.Plan) bool {
+	p, err := l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false, func(pl *planread.Plan) bool {
 		_, ok := l.state.createdTail(pl, total)
 		return ok
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
+	"github.com/lablink-go/lablink/internal/planread"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
@@ -23,7 +24,7 @@ import (
 // one calls Remove when done with it.
 type savedPlan struct {
 	path string
-	plan *plancheck.Plan
+	plan *planread.Plan
 	// fromEvents says plan was read from the event stream, which lists
 	// no prior state (plan.Prior is nil).
 	fromEvents bool
@@ -38,13 +39,13 @@ func (p *savedPlan) Remove() {
 // after id, and reads it. A destroy plan is made by terraform-exec and
 // read with `show -json` (it deletes, which the event stream cannot
 // prove). A launch's plan is made with -json, and its event stream read
-// as it runs (plancheck.ReadEvents); only when that stream does not prove
+// as it runs (planread.ReadEvents); only when that stream does not prove
 // the plan, or proven reports that it lacks what the caller needs, is the
 // saved plan read with `show -json` as well. That saves decoding
 // megabytes of `show -json` at hundreds of VMs, and one OpenTofu process,
 // on the common launch that only creates VMs. On error no plan file is
 // left behind.
-func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool, proven func(*plancheck.Plan) bool) (*savedPlan, error) {
+func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool, proven func(*planread.Plan) bool) (*savedPlan, error) {
 	dir := filepath.Join(w.dir, ".lablink", "plans")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -56,7 +57,7 @@ func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool,
 	} else {
 		p.plan, err = w.planEvents(ctx, p.path, varFile)
 		p.fromEvents = err == nil
-		if errors.Is(err, plancheck.ErrNeedsSavedPlan) || err == nil && !proven(p.plan) {
+		if errors.Is(err, planread.ErrNeedsSavedPlan) || err == nil && !proven(p.plan) {
 			p.plan, p.fromEvents, err = nil, false, nil
 		}
 	}
@@ -86,23 +87,23 @@ func (w *workingDir) planSaved(ctx context.Context, out, varFile string, destroy
 }
 
 // planEvents runs `plan -json -out` itself, with the arguments terraform-
-// exec would give it, and reads its event stream with plancheck.ReadEvents.
+// exec would give it, and reads its event stream with planread.ReadEvents.
 // terraform-exec's PlanJSON would first ask OpenTofu for its version (a
 // process more on a cold start) and collects the stream rather than
 // handing it over as it comes. An error matching ErrNeedsSavedPlan means
 // the plan was saved but must be read from the file. With -json, OpenTofu
 // prints a failed plan's diagnostics on the stream, so ReadEvents'
 // error is the one returned for them.
-func (w *workingDir) planEvents(ctx context.Context, out, varFile string) (*plancheck.Plan, error) {
+func (w *workingDir) planEvents(ctx context.Context, out, varFile string) (*planread.Plan, error) {
 	cmd := w.command(ctx, "plan", "-json", "-no-color", "-input=false",
 		"-lock-timeout="+w.lockTimeout.String(), "-out="+out, "-var-file="+varFile,
 		"-lock=true", fmt.Sprintf("-parallelism=%d", defaultParallelism), "-refresh=true")
-	var plan *plancheck.Plan
+	var plan *planread.Plan
 	exit, err := w.run(cmd, func(r io.Reader) (err error) {
-		plan, err = plancheck.ReadEvents(r, w.guard)
+		plan, err = planread.ReadEvents(r, w.guard)
 		return err
 	})
-	if ctx.Err() == nil && exit != nil && err != nil && !errors.Is(err, plancheck.ErrNeedsSavedPlan) {
+	if ctx.Err() == nil && exit != nil && err != nil && !errors.Is(err, planread.ErrNeedsSavedPlan) {
 		return nil, fmt.Errorf("%w (%w)", err, exit) // the plan's diagnostics
 	}
 	if err := settle(ctx, exit, err); err != nil {
@@ -112,15 +113,15 @@ func (w *workingDir) planEvents(ctx context.Context, out, varFile string) (*plan
 }
 
 // show runs `show -json` of the saved plan at path and reads what the
-// guard, the summary and the state reader need with plancheck.Read,
+// guard, the summary and the state reader need with planread.Read,
 // streaming, rather than decoding the whole plan (megabytes at hundreds of
 // VMs) as terraform-exec's ShowPlanFile does; terraform-exec's version
 // check before show is skipped with it, one OpenTofu process fewer on a
 // cold start.
-func (w *workingDir) show(ctx context.Context, path string) (*plancheck.Plan, error) {
-	var plan *plancheck.Plan
+func (w *workingDir) show(ctx context.Context, path string) (*planread.Plan, error) {
+	var plan *planread.Plan
 	exit, err := w.run(w.command(ctx, "show", "-json", "-no-color", path), func(r io.Reader) (err error) {
-		plan, err = plancheck.Read(r, w.guard)
+		plan, err = planread.Read(r, w.guard)
 		return err
 	})
 	if err := settle(ctx, exit, err); err != nil {
@@ -184,10 +185,7 @@ func settle(ctx context.Context, exit, readErr error) error {
 
 // summary counts the plan's resource changes: a forget counts as a
 // destroy (the resource leaves the state) and forget+create as a replace.
-func (p *savedPlan) summary() PlanSummary {
-	sum := p.plan.Summary
-	return PlanSummary{Add: sum.Add, Change: sum.Change, Destroy: sum.Destroy, Replace: sum.Replace}
-}
+func (p *savedPlan) summary() PlanSummary { return p.plan.Summary }
 
 // guard refuses a plan that would disturb a running client VM or open its
 // ports to the internet (package plancheck), with the options the plan

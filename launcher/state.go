@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 
-	"github.com/lablink-go/lablink/plancheck"
+	"github.com/lablink-go/lablink/internal/planread"
 )
 
 // Counter reports how many client VMs exist. The default counts the
@@ -163,7 +163,7 @@ func (s stateReader) prior(p *savedPlan, total int) int {
 // module without that resource), client VMs in a child module (the state
 // reader counts the root module's), a gap (as when a VM was removed out
 // of band), an index at or beyond total, a key, or two resource types.
-func (s stateReader) createdTail(p *plancheck.Plan, total int) (int, bool) {
+func (s stateReader) createdTail(p *planread.Plan, total int) (int, bool) {
 	created := make(map[int]bool)
 	typ := ""
 	for _, c := range p.Changes {
