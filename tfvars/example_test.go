@@ -99,3 +99,16 @@ func ExampleVerify() {
 	// machine_type from machine.machine_type
 	// verify tfvars: machine_type = "t2.medium" but machine.machine_type = "g4dn.xlarge"
 }
+
+func ExampleParse() {
+	// Parse reads a -var-file as OpenTofu does: no references, but a
+	// template directive without references is still evaluated.
+	vals, err := tfvars.Parse([]byte("region = \"%{if true}us-west-2%{endif}\"\ncount  = 3\n"), tfvars.HCL)
+	fmt.Println(tfvars.Literal(vals["region"]), tfvars.Literal(vals["count"]), err)
+
+	_, err = tfvars.Parse([]byte(`region = "${var.region}"`), tfvars.HCL)
+	fmt.Println(err != nil)
+	// Output:
+	// "us-west-2" 3 <nil>
+	// true
+}

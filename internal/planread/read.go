@@ -60,16 +60,16 @@ type Resource struct {
 // Read reads the output of `tofu show -json PLANFILE` (or Terraform's)
 // from r, as much of it as the checks, the summary and the prior
 // resources need: the header of every resource change, and its before,
-// after and after_unknown values only where NeedsValues says Check reads
-// them. The values of the client VMs a launch creates, the bulk of the
+// after and after_unknown values only where NeedsValues says
+// plancheck.Check reads them. The values of the client VMs a launch creates, the bulk of the
 // plan, are skipped unread, as are planned_values, configuration, the
 // variables and the outputs. It returns an error naming the invalid
 // options, or a read error.
 //
-// Read gives Check the verdict, and Summary the counts, that the plan
-// decoded whole by terraform-json (tfexec's ShowPlanFile) gives: it
-// decodes with encoding/json into types that mirror terraform-json's for
-// every field it reads, so that keys match alike (case-insensitively), a
+// Read gives plancheck.Check the verdict, and Summary the counts, that
+// the plan decoded whole by terraform-json (tfexec's ShowPlanFile) gives:
+// it decodes with encoding/json into types that mirror terraform-json's
+// for every field it reads, so that keys match alike (case-insensitively), a
 // repeated key does what it does there, and a value of the wrong type is
 // an error; it checks format_version (and prior_state's) by terraform-
 // json's own rules; and it rejects what is not one valid JSON value.
