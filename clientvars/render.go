@@ -215,21 +215,11 @@ func Render(schema *tfvars.Schema, in Inputs, format tfvars.Format) (Rendered, e
 }
 
 // verify parses data back and requires the config-bound variables to
-// equal their config fields, and every variable to equal vals.
+// equal their config fields (their mismatches come first and name the
+// config field rather than just the wanted value), and every variable to
+// equal vals.
 func verify(data []byte, format tfvars.Format, in *Inputs, vals map[string]cty.Value) error {
-	parsed, err := tfvars.Parse(data, format)
-	if err != nil {
-		return fmt.Errorf("verify tfvars: %w", err)
-	}
-	// Config-bound variables first, so that their mismatches name the
-	// config field rather than just the wanted value.
-	if err := tfvars.VerifyBound(parsed, expectations(in, vals)); err != nil {
-		return fmt.Errorf("verify tfvars against config:\n%w", err)
-	}
-	if err := tfvars.Compare(parsed, vals); err != nil {
-		return fmt.Errorf("verify tfvars:\n%w", err)
-	}
-	return nil
+	return tfvars.Verify(data, format, vals, expectations(in, vals))
 }
 
 // DiscoverSecurityGroup fills env.AllocatorSGID from the instance

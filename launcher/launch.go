@@ -10,7 +10,7 @@ import (
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/gpu"
-	"github.com/lablink-go/lablink/plancheck"
+	"github.com/lablink-go/lablink/internal/planread"
 )
 
 // launch runs one apply for the merged requests reqs and records it in
@@ -212,7 +212,7 @@ func (l *Launcher) writeAndPlan(ctx context.Context, rec *attempt, res *Result, 
 		return nil, err
 	}
 	total := in.InstanceCount
-	return l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false, func(pl *plancheck.Plan) bool {
+	return l.wd.plan(ctx, rec.id(), l.TFVarsPath(), false, func(pl *planread.Plan) bool {
 		_, ok := createdTail(pl, total, l.opts.VMResource)
 		return ok
 	})

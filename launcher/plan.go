@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/lablink-go/lablink/internal/planread"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
-	"github.com/lablink-go/lablink/plancheck"
 )
 
 // savedPlan is a plan saved by `plan -out` and what the launcher read of
@@ -19,7 +19,7 @@ import (
 // one calls Remove when done with it.
 type savedPlan struct {
 	path string
-	plan *plancheck.Plan
+	plan *planread.Plan
 	// fromEvents says plan was read from the event stream, which lists
 	// no prior state (plan.Prior is nil).
 	fromEvents bool
@@ -33,13 +33,13 @@ func (p *savedPlan) Remove() {
 // plan saves a plan of varFile (a destroy plan when destroy is set), named
 // after id, and reads it. A destroy plan is read with `show -json` (it
 // deletes, which the event stream cannot prove). A launch's plan is made
-// with -json, and its event stream read as it runs (plancheck.ReadEvents);
+// with -json, and its event stream read as it runs (planread.ReadEvents);
 // only when that stream does not prove the plan, or proven reports that
 // it lacks what the caller needs, is the saved plan read with `show -json`
 // as well. That saves decoding megabytes of `show -json` at hundreds of
 // VMs, and one OpenTofu process, on the common launch that only creates
 // VMs. On error no plan file is left behind.
-func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool, proven func(*plancheck.Plan) bool) (*savedPlan, error) {
+func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool, proven func(*planread.Plan) bool) (*savedPlan, error) {
 	dir := filepath.Join(w.dir, ".lablink", "plans")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool,
 	} else {
 		p.plan, err = w.planEvents(ctx, id, args)
 		p.fromEvents = err == nil
-		if errors.Is(err, plancheck.ErrNeedsSavedPlan) || err == nil && !proven(p.plan) {
+		if errors.Is(err, planread.ErrNeedsSavedPlan) || err == nil && !proven(p.plan) {
 			p.plan, p.fromEvents, err = nil, false, nil
 		}
 	}
@@ -75,18 +75,18 @@ func (w *workingDir) plan(ctx context.Context, id, varFile string, destroy bool,
 var readPlanEvents = true
 
 // planEvents runs `plan -json -out` and reads its event stream with
-// plancheck.ReadEvents as it comes. An error matching ErrNeedsSavedPlan
+// planread.ReadEvents as it comes. An error matching ErrNeedsSavedPlan
 // means the plan was saved but must be read from the file. With -json,
 // OpenTofu prints a failed plan's diagnostics on the stream, so
 // ReadEvents' error is the one returned for them.
-func (w *workingDir) planEvents(ctx context.Context, id string, args tofu.PlanArgs) (*plancheck.Plan, error) {
-	var plan *plancheck.Plan
+func (w *workingDir) planEvents(ctx context.Context, id string, args tofu.PlanArgs) (*planread.Plan, error) {
+	var plan *planread.Plan
 	var readErr error
 	exit := w.run.Run(ctx, id, tofu.Plan(args), func(r io.Reader) error {
-		plan, readErr = plancheck.ReadEvents(r, w.guard)
+		plan, readErr = planread.ReadEvents(r, w.guard)
 		return nil
 	})
-	if exit != nil && ctx.Err() == nil && readErr != nil && !errors.Is(readErr, plancheck.ErrNeedsSavedPlan) {
+	if exit != nil && ctx.Err() == nil && readErr != nil && !errors.Is(readErr, planread.ErrNeedsSavedPlan) {
 		return nil, fmt.Errorf("%w (%w)", readErr, errors.Unwrap(exit)) // the plan's diagnostics
 	}
 	if exit != nil {
@@ -96,14 +96,14 @@ func (w *workingDir) planEvents(ctx context.Context, id string, args tofu.PlanAr
 }
 
 // show runs `show -json` of the saved plan at path and reads what the
-// guard, the summary and the state reader need with plancheck.Read,
+// guard, the summary and the state reader need with planread.Read,
 // streaming, rather than decoding the whole plan (megabytes at hundreds of
 // VMs).
-func (w *workingDir) show(ctx context.Context, path string) (*plancheck.Plan, error) {
-	var plan *plancheck.Plan
+func (w *workingDir) show(ctx context.Context, path string) (*planread.Plan, error) {
+	var plan *planread.Plan
 	var readErr error
 	err := w.run.Run(ctx, "", tofu.Show(path), func(r io.Reader) error {
-		plan, readErr = plancheck.Read(r, w.guard)
+		plan, readErr = planread.Read(r, w.guard)
 		return nil
 	})
 	if err != nil {
@@ -114,10 +114,7 @@ func (w *workingDir) show(ctx context.Context, path string) (*plancheck.Plan, er
 
 // summary counts the plan's resource changes: a forget counts as a
 // destroy (the resource leaves the state) and forget+create as a replace.
-func (p *savedPlan) summary() PlanSummary {
-	sum := p.plan.Summary
-	return PlanSummary{Add: sum.Add, Change: sum.Change, Destroy: sum.Destroy, Replace: sum.Replace}
-}
+func (p *savedPlan) summary() PlanSummary { return p.plan.Summary }
 
 // guard refuses a plan that would disturb a running client VM or open its
 // ports to the internet (package plancheck), with the options the plan

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lablink-go/lablink/internal/planread"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
-	"github.com/lablink-go/lablink/plancheck"
 	"github.com/lablink-go/lablink/tfstate"
 )
 
@@ -221,7 +221,7 @@ func (l *Launcher) prior(p *savedPlan, total int) int {
 // module without that resource), client VMs in a child module (the state
 // reader counts the root module's), a gap (as when a VM was removed out
 // of band), an index at or beyond total, a key, or two resource types.
-func createdTail(p *plancheck.Plan, total int, vmResource string) (int, bool) {
+func createdTail(p *planread.Plan, total int, vmResource string) (int, bool) {
 	created := make(map[int]bool)
 	typ := ""
 	for _, c := range p.Changes {

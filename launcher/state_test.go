@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/planread"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
@@ -56,11 +57,11 @@ func TestCreatedTail(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &Launcher{opts: Options{VMResource: "lablink_vm"}}
-			prior, ok := createdTail(&plancheck.Plan{Changes: tt.changes}, tt.total, "lablink_vm")
+			prior, ok := createdTail(&planread.Plan{Changes: tt.changes}, tt.total, "lablink_vm")
 			assert.Equal(t, tt.ok, ok, "proven")
 			if tt.ok {
 				assert.Equal(t, tt.prior, prior, "prior VMs")
-				assert.Equal(t, tt.prior, s.prior(&savedPlan{plan: &plancheck.Plan{Changes: tt.changes}, fromEvents: true}, tt.total), "prior of the saved plan read from events")
+				assert.Equal(t, tt.prior, s.prior(&savedPlan{plan: &planread.Plan{Changes: tt.changes}, fromEvents: true}, tt.total), "prior of the saved plan read from events")
 			}
 		})
 	}
@@ -70,7 +71,7 @@ func TestCreatedTail(t *testing.T) {
 // count inferred from the event stream is the one the saved plan's prior
 // state gives; the stream is used only where createdTail proves it.
 func TestCreatedTailAgreesWithSavedPlan(t *testing.T) {
-	streams, err := filepath.Glob("../plancheck/testdata/events/*.jsonl")
+	streams, err := filepath.Glob("../internal/planread/testdata/events/*.jsonl")
 	require.NoError(t, err)
 	require.NotEmpty(t, streams)
 	s := &Launcher{opts: Options{VMResource: "lablink_vm"}}
@@ -78,12 +79,12 @@ func TestCreatedTailAgreesWithSavedPlan(t *testing.T) {
 	for _, events := range streams {
 		name := strings.TrimSuffix(filepath.Base(events), ".jsonl")
 		show := strings.TrimSuffix(events, "l")
-		fromEvents, err := plancheck.ReadEvents(bytes.NewReader(readTestFile(t, events)), nil)
+		fromEvents, err := planread.ReadEvents(bytes.NewReader(readTestFile(t, events)), nil)
 		if err != nil {
-			require.ErrorIs(t, err, plancheck.ErrNeedsSavedPlan, name)
+			require.ErrorIs(t, err, planread.ErrNeedsSavedPlan, name)
 			continue
 		}
-		saved, err := plancheck.Read(bytes.NewReader(readTestFile(t, show)), nil)
+		saved, err := planread.Read(bytes.NewReader(readTestFile(t, show)), nil)
 		require.NoError(t, err, name)
 		total := instanceCount(t, readTestFile(t, show))
 		n, ok := createdTail(fromEvents, total, "lablink_vm")

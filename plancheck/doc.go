@@ -1,7 +1,9 @@
 // Package plancheck decides whether a saved OpenTofu (or Terraform) plan of
 // the client-VM module may be applied. It is pure: it reads the plan's
 // resource changes, as `tofu show -json` prints them, and returns nil or a
-// *RefusedError listing every reason at once.
+// *RefusedError listing every reason at once:
+//
+//	err := plancheck.Check(plancheck.Changes(plan), nil) // plan from tfexec's ShowPlanFile
 //
 // Two policies run over every plan, and both fail closed: what they cannot
 // prove harmless from the plan is refused.
@@ -27,23 +29,13 @@
 // see docs/upstream.md) compares from_port only, so a range such as
 // 6000-8000 passes it.
 //
-// The policies work on Change values, not on *tfjson.Plan: Changes adapts a
-// decoded plan, and a cheaper reader of the plan JSON may build the same
-// values, leaving Before, After and AfterUnknown nil wherever NeedsValues
-// says the checks do not read them. Check gives both sources the same
-// verdict.
-//
-// This package has two such readers, each returning a *Plan with the
-// changes, the summary counts and (from the saved plan) the prior state's
-// resources. Read takes `tofu show -json` output and skips, unread, the
-// values NeedsValues does not ask for: at 500 VMs of the local module, 14
-// MB of JSON of which the checks need a few kilobytes, it costs a fifth of
-// decoding the plan into tfjson.Plan. ReadEvents takes the event stream
-// of `tofu plan -json` and needs no `show` at all, but only for a plan
-// that creates resources the checks need no values of (and reads data
-// sources); for any other plan it returns ErrNeedsSavedPlan and the caller
-// reads the saved plan. Both give exactly the verdict and the summary of
-// the whole decoded plan; the tests and fuzz targets hold them to it.
+// The policies work on Change values, not on *tfjson.Plan: Changes adapts
+// a plan decoded by terraform-json (tfexec's ShowPlanFile), and any other
+// reader of the plan JSON may build the same values. Check reads Before,
+// After and AfterUnknown only of an update in place of a client VM and of
+// a security-group resource it must look into (created, updated, or with
+// actions it does not know); a reader may leave them nil elsewhere and
+// get the verdict of the whole plan.
 //
 // Messages name addresses, actions, attribute paths, rules and ports, never
 // attribute values: a plan holds the VMs' tokens. (A path does name the

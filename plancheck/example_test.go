@@ -11,7 +11,7 @@ import (
 	"github.com/lablink-go/lablink/plancheck"
 )
 
-func ExampleCheckPlan() {
+func ExampleChanges() {
 	// What `tofu show -json` printed for a saved plan (tfexec's
 	// ShowPlanFile returns the same *tfjson.Plan).
 	b, err := os.ReadFile("testdata/plans/forget-create.json")
@@ -25,7 +25,7 @@ func ExampleCheckPlan() {
 		return
 	}
 
-	err = plancheck.CheckPlan(&plan, nil)
+	err = plancheck.Check(plancheck.Changes(&plan), nil)
 	var refused *plancheck.RefusedError
 	if errors.As(err, &refused) {
 		for _, v := range refused.Violations {
@@ -65,4 +65,23 @@ func ExampleCheck() {
 	fmt.Println(err)
 	// Output:
 	// plan refused: aws_instance.lablink_vm[2]: update in place (changes user_data_base64) refused: a running VM may be stopped; aws_vpc_security_group_ingress_rule.vnc: ingress rule (tcp 6000-8000 from 0.0.0.0/0) refused: it lets 0.0.0.0/0 reach port 6080; aws_vpc_security_group_ingress_rule.vnc: ingress rule (tcp 6000-8000 from 0.0.0.0/0) refused: it lets 0.0.0.0/0 reach port 7070
+}
+
+// A security group rule that lets the internet reach KasmVNC is refused
+// whatever else the plan does; so is a range that contains the port.
+func ExampleCheck_publicPort() {
+	changes := []plancheck.Change{{
+		Address: "aws_security_group_rule.vnc", Type: "aws_security_group_rule", Name: "vnc",
+		Actions: []string{"create"},
+		After: map[string]any{
+			"type": "ingress", "protocol": "tcp", "from_port": 6080.0, "to_port": 6080.0,
+			"cidr_blocks": []any{"0.0.0.0/0"}, "ipv6_cidr_blocks": []any{},
+		},
+	}}
+	err := plancheck.Check(changes, nil)
+	fmt.Println(errors.Is(err, plancheck.ErrRefused))
+	fmt.Println(err)
+	// Output:
+	// true
+	// plan refused: aws_security_group_rule.vnc: ingress rule (tcp 6080 from 0.0.0.0/0) refused: it lets 0.0.0.0/0 reach port 6080
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/plantest"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
@@ -34,10 +35,10 @@ func TestFixtureActions(t *testing.T) {
 		{"read", map[string][]string{"data.terraform_remote_state.lablink_vm": {"read"}, vm("0"): {"no-op"}, vm("1"): {"no-op"}, vm("2"): {"create"}}},
 		{"module-delete", map[string][]string{"module.clients." + vm("0"): {"no-op"}, "module.clients." + vm("1"): {"delete"}}},
 	}
-	require.Len(t, tests, len(fixtureCases), "one row per generated fixture")
+	require.Len(t, tests, len(plantest.PlanCases()), "one row per generated fixture")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan := loadPlan(t, fixturePath(tt.name))
+			plan := plantest.LoadPlan(t, fixturePath(tt.name))
 			assert.True(t, strings.HasPrefix(plan.TerraformVersion, "1.12.6"), "%s: made by OpenTofu %s", tt.name, plan.TerraformVersion)
 			got := map[string][]string{}
 			for _, c := range plancheck.Changes(plan) {
@@ -225,7 +226,7 @@ func TestGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan := loadPlan(t, "testdata/"+tt.file+".json")
+			plan := plantest.LoadPlan(t, "testdata/"+tt.file+".json")
 			assert.Equal(t, tt.want, violations(t, tt.name, plan, tt.opts), tt.name)
 		})
 	}

@@ -1,10 +1,6 @@
 package plancheck_test
 
 import (
-	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -15,23 +11,14 @@ import (
 	"github.com/lablink-go/lablink/plancheck"
 )
 
-// loadPlan reads a plan fixture the way the launcher gets it from tfexec.
-func loadPlan(t *testing.T, path string) *tfjson.Plan {
-	t.Helper()
-	b, err := os.ReadFile(filepath.FromSlash(path))
-	require.NoError(t, err)
-	var p tfjson.Plan
-	require.NoError(t, json.Unmarshal(b, &p), path)
-	return &p
-}
-
-// violations runs CheckPlan and returns the violations as strings, nil
-// when the plan passes. It checks the shape of a refusal: errors.Is and
-// errors.As hold, the message holds every violation, and each violation
-// carries the actions its change has in the plan.
+// violations checks the changes of plan and returns the violations as
+// strings, nil when the plan passes. It checks the shape of a refusal:
+// errors.Is and errors.As hold, the message holds every violation, and
+// each violation carries the actions its change has in the plan.
 func violations(t *testing.T, name string, plan *tfjson.Plan, opts *plancheck.Options) []string {
 	t.Helper()
-	err := plancheck.CheckPlan(plan, opts)
+	changes := plancheck.Changes(plan)
+	err := plancheck.Check(changes, opts)
 	if err == nil {
 		return nil
 	}
@@ -40,7 +27,7 @@ func violations(t *testing.T, name string, plan *tfjson.Plan, opts *plancheck.Op
 	require.ErrorAs(t, err, &re, name)
 	require.NotEmpty(t, re.Violations, name)
 	actions := map[string][][]string{}
-	for _, c := range plancheck.Changes(plan) {
+	for _, c := range changes {
 		addr := c.Address
 		if c.Deposed != "" {
 			addr += " (deposed " + c.Deposed + ")"
@@ -53,19 +40,6 @@ func violations(t *testing.T, name string, plan *tfjson.Plan, opts *plancheck.Op
 		assert.Contains(t, err.Error(), v.String(), name)
 		assert.True(t, slices.ContainsFunc(actions[v.Address], func(a []string) bool { return slices.Equal(a, v.Actions) }),
 			"%s: violation %q carries actions %v, not those of its change %v", name, v, v.Actions, actions[v.Address])
-	}
-	return out
-}
-
-// refusedReasons is errors.As for tests that only need the reasons.
-func refusedReasons(err error) []string {
-	var re *plancheck.RefusedError
-	if !errors.As(err, &re) {
-		return nil
-	}
-	out := make([]string, len(re.Violations))
-	for i, v := range re.Violations {
-		out[i] = v.String()
 	}
 	return out
 }

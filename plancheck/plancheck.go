@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/lablink-go/lablink/internal/planscope"
 )
 
 // ErrRefused is the condition callers branch on: the plan must not be
@@ -45,24 +47,36 @@ type Violation struct {
 // String returns "address: reason".
 func (v Violation) String() string { return v.Address + ": " + v.Reason }
 
-// DefaultClientVMs are the client VM resources Options.ClientVMs defaults
-// to: the AWS module's instances and the local module's twin.
-var DefaultClientVMs = []string{"aws_instance.lablink_vm", "terraform_data.lablink_vm"}
+// The policy's defaults. They are never handed out: the Default functions
+// return copies, so no importer can weaken the policy for a whole process.
+var (
+	defaultClientVMs   = []string{"aws_instance.lablink_vm", "terraform_data.lablink_vm"}
+	defaultPorts       = []int{6080, 7070}
+	defaultPublicCIDRs = []string{"0.0.0.0/0", "::/0"}
+)
 
-// DefaultPorts are the client ports Options.Ports defaults to: KasmVNC
+// DefaultClientVMs returns the client VM resources Options.ClientVMs
+// defaults to: the AWS module's instances and the local module's twin.
+// Each call returns a new slice, which the caller may modify.
+func DefaultClientVMs() []string { return slices.Clone(defaultClientVMs) }
+
+// DefaultPorts returns the client ports Options.Ports defaults to: KasmVNC
 // (6080) and the client agent (7070). Upstream lets only the allocator's
-// security group reach them.
-var DefaultPorts = []int{6080, 7070}
+// security group reach them. Each call returns a new slice, which the
+// caller may modify.
+func DefaultPorts() []int { return slices.Clone(defaultPorts) }
 
-// DefaultPublicCIDRs are the sources Options.PublicCIDRs defaults to.
-var DefaultPublicCIDRs = []string{"0.0.0.0/0", "::/0"}
+// DefaultPublicCIDRs returns the sources Options.PublicCIDRs defaults to:
+// the whole IPv4 and IPv6 internet. Each call returns a new slice, which
+// the caller may modify.
+func DefaultPublicCIDRs() []string { return slices.Clone(defaultPublicCIDRs) }
 
 // Options tune the checks. A nil *Options and the zero value mean the
-// defaults.
+// defaults; an empty list means its default. Check only reads Options.
 type Options struct {
 	// ClientVMs names the resources whose instances are running client
 	// VMs, as "TYPE.NAME"; each matches in every module and at every
-	// index. Default DefaultClientVMs.
+	// index. Default DefaultClientVMs().
 	ClientVMs []string
 
 	// HarmlessUpdates lists the attribute paths an update in place of a
@@ -73,12 +87,13 @@ type Options struct {
 	// Default none: every update in place is refused.
 	HarmlessUpdates []string
 
-	// Ports are the ports PublicCIDRs must not reach. Default DefaultPorts.
+	// Ports are the ports PublicCIDRs must not reach. Default
+	// DefaultPorts().
 	Ports []int
 
 	// PublicCIDRs are the sources that must not reach Ports. A rule is
 	// refused when one of its CIDRs contains one of these. Default
-	// DefaultPublicCIDRs.
+	// DefaultPublicCIDRs().
 	PublicCIDRs []string
 }
 
@@ -138,14 +153,6 @@ func Changes(plan *tfjson.Plan) []Change {
 	return out
 }
 
-// CheckPlan is Check(Changes(plan), opts). A nil plan is an error.
-func CheckPlan(plan *tfjson.Plan, opts *Options) error {
-	if plan == nil {
-		return errors.New("plancheck: no plan")
-	}
-	return Check(Changes(plan), opts)
-}
-
 // Check runs the client-VM guard and the security-group policy over
 // changes. It returns nil when the plan may be applied, a *RefusedError
 // (errors.Is(err, ErrRefused)) listing every violation, or an error naming
@@ -175,29 +182,9 @@ func (o *checker) check(changes []Change) error {
 	return nil
 }
 
-// NeedsValues reports whether Check reads the Before, After and
-// AfterUnknown values of a change with c's mode, type, name and actions.
-// A reader of the plan JSON may skip the values of the others (the bulk
-// of a plan: every VM's user_data, twice) and still get the verdict
-// Check gives the full plan. Invalid options yield true.
-func NeedsValues(c Change, opts *Options) bool {
-	o, err := compile(opts)
-	if err != nil {
-		return true
-	}
-	return o.needsValues(c)
-}
-
-func (o *checker) needsValues(c Change) bool {
-	if o.isVM(c) && slices.Equal(c.Actions, []string{string(tfjson.ActionUpdate)}) {
-		return true
-	}
-	return o.isSGRule(c) && exposes(c.Actions)
-}
-
 // checker is Options with the defaults applied and the values parsed.
 type checker struct {
-	vms      map[[2]string]bool
+	vms      planscope.VMs
 	harmless [][]string
 	ports    []int
 	public   []netip.Prefix
@@ -207,20 +194,13 @@ func compile(opts *Options) (*checker, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	o := &checker{vms: map[[2]string]bool{}}
-	var errs []error
+	o := &checker{}
 	vms := opts.ClientVMs
 	if len(vms) == 0 {
-		vms = DefaultClientVMs
+		vms = defaultClientVMs
 	}
-	for _, s := range vms {
-		typ, name, ok := strings.Cut(s, ".")
-		if !ok || typ == "" || name == "" || strings.ContainsAny(name, ".[") {
-			errs = append(errs, fmt.Errorf("client VM %q: want TYPE.NAME", s))
-			continue
-		}
-		o.vms[[2]string{typ, name}] = true
-	}
+	var errs []error
+	o.vms, errs = planscope.ParseVMs(vms)
 	for _, p := range opts.HarmlessUpdates {
 		segs := strings.Split(p, ".")
 		if slices.Contains(segs, "") {
@@ -231,7 +211,7 @@ func compile(opts *Options) (*checker, error) {
 	}
 	o.ports = opts.Ports
 	if len(o.ports) == 0 {
-		o.ports = DefaultPorts
+		o.ports = defaultPorts
 	}
 	for _, p := range o.ports {
 		if p < 0 || p > 65535 {
@@ -240,7 +220,7 @@ func compile(opts *Options) (*checker, error) {
 	}
 	cidrs := opts.PublicCIDRs
 	if len(cidrs) == 0 {
-		cidrs = DefaultPublicCIDRs
+		cidrs = defaultPublicCIDRs
 	}
 	for _, s := range cidrs {
 		p, err := netip.ParsePrefix(s)
@@ -256,7 +236,7 @@ func compile(opts *Options) (*checker, error) {
 	return o, nil
 }
 
-func (o *checker) isVM(c Change) bool { return o.vms[[2]string{c.Type, c.Name}] }
+func (o *checker) isVM(c Change) bool { return o.vms.Has(c.Type, c.Name) }
 
 func address(c Change) string {
 	if c.Deposed != "" {

@@ -2,16 +2,13 @@ package plancheck_test
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/plantest"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
@@ -45,11 +42,9 @@ func TestOptionsInvalid(t *testing.T) {
 	for _, s := range []string{`client VM "lablink_vm"`, `client VM "aws_instance.lablink_vm[0]"`, `harmless update "tags..Name"`, "port 70000", `"everyone"`} {
 		assert.Contains(t, err.Error(), s)
 	}
-	assert.True(t, plancheck.NeedsValues(plancheck.Change{Type: "x"}, opts), "invalid options read everything")
 }
 
-func TestCheckPlanNil(t *testing.T) {
-	assert.Error(t, plancheck.CheckPlan(nil, nil))
+func TestNil(t *testing.T) {
 	assert.Nil(t, plancheck.Changes(nil))
 	assert.NoError(t, plancheck.Check(nil, nil), "a plan without changes passes")
 }
@@ -77,75 +72,7 @@ func TestNumbers(t *testing.T) {
 		assert.NoError(t, plancheck.Check([]plancheck.Change{vm(tt.before, tt.after)}, opts), tt.name)
 	}
 	assert.Equal(t, []string{"aws_instance.lablink_vm[0]: update in place (changes size) refused: a running VM may be stopped"},
-		refusedReasons(plancheck.Check([]plancheck.Change{vm(json.Number("100"), 200.0)}, opts)))
-}
-
-// cheapChanges decodes the plan JSON as a cheaper reader would (issue 13):
-// the header of every change, and the values only where NeedsValues asks
-// for them.
-func cheapChanges(b []byte, opts *plancheck.Options) ([]plancheck.Change, error) {
-	var raw struct {
-		ResourceChanges []struct {
-			Address, Mode, Type, Name, Deposed string
-			Change                             *struct {
-				Actions       []string
-				Before, After json.RawMessage
-				AfterUnknown  json.RawMessage `json:"after_unknown"`
-			}
-		} `json:"resource_changes"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, err
-	}
-	var out []plancheck.Change
-	for _, rc := range raw.ResourceChanges {
-		c := plancheck.Change{Address: rc.Address, Deposed: rc.Deposed, Mode: rc.Mode, Type: rc.Type, Name: rc.Name}
-		if rc.Change != nil {
-			c.Actions = rc.Change.Actions
-			if plancheck.NeedsValues(c, opts) {
-				for _, v := range []struct {
-					raw json.RawMessage
-					dst *any
-				}{{rc.Change.Before, &c.Before}, {rc.Change.After, &c.After}, {rc.Change.AfterUnknown, &c.AfterUnknown}} {
-					if len(v.raw) > 0 {
-						if err := json.Unmarshal(v.raw, v.dst); err != nil {
-							return nil, err
-						}
-					}
-				}
-			}
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// TestCheaperSource: a reader that skips the values NeedsValues does not
-// ask for gets the verdict of the full plan, on every fixture.
-func TestCheaperSource(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	optsList := []*plancheck.Options{nil, {HarmlessUpdates: []string{"tags", "tags_all", "input.tags", "output"}}}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		plan := loadPlan(t, f)
-		for i, opts := range optsList {
-			name := fmt.Sprintf("%s/opts%d", f, i)
-			cheap, err := cheapChanges(b, opts)
-			require.NoError(t, err, name)
-			full := plancheck.Changes(plan)
-			require.Len(t, cheap, len(full), name)
-			for j := range full {
-				assert.Equal(t, full[j].Address, cheap[j].Address, name)
-				assert.Equal(t, full[j].Actions, cheap[j].Actions, name)
-			}
-			want, got := plancheck.CheckPlan(plan, opts), plancheck.Check(cheap, opts)
-			assert.Equal(t, errors.Is(want, plancheck.ErrRefused), errors.Is(got, plancheck.ErrRefused), name)
-			assert.Equal(t, refusedReasons(want), refusedReasons(got), name)
-		}
-	}
+		plantest.Reasons(plancheck.Check([]plancheck.Change{vm(json.Number("100"), 200.0)}, opts)))
 }
 
 // TestMessagesHoldNoValues: messages name paths, never values, since a
@@ -167,29 +94,6 @@ func TestMessagesHoldNoValues(t *testing.T) {
 	assert.Contains(t, err.Error(), "cidr_blocks holds a value that is not a CIDR")
 }
 
-func TestNeedsValues(t *testing.T) {
-	tests := []struct {
-		c    plancheck.Change
-		want bool
-	}{
-		{plancheck.Change{Type: "aws_instance", Name: "lablink_vm", Actions: []string{"update"}}, true},
-		{plancheck.Change{Type: "aws_instance", Name: "lablink_vm", Actions: []string{"create"}}, false},
-		{plancheck.Change{Type: "aws_instance", Name: "lablink_vm", Actions: []string{"delete", "create"}}, false},
-		{plancheck.Change{Type: "aws_instance", Name: "other", Actions: []string{"update"}}, false},
-		{plancheck.Change{Type: "aws_security_group", Name: "x", Actions: []string{"create"}}, true},
-		{plancheck.Change{Type: "aws_security_group", Name: "x", Actions: []string{"delete"}}, false},
-		{plancheck.Change{Type: "aws_security_group", Name: "x", Actions: []string{"no-op"}}, false},
-		{plancheck.Change{Type: "aws_security_group", Name: "x", Mode: "data", Actions: []string{"read"}}, false},
-		{plancheck.Change{Type: "aws_vpc_security_group_ingress_rule", Name: "x", Actions: []string{"frobnicate"}}, true},
-		{plancheck.Change{Type: "aws_security_group_rule", Name: "x"}, true},
-		{plancheck.Change{Type: "aws_iam_role", Name: "x", Actions: []string{"update"}}, false},
-	}
-	for _, tt := range tests {
-		name := fmt.Sprintf("%s.%s %v %s", tt.c.Type, tt.c.Name, tt.c.Actions, tt.c.Mode)
-		assert.Equal(t, tt.want, plancheck.NeedsValues(tt.c, nil), name)
-	}
-}
-
 func TestChangesAdapter(t *testing.T) {
 	plan := &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{
 		nil,
@@ -208,5 +112,5 @@ func TestActionsWithComma(t *testing.T) {
 	err := plancheck.Check([]plancheck.Change{
 		{Address: "aws_instance.lablink_vm[0]", Type: "aws_instance", Name: "lablink_vm", Actions: []string{"delete,create"}},
 	}, nil)
-	assert.Equal(t, []string{`aws_instance.lablink_vm[0]: actions "delete,create" refused: only create, no-op and read are known to be harmless`}, refusedReasons(err))
+	assert.Equal(t, []string{`aws_instance.lablink_vm[0]: actions "delete,create" refused: only create, no-op and read are known to be harmless`}, plantest.Reasons(err))
 }

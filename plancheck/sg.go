@@ -7,43 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lablink-go/lablink/internal/planscope"
 )
 
-// Resource types that carry ingress rules.
-const (
-	typeSecurityGroup        = "aws_security_group"
-	typeDefaultSecurityGroup = "aws_default_security_group"
-	typeSecurityGroupRule    = "aws_security_group_rule"
-	typeVPCIngressRule       = "aws_vpc_security_group_ingress_rule"
-)
-
-func (o *checker) isSGRule(c Change) bool {
-	if c.Mode == "data" {
-		return false
-	}
-	switch c.Type {
-	case typeSecurityGroup, typeDefaultSecurityGroup, typeSecurityGroupRule, typeVPCIngressRule:
-		return true
-	}
-	return false
-}
-
-// exposes reports whether actions leave an object whose planned value must
-// be checked: any action other than delete, forget, no-op and read, and
-// no actions at all.
-func exposes(actions []string) bool {
-	if len(actions) == 0 {
-		return true
-	}
-	for _, a := range actions {
-		switch a {
-		case "delete", "forget", "no-op", "read":
-		default:
-			return true
-		}
-	}
-	return false
-}
+// isSGRule reports whether c is a resource that carries ingress rules.
+func (o *checker) isSGRule(c Change) bool { return planscope.IsSecurityGroup(c.Mode, c.Type) }
 
 // tri is a verdict that may be unknown until apply.
 type tri int
@@ -104,7 +73,7 @@ type rule struct {
 }
 
 func (o *checker) securityGroup(c Change) []Violation {
-	if !exposes(c.Actions) {
+	if !planscope.Exposes(c.Actions) {
 		return nil
 	}
 	var vs []Violation
@@ -128,9 +97,9 @@ func rulesOf(c Change) []rule {
 	switch {
 	case root.missing():
 		return []rule{wholeRule("planned value (missing)")}
-	case c.Type == typeSecurityGroup || c.Type == typeDefaultSecurityGroup:
+	case c.Type == planscope.SecurityGroup || c.Type == planscope.DefaultSecurityGroup:
 		return inlineRules(root.get("ingress"))
-	case c.Type == typeSecurityGroupRule:
+	case c.Type == planscope.SecurityGroupRule:
 		if t, ok := root.get("type").v.(string); ok && t != "ingress" {
 			return nil
 		}
@@ -141,7 +110,7 @@ func rulesOf(c Change) []rule {
 			to:       root.get("to_port"),
 			cidrs:    map[string]node{"cidr_blocks": root.get("cidr_blocks"), "ipv6_cidr_blocks": root.get("ipv6_cidr_blocks")},
 		}}
-	case c.Type == typeVPCIngressRule:
+	case c.Type == planscope.VPCIngressRule:
 		return []rule{{
 			label:    "ingress rule",
 			protocol: root.get("ip_protocol"),

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/plantest"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
@@ -107,7 +108,7 @@ func TestSecurityGroups(t *testing.T) {
 		}
 		seen[tt.file] = true
 		t.Run(name, func(t *testing.T) {
-			plan := loadPlan(t, "testdata/sg/"+tt.file+".json")
+			plan := plantest.LoadPlan(t, "testdata/sg/"+tt.file+".json")
 			assert.Equal(t, tt.want, violations(t, name, plan, tt.opts), name)
 		})
 	}

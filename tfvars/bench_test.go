@@ -47,7 +47,7 @@ func BenchmarkRenderVerify(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := Verify(src, format, values); err != nil {
+				if err := Verify(src, format, values, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

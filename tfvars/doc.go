@@ -12,9 +12,10 @@
 //     forbidden null at once;
 //  3. renders the values with [Render], as native HCL syntax (.tfvars) or
 //     JSON (.tfvars.json);
-//  4. parses the bytes back with [Verify] (and, for values bound to a
-//     configuration field, [VerifyBound]) so that escaping mistakes cannot
-//     reach OpenTofu unnoticed;
+//  4. parses the bytes back with [Verify], which proves that the file holds
+//     exactly the values meant (and that values bound to a configuration
+//     field equal it), so that escaping mistakes cannot reach OpenTofu
+//     unnoticed;
 //  5. writes the file with [WriteFile], atomically and with mode 0600.
 //
 // [Schema.Drift] compares module defaults with the defaults a caller

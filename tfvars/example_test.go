@@ -1,6 +1,7 @@
 package tfvars_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"testing/fstest"
@@ -30,7 +31,7 @@ func ExampleRender() {
 	os.Stdout.Write(out)
 
 	// The file says exactly what was meant.
-	fmt.Println(tfvars.Verify(out, tfvars.HCL, values))
+	fmt.Println(tfvars.Verify(out, tfvars.HCL, values, nil))
 	// Output:
 	// # Generated; do not edit.
 	//
@@ -71,15 +72,43 @@ variable "region" {
 	// variable "region": required but not set (declared at variables.tf:9,1-18)
 }
 
-func ExampleVerifyBound() {
-	got, err := tfvars.Parse([]byte(`machine_type = "t2.medium"`+"\n"), tfvars.HCL)
+func ExampleVerify() {
+	// What was rendered: the file holds exactly these values...
+	want := map[string]cty.Value{
+		"machine_type":   cty.StringVal("t2.medium"),
+		"instance_count": cty.NumberIntVal(2),
+	}
+	src, err := tfvars.Render(want, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(tfvars.VerifyBound(got, []tfvars.Expectation{
+	// ...but a value computed from the configuration disagrees with its
+	// configuration field, and the mismatch names the field.
+	bound := []tfvars.Expectation{
 		{Variable: "machine_type", Source: "machine.machine_type", Value: cty.StringVal("g4dn.xlarge")},
-	}))
+		{Variable: "instance_count", Source: "request", Value: cty.NumberIntVal(2)},
+	}
+	err = tfvars.Verify(src, tfvars.HCL, want, bound)
+	var mismatch *tfvars.MismatchError
+	if errors.As(err, &mismatch) {
+		fmt.Println(mismatch.Variable, "from", mismatch.Source)
+	}
+	fmt.Println(err)
 	// Output:
-	// machine_type = "t2.medium" but machine.machine_type = "g4dn.xlarge"
+	// machine_type from machine.machine_type
+	// verify tfvars: machine_type = "t2.medium" but machine.machine_type = "g4dn.xlarge"
+}
+
+func ExampleParse() {
+	// Parse reads a -var-file as OpenTofu does: no references, but a
+	// template directive without references is still evaluated.
+	vals, err := tfvars.Parse([]byte("region = \"%{if true}us-west-2%{endif}\"\ncount  = 3\n"), tfvars.HCL)
+	fmt.Println(tfvars.Literal(vals["region"]), tfvars.Literal(vals["count"]), err)
+
+	_, err = tfvars.Parse([]byte(`region = "${var.region}"`), tfvars.HCL)
+	fmt.Println(err != nil)
+	// Output:
+	// "us-west-2" 3 <nil>
+	// true
 }

@@ -43,7 +43,7 @@ func FuzzRenderParse(f *testing.F) {
 			g := got["v"]
 			require.True(t, g.Type() == cty.String, "%v: round trip of %q gave %#v\n%s", format, v.AsString(), g, src)
 			require.Equal(t, v.AsString(), g.AsString(), "%v: round trip of %q\n%s", format, v.AsString(), src)
-			require.NoError(t, Verify(src, format, values), "%v: Verify(%q)\n%s", format, s, src)
+			require.NoError(t, Verify(src, format, values, nil), "%v: Verify(%q)\n%s", format, s, src)
 		}
 	})
 }
@@ -90,7 +90,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		require.NoError(t, Verify(out, format, got), "Verify(Render(Parse(%s)))\n%s", strconv.Quote(string(src)), out)
+		require.NoError(t, Verify(out, format, got, nil), "Verify(Render(Parse(%s)))\n%s", strconv.Quote(string(src)), out)
 	})
 }
 

@@ -117,7 +117,7 @@ func TestRenderGolden(t *testing.T) {
 			require.NoError(t, err, "run go test -update to create the golden file")
 			assert.Equal(t, string(want), string(got), "Render against %s", path)
 			// The golden file, as committed, must say exactly what was meant.
-			assert.NoError(t, Verify(want, tt.opts.Format, values), "Verify(golden %s)", path)
+			assert.NoError(t, Verify(want, tt.opts.Format, values, nil), "Verify(golden %s)", path)
 		})
 	}
 }
@@ -139,7 +139,7 @@ func TestRenderRoundTrip(t *testing.T) {
 					assert.Equal(t, cty.StringVal(s).AsString(), v.AsString(), "%s, byte for byte", name)
 				}
 			}
-			assert.NoError(t, Verify(src, format, values), "Verify")
+			assert.NoError(t, Verify(src, format, values, nil), "Verify")
 			keys := got["m_keys"]
 			if assert.True(t, keys.Type().IsObjectType(), "m_keys came back as %#v", keys) {
 				assert.Equal(t, 12, keys.LengthInt(), "m_keys came back as %#v", keys)
@@ -159,7 +159,7 @@ func TestRenderKeywordKeys(t *testing.T) {
 		}
 		src, err := Render(values, nil)
 		require.NoError(t, err, "Render with key %q", key)
-		assert.NoError(t, Verify(src, HCL, values), "key %q in\n%s", key, src)
+		assert.NoError(t, Verify(src, HCL, values, nil), "key %q in\n%s", key, src)
 	}
 }
 
@@ -177,7 +177,7 @@ func TestRenderByteOrderMarkKeys(t *testing.T) {
 		for _, format := range []Format{HCL, JSON} {
 			src, err := Render(values, &Options{Format: format})
 			require.NoError(t, err, "Render with key %q", key)
-			assert.NoError(t, Verify(src, format, values), "%v: key %q in\n%s", format, key, src)
+			assert.NoError(t, Verify(src, format, values, nil), "%v: key %q in\n%s", format, key, src)
 		}
 	}
 	_, err := Render(map[string]cty.Value{"\ufeffv": cty.True}, nil)

@@ -1,4 +1,4 @@
-package plancheck_test
+package planread_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/lablink-go/lablink/internal/planread"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
@@ -26,7 +27,7 @@ func BenchmarkShowDecode(b *testing.B) {
 				if err := dec.Decode(&plan); err != nil {
 					b.Fatal(err)
 				}
-				if err := plancheck.CheckPlan(&plan, nil); err != nil {
+				if err := plancheck.Check(plancheck.Changes(&plan), nil); err != nil {
 					b.Fatal(err)
 				}
 				_ = wantSummary(&plan)
@@ -43,11 +44,11 @@ func BenchmarkRead(b *testing.B) {
 		data, _ := largePlanJSON(b, lp)
 		for _, v := range []struct {
 			name string
-			read func(*bytes.Reader) (*plancheck.Plan, error)
+			read func(*bytes.Reader) (*planread.Plan, error)
 		}{
-			{"reduced", func(r *bytes.Reader) (*plancheck.Plan, error) { return plancheck.Read(r, nil) }},
-			{"plain", func(r *bytes.Reader) (*plancheck.Plan, error) { return plancheck.ReadPlain(r, nil) }},
-			{"tokens", func(r *bytes.Reader) (*plancheck.Plan, error) { return plancheck.ReadTokens(r, nil) }},
+			{"reduced", func(r *bytes.Reader) (*planread.Plan, error) { return planread.Read(r, nil) }},
+			{"plain", func(r *bytes.Reader) (*planread.Plan, error) { return planread.ReadPlain(r, nil) }},
+			{"tokens", func(r *bytes.Reader) (*planread.Plan, error) { return planread.ReadTokens(r, nil) }},
 		} {
 			b.Run(lp.name+"/"+v.name, func(b *testing.B) {
 				b.SetBytes(int64(len(data)))

@@ -1,4 +1,4 @@
-package plancheck
+package planread
 
 import (
 	"bufio"
@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // ErrNeedsSavedPlan is the condition ReadEvents' callers branch on: the
 // event stream does not show enough of the plan for Check and the
 // summary, which must come from the saved plan (`show -json` and Read).
-var ErrNeedsSavedPlan = errors.New("plancheck: the plan's event stream is not enough; read the saved plan")
+var ErrNeedsSavedPlan = errors.New("the plan's event stream is not enough; read the saved plan")
 
 // maxEventLine bounds one line of the event stream. OpenTofu's lines are
 // short (no attribute values); a diagnostic may quote configuration.
@@ -46,12 +48,12 @@ const maxEventLine = 4 << 20
 // ReadEvents returns them, by address, summary and detail, in an error
 // that does not match ErrNeedsSavedPlan, since OpenTofu writes them to
 // the stream rather than to stderr when -json is set.
-func ReadEvents(r io.Reader, opts *Options) (*Plan, error) {
-	o, err := compile(opts)
+func ReadEvents(r io.Reader, opts *plancheck.Options) (*Plan, error) {
+	scope, err := scopeOf(opts)
 	if err != nil {
 		return nil, err
 	}
-	st := &eventStream{p: &Plan{Changes: []Change{}, checker: o}, o: o}
+	st := &eventStream{p: &Plan{Changes: []plancheck.Change{}, opts: scope.opts}, sc: scope}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, maxEventLine)
 	for line := 1; sc.Scan(); line++ {
@@ -71,7 +73,7 @@ func ReadEvents(r io.Reader, opts *Options) (*Plan, error) {
 // eventStream is what ReadEvents has read so far.
 type eventStream struct {
 	p         *Plan
-	o         *checker
+	sc        *scope
 	summary   *eventSummary
 	diags     []string
 	needsPlan []string
@@ -96,7 +98,7 @@ func (st *eventStream) line(b []byte) error {
 		if err != nil {
 			return err
 		}
-		if why == "" && st.o.needsValues(c) {
+		if why == "" && st.sc.needsValues(c) {
 			why = c.Address + ": the checks read its values"
 		}
 		if why != "" {
@@ -128,7 +130,7 @@ func (st *eventStream) line(b []byte) error {
 func verdict(p *Plan, summary *eventSummary, diags, needsPlan []string) error {
 	switch {
 	case len(diags) > 0:
-		return fmt.Errorf("plancheck: the plan failed: %s", strings.Join(diags, "; "))
+		return fmt.Errorf("the plan failed: %s", strings.Join(diags, "; "))
 	case len(needsPlan) > 0:
 		return fmt.Errorf("%w: %s", ErrNeedsSavedPlan, strings.Join(needsPlan, "; "))
 	case summary == nil:
@@ -145,14 +147,14 @@ func verdict(p *Plan, summary *eventSummary, diags, needsPlan []string) error {
 // plannedChange reads a planned_change message's change. It returns why
 // the change needs the saved plan, or "" for a create of a managed
 // resource or a read of a data source.
-func plannedChange(raw json.RawMessage) (Change, string, error) {
+func plannedChange(raw json.RawMessage) (plancheck.Change, string, error) {
 	ch, err := strictObject(raw)
 	if err != nil {
-		return Change{}, "", fmt.Errorf("change: %w", err)
+		return plancheck.Change{}, "", fmt.Errorf("change: %w", err)
 	}
 	res, err := strictObject(ch["resource"])
 	if err != nil {
-		return Change{}, "", fmt.Errorf("change.resource: %w", err)
+		return plancheck.Change{}, "", fmt.Errorf("change.resource: %w", err)
 	}
 	var action, addr, module, resource, typ, name string
 	for _, f := range []struct {
@@ -161,12 +163,12 @@ func plannedChange(raw json.RawMessage) (Change, string, error) {
 		dst *string
 	}{{ch, "action", &action}, {res, "addr", &addr}, {res, "module", &module}, {res, "resource", &resource}, {res, "resource_type", &typ}, {res, "resource_name", &name}} {
 		if err := decodeField(f.m, f.key, f.dst); err != nil {
-			return Change{}, "", fmt.Errorf("change: %w", err)
+			return plancheck.Change{}, "", fmt.Errorf("change: %w", err)
 		}
 	}
 	for _, k := range []string{"previous_resource", "importing"} {
 		if _, ok := ch[k]; ok {
-			return Change{}, addr + ": " + k, nil
+			return plancheck.Change{}, addr + ": " + k, nil
 		}
 	}
 	var mode, rest string
@@ -180,12 +182,12 @@ func plannedChange(raw json.RawMessage) (Change, string, error) {
 		whole = module + "." + resource
 	}
 	if mode == "" || rest != "" && rest[0] != '[' || typ == "" || name == "" || addr != whole {
-		return Change{}, addr + ": an address this reader does not know", nil
+		return plancheck.Change{}, addr + ": an address this reader does not know", nil
 	}
 	if !(mode == "managed" && action == "create" || mode == "data" && action == "read") {
-		return Change{}, addr + ": " + action, nil
+		return plancheck.Change{}, addr + ": " + action, nil
 	}
-	c := Change{Address: addr, Mode: mode, Type: typ, Name: name, Actions: []string{action}}
+	c := plancheck.Change{Address: addr, Mode: mode, Type: typ, Name: name, Actions: []string{action}}
 	return c, "", nil
 }
 

@@ -1,7 +1,8 @@
-package plancheck_test
+package planread_test
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,47 +14,30 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/planread"
+	"github.com/lablink-go/lablink/internal/plantest"
 	"github.com/lablink-go/lablink/plancheck"
 )
-
-// eventCases are the plans whose `plan -json` event stream and `show -json`
-// output testdata/events holds side by side: every fixture of
-// testdata/plans, and plans that only the event stream tells apart.
-var eventCases = append(slicesClone(fixtureCases),
-	fixtureCase{name: "create-from-empty", base: plainModule, baseVars: []string{"instance_count=0"}, plan: plainModule, vars: []string{"instance_count=3"}},
-	fixtureCase{name: "create-in-module", base: nestedModule, plan: nestedModule, vars: []string{"instance_count=3"}},
-	fixtureCase{name: "moved", base: movedBase, plan: movedModule},
-	fixtureCase{name: "moved-create", base: movedBase, plan: movedModule, vars: []string{"instance_count=3"}},
-)
-
-var (
-	movedBase   = map[string]string{"main.tf": fixtureVars + strings.Replace(fixtureVM(""), `"lablink_vm"`, `"old"`, 1)}
-	movedModule = map[string]string{"main.tf": fixtureVars + fixtureVM("") + `
-moved {
-  from = terraform_data.old
-  to   = terraform_data.lablink_vm
-}
-`}
-)
-
-func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
 
 func eventPaths(name string) (events, show string) {
 	base := filepath.Join("testdata", "events", name)
 	return base + ".jsonl", base + ".json"
 }
 
+var update = flag.Bool("update", false, "regenerate testdata/events with the OpenTofu named by $TOFU_PATH")
+
 // TestGenerateEventFixtures rebuilds testdata/events with a real OpenTofu:
 //
-//	TOFU_PATH=$HOME/.cache/lablink/tofu-v1.12.6 go test ./plancheck -run TestGenerateEventFixtures -update
+//	TOFU_PATH=$HOME/.cache/lablink/tofu-v1.12.6 go test ./internal/planread -run TestGenerateEventFixtures -update
 //
-// Each case is applied with its base variables, then planned with
-// `plan -json -out`, whose event stream goes to NAME.jsonl, and the saved
-// plan shown with `show -json` into NAME.json. Without -update it does
-// nothing.
+// Each case (plantest.EventCases: plancheck's testdata/plans, and plans
+// only the event stream tells apart) is applied with its base variables,
+// then planned with `plan -json -out`, whose event stream goes to
+// NAME.jsonl, and the saved plan shown with `show -json` into NAME.json.
+// Without -update it does nothing.
 func TestGenerateEventFixtures(t *testing.T) {
-	generate(t, "events", eventCases, "-json", func(t *testing.T, fc fixtureCase, events, show []byte) {
-		ev, sh := eventPaths(fc.name)
+	plantest.Generate(t, *update, filepath.Join("testdata", "events"), plantest.EventCases(), "-json", func(t *testing.T, c plantest.Case, events, show []byte) {
+		ev, sh := eventPaths(c.Name)
 		require.NoError(t, os.WriteFile(ev, events, 0o644))
 		require.NoError(t, os.WriteFile(sh, show, 0o644))
 	})
@@ -64,11 +48,11 @@ func TestGenerateEventFixtures(t *testing.T) {
 // the saved plan's `show -json` for the checks and the summary.
 func compareEvents(t testing.TB, name string, events, show []byte, opts *plancheck.Options) (fromEvents bool) {
 	t.Helper()
-	full, err := plancheck.Read(bytes.NewReader(show), opts)
+	full, err := planread.Read(bytes.NewReader(show), opts)
 	require.NoError(t, err, name)
-	got, err := plancheck.ReadEvents(bytes.NewReader(events), opts)
+	got, err := planread.ReadEvents(bytes.NewReader(events), opts)
 	if err != nil {
-		require.ErrorIs(t, err, plancheck.ErrNeedsSavedPlan, name)
+		require.ErrorIs(t, err, planread.ErrNeedsSavedPlan, name)
 		return false
 	}
 	assert.Equal(t, errString(full.Check()), errString(got.Check()), "%s: verdict", name)
@@ -96,16 +80,16 @@ func compareEvents(t testing.TB, name string, events, show []byte, opts *planche
 // read, and for no other.
 func TestReadEventsEquivalent(t *testing.T) {
 	fromEvents := map[string]bool{"noop": true, "create": true, "create-from-empty": true, "create-in-module": true, "read": true}
-	for _, fc := range eventCases {
-		t.Run(fc.name, func(t *testing.T) {
-			evPath, showPath := eventPaths(fc.name)
+	for _, c := range plantest.EventCases() {
+		t.Run(c.Name, func(t *testing.T) {
+			evPath, showPath := eventPaths(c.Name)
 			events, err := os.ReadFile(evPath)
 			require.NoError(t, err)
 			show, err := os.ReadFile(showPath)
 			require.NoError(t, err)
 			for i, opts := range readOptions {
-				got := compareEvents(t, fmt.Sprintf("%s/opts%d", fc.name, i), events, show, opts)
-				assert.Equal(t, fromEvents[fc.name], got, "%s/opts%d: read from the event stream", fc.name, i)
+				got := compareEvents(t, fmt.Sprintf("%s/opts%d", c.Name, i), events, show, opts)
+				assert.Equal(t, fromEvents[c.Name], got, "%s/opts%d: read from the event stream", c.Name, i)
 			}
 		})
 	}
@@ -121,9 +105,9 @@ func TestReadEventsLargePlans(t *testing.T) {
 			// What the launcher infers the prior VMs from on this path:
 			// instance_count minus the VMs created, which is the count
 			// of the saved plan's prior state.
-			p, err := plancheck.ReadEvents(bytes.NewReader(events), nil)
+			p, err := planread.ReadEvents(bytes.NewReader(events), nil)
 			require.NoError(t, err)
-			full, err := plancheck.Read(bytes.NewReader(show), nil)
+			full, err := planread.Read(bytes.NewReader(show), nil)
 			require.NoError(t, err)
 			created := 0
 			for _, c := range p.Changes {
@@ -183,23 +167,23 @@ func TestReadEventsByHand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := plancheck.ReadEvents(strings.NewReader(strings.Join(tt.lines, "\n")+"\n"), nil)
+			p, err := planread.ReadEvents(strings.NewReader(strings.Join(tt.lines, "\n")+"\n"), nil)
 			if tt.want == "" {
 				require.NoError(t, err)
 				assert.NoError(t, p.Check())
 				return
 			}
-			require.ErrorIs(t, err, plancheck.ErrNeedsSavedPlan, "%s: left to the saved plan", tt.name)
+			require.ErrorIs(t, err, planread.ErrNeedsSavedPlan, "%s: left to the saved plan", tt.name)
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
 	// A plan that failed has no saved plan to read; its diagnostics are
 	// in the stream.
-	_, err := plancheck.ReadEvents(strings.NewReader(`{"type":"diagnostic","diagnostic":{"severity":"error","summary":"Invalid value for variable","detail":"x must be small.","address":"var.x","snippet":{"values":[{"traversal":"var.x","statement":"is 5"}]}}}`+"\n"+
+	_, err := planread.ReadEvents(strings.NewReader(`{"type":"diagnostic","diagnostic":{"severity":"error","summary":"Invalid value for variable","detail":"x must be small.","address":"var.x","snippet":{"values":[{"traversal":"var.x","statement":"is 5"}]}}}`+"\n"+
 		`{"type":"diagnostic","diagnostic":{"severity":"warning","summary":"w"}}`), nil)
 	require.Error(t, err)
-	assert.NotErrorIs(t, err, plancheck.ErrNeedsSavedPlan)
-	assert.Equal(t, "plancheck: the plan failed: var.x: Invalid value for variable: x must be small.", err.Error(), "summary and detail, not the snippet's values")
+	assert.NotErrorIs(t, err, planread.ErrNeedsSavedPlan)
+	assert.Equal(t, "the plan failed: var.x: Invalid value for variable: x must be small.", err.Error(), "summary and detail, not the snippet's values")
 }
 
 func BenchmarkReadEvents(b *testing.B) {
@@ -209,7 +193,7 @@ func BenchmarkReadEvents(b *testing.B) {
 			b.SetBytes(int64(len(events)))
 			b.ReportAllocs()
 			for b.Loop() {
-				p, err := plancheck.ReadEvents(bytes.NewReader(events), nil)
+				p, err := planread.ReadEvents(bytes.NewReader(events), nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,23 +1,24 @@
-package plancheck_test
+package planread_test
 
 import (
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/lablink-go/lablink/internal/planread"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
 func ExampleRead() {
 	// What `tofu show -json` printed for a saved plan; r may as well be
 	// the command's stdout.
-	f, err := os.Open("testdata/plans/forget-create.json")
+	f, err := os.Open("../../plancheck/testdata/plans/forget-create.json")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer f.Close()
-	p, err := plancheck.Read(f, nil)
+	p, err := planread.Read(f, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -44,11 +45,11 @@ func ExampleReadEvents() {
 			fmt.Println(err)
 			return
 		}
-		p, err := plancheck.ReadEvents(f, nil)
+		p, err := planread.ReadEvents(f, nil)
 		f.Close()
 		switch {
-		case errors.Is(err, plancheck.ErrNeedsSavedPlan):
-			fmt.Println(name + ": read the saved plan (show -json, then plancheck.Read)")
+		case errors.Is(err, planread.ErrNeedsSavedPlan):
+			fmt.Println(name + ": read the saved plan (show -json, then planread.Read)")
 		case err != nil:
 			fmt.Println(err)
 		default:
@@ -57,5 +58,5 @@ func ExampleReadEvents() {
 	}
 	// Output:
 	// create: {Add:1 Change:0 Destroy:0 Replace:0}, verdict <nil>
-	// update: read the saved plan (show -json, then plancheck.Read)
+	// update: read the saved plan (show -json, then planread.Read)
 }

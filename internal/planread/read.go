@@ -1,4 +1,4 @@
-package plancheck
+package planread
 
 import (
 	"encoding/json"
@@ -7,23 +7,30 @@ import (
 	"io"
 
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
-// Plan is what Read takes from a saved plan's `show -json` output: the
-// resource changes the checks read, the plan's summary and the prior
-// state's resources.
+// Plan is what Read takes from a saved plan's `show -json` output, or
+// ReadEvents from a plan's event stream: the resource changes the checks
+// read, the plan's summary and the prior state's resources.
 type Plan struct {
 	// FormatVersion and TerraformVersion are the plan's, as printed.
 	FormatVersion, TerraformVersion string
 
-	// Changes are the plan's resource changes in plan order, as Changes
-	// adapts them from a decoded plan, except that Before, After and
-	// AfterUnknown are nil wherever NeedsValues, for the Options given to
-	// Read, is false.
-	Changes []Change
+	// Changes are the plan's resource changes in plan order, as
+	// plancheck.Changes adapts them from a decoded plan, except that
+	// Before, After and AfterUnknown are nil wherever NeedsValues, for the
+	// Options given to Read, is false.
+	Changes []plancheck.Change
 
-	// Summary counts the plan's changes of managed resources.
-	Summary Summary
+	// Summary counts the plan's changes of managed resources, one count
+	// per resource instance: Add for a create, Change for an update,
+	// Destroy for a delete or a forget (the object leaves the state),
+	// Replace for delete and create in either order or forget with
+	// create. No-ops, reads, data sources and other actions count nowhere.
+	Summary audit.PlanSummary
 
 	// Prior lists the resource instances of the prior state's root module
 	// (prior_state.values.root_module.resources), without their values,
@@ -31,31 +38,14 @@ type Plan struct {
 	// read.
 	Prior []Resource
 
-	checker *checker
+	// opts are the Options the plan was read with.
+	opts *plancheck.Options
 }
 
-// Check is Check(p.Changes, opts) with the Options p was read with; the
-// values Read skipped are ones these Options do not read. A Plan not made
-// by Read is checked with the default Options.
-func (p *Plan) Check() error {
-	o := p.checker
-	if o == nil {
-		var err error
-		if o, err = compile(nil); err != nil {
-			return err
-		}
-	}
-	return o.check(p.Changes)
-}
-
-// Summary counts a plan's changes of managed resources, one count per
-// resource instance: Add for a create, Change for an update, Destroy for a
-// delete or a forget (the object leaves the state), Replace for delete
-// and create in either order or forget with create. No-ops, reads, data
-// sources and other actions count nowhere.
-type Summary struct {
-	Add, Change, Destroy, Replace int
-}
+// Check is plancheck.Check(p.Changes, opts) with the Options p was read
+// with; the values Read skipped are ones these Options do not read. A
+// Plan not made by this package is checked with the default Options.
+func (p *Plan) Check() error { return plancheck.Check(p.Changes, p.opts) }
 
 // Resource is a resource instance of a state.
 type Resource struct {
@@ -70,16 +60,16 @@ type Resource struct {
 // Read reads the output of `tofu show -json PLANFILE` (or Terraform's)
 // from r, as much of it as the checks, the summary and the prior
 // resources need: the header of every resource change, and its before,
-// after and after_unknown values only where NeedsValues says Check reads
-// them. The values of the client VMs a launch creates, the bulk of the
+// after and after_unknown values only where NeedsValues says
+// plancheck.Check reads them. The values of the client VMs a launch creates, the bulk of the
 // plan, are skipped unread, as are planned_values, configuration, the
 // variables and the outputs. It returns an error naming the invalid
 // options, or a read error.
 //
-// Read gives Check the verdict, and Summary the counts, that the plan
-// decoded whole by terraform-json (tfexec's ShowPlanFile) gives: it
-// decodes with encoding/json into types that mirror terraform-json's for
-// every field it reads, so that keys match alike (case-insensitively), a
+// Read gives plancheck.Check the verdict, and Summary the counts, that
+// the plan decoded whole by terraform-json (tfexec's ShowPlanFile) gives:
+// it decodes with encoding/json into types that mirror terraform-json's
+// for every field it reads, so that keys match alike (case-insensitively), a
 // repeated key does what it does there, and a value of the wrong type is
 // an error; it checks format_version (and prior_state's) by terraform-
 // json's own rules; and it rejects what is not one valid JSON value.
@@ -92,57 +82,57 @@ type Resource struct {
 //
 // Read reads r to its end and holds the document in memory while it
 // works; r may be the stdout of `tofu show -json` as it runs.
-func Read(r io.Reader, opts *Options) (*Plan, error) {
-	o, err := compile(opts)
+func Read(r io.Reader, opts *plancheck.Options) (*Plan, error) {
+	sc, err := scopeOf(opts)
 	if err != nil {
 		return nil, err
 	}
 	data, err := readAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("plancheck: read plan: %w", err)
+		return nil, fmt.Errorf("read plan: %w", err)
 	}
 	var raw rawPlan
 	if !json.Valid(data) {
 		// For encoding/json's own syntax error.
 		err := json.Unmarshal(data, &raw)
-		return nil, fmt.Errorf("plancheck: read plan: %w", err)
+		return nil, fmt.Errorf("read plan: %w", err)
 	}
 	rd := reduce(data)
 	if err := json.Unmarshal(rd.doc, &raw); err != nil {
-		return nil, fmt.Errorf("plancheck: read plan: %w", err)
+		return nil, fmt.Errorf("read plan: %w", err)
 	}
-	return newPlan(&raw, o, rd)
+	return newPlan(&raw, sc, rd)
 }
 
 // newPlan makes the Plan of a decoded raw plan; rd, when not nil, is the
 // reduced copy raw was decoded from.
-func newPlan(raw *rawPlan, o *checker, rd *reduced) (*Plan, error) {
+func newPlan(raw *rawPlan, sc *scope, rd *reduced) (*Plan, error) {
 	if err := (&tfjson.Plan{FormatVersion: raw.FormatVersion}).Validate(); err != nil {
-		return nil, fmt.Errorf("plancheck: read plan: %w", err)
+		return nil, fmt.Errorf("read plan: %w", err)
 	}
 	p := &Plan{
 		FormatVersion:    raw.FormatVersion,
 		TerraformVersion: raw.TerraformVersion,
-		Changes:          make([]Change, 0, len(raw.ResourceChanges)),
-		checker:          o,
+		Changes:          make([]plancheck.Change, 0, len(raw.ResourceChanges)),
+		opts:             sc.opts,
 	}
 	for _, rc := range raw.ResourceChanges {
 		if rc == nil {
 			continue
 		}
-		c := Change{Address: rc.Address, Deposed: rc.Deposed, Mode: rc.Mode, Type: rc.Type, Name: rc.Name}
+		c := plancheck.Change{Address: rc.Address, Deposed: rc.Deposed, Mode: rc.Mode, Type: rc.Type, Name: rc.Name}
 		if rc.Change != nil {
 			c.Actions = rc.Change.Actions
 			if c.Actions == nil {
 				c.Actions = []string{}
 			}
-			if o.needsValues(c) {
+			if sc.needsValues(c) {
 				if err := rc.Change.decodeValues(&c, rd); err != nil {
-					return nil, fmt.Errorf("plancheck: read plan: %s: %w", rc.Address, err)
+					return nil, fmt.Errorf("read plan: %s: %w", rc.Address, err)
 				}
 			}
 			if rc.Mode == string(tfjson.ManagedResourceMode) {
-				p.Summary.count(c.Actions)
+				count(&p.Summary, c.Actions)
 			}
 		}
 		p.Changes = append(p.Changes, c)
@@ -185,19 +175,19 @@ func readAll(r io.Reader) ([]byte, error) {
 // ShowPlanFile), for a caller that has one: the Changes of Changes(plan),
 // with every value, and the Summary and Prior that Read would give. A nil
 // plan is an error.
-func PlanOf(plan *tfjson.Plan, opts *Options) (*Plan, error) {
-	o, err := compile(opts)
+func PlanOf(plan *tfjson.Plan, opts *plancheck.Options) (*Plan, error) {
+	sc, err := scopeOf(opts)
 	if err != nil {
 		return nil, err
 	}
 	if plan == nil {
-		return nil, errors.New("plancheck: no plan")
+		return nil, errors.New("no plan")
 	}
 	p := &Plan{
 		FormatVersion:    plan.FormatVersion,
 		TerraformVersion: plan.TerraformVersion,
-		Changes:          Changes(plan),
-		checker:          o,
+		Changes:          plancheck.Changes(plan),
+		opts:             sc.opts,
 	}
 	for _, rc := range plan.ResourceChanges {
 		if rc != nil && rc.Change != nil && rc.Mode == tfjson.ManagedResourceMode {
@@ -205,7 +195,7 @@ func PlanOf(plan *tfjson.Plan, opts *Options) (*Plan, error) {
 			for i, x := range rc.Change.Actions {
 				a[i] = string(x)
 			}
-			p.Summary.count(a)
+			count(&p.Summary, a)
 		}
 	}
 	if st := plan.PriorState; st != nil && st.Values != nil && st.Values.RootModule != nil {
@@ -218,9 +208,9 @@ func PlanOf(plan *tfjson.Plan, opts *Options) (*Plan, error) {
 	return p, nil
 }
 
-// count adds one resource change with actions a, as
+// count adds one resource change with actions a to s, as
 // tfjson.Actions' predicates classify them.
-func (s *Summary) count(a []string) {
+func count(s *audit.PlanSummary, a []string) {
 	one := func(x string) bool { return len(a) == 1 && a[0] == x }
 	pair := func(x, y string) bool { return len(a) == 2 && a[0] == x && a[1] == y }
 	forget := false
@@ -272,7 +262,7 @@ type rawResourceChange struct {
 
 type rawChange struct {
 	Actions         []string        `json:"actions,omitempty"`
-	Before          json.RawMessage `json:"before,"`
+	Before          json.RawMessage `json:"before"`
 	After           json.RawMessage `json:"after,omitempty"`
 	AfterUnknown    json.RawMessage `json:"after_unknown,omitempty"`
 	Importing       *rawImporting   `json:"importing,omitempty"`
@@ -288,7 +278,7 @@ type rawImporting struct {
 // decodeValues decodes before, after and after_unknown into c as
 // terraform-json does (numbers as float64), from the original bytes when
 // rc was decoded from the reduced copy rd.
-func (rc *rawChange) decodeValues(c *Change, rd *reduced) error {
+func (rc *rawChange) decodeValues(c *plancheck.Change, rd *reduced) error {
 	for _, v := range []struct {
 		raw json.RawMessage
 		dst *any
@@ -300,7 +290,7 @@ func (rc *rawChange) decodeValues(c *Change, rd *reduced) error {
 		if rd != nil {
 			var ok bool
 			if b, ok = rd.value(v.raw); !ok {
-				return errors.New("plancheck: internal error: a value the reducer did not replace")
+				return errors.New("internal error: a value the reducer did not replace")
 			}
 		}
 		if err := json.Unmarshal(b, v.dst); err != nil {
@@ -344,7 +334,7 @@ type rawStateResource struct {
 	Type                  string      `json:"type,omitempty"`
 	Name                  string      `json:"name,omitempty"`
 	ProviderName          stringField `json:"provider_name,omitempty"`
-	SchemaVersion         uint64      `json:"schema_version,"`
+	SchemaVersion         uint64      `json:"schema_version"`
 	Tainted               boolField   `json:"tainted,omitempty"`
 	DeposedKey            stringField `json:"deposed_key,omitempty"`
 	IdentitySchemaVersion *uint64     `json:"identity_schema_version,omitempty"`

@@ -1,4 +1,4 @@
-package plancheck_test
+package planread_test
 
 import (
 	"bytes"
@@ -17,6 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/planread"
+	"github.com/lablink-go/lablink/internal/plantest"
 	"github.com/lablink-go/lablink/plancheck"
 )
 
@@ -28,12 +31,12 @@ var readOptions = []*plancheck.Options{
 	{HarmlessUpdates: []string{"tags", "*.0"}, ClientVMs: []string{"terraform_data.lablink_vm", "aws_security_group.lablink_client"}},
 }
 
-// wantSummary is the launcher's summary (launcher/workdir.go) of a plan
-// decoded by terraform-json, which Read's Summary must equal. A null
+// wantSummary is the summary of a plan decoded by terraform-json, counted
+// with tfjson.Actions' predicates, which Read's Summary must equal. A null
 // resource change, on which the launcher's loop would dereference nil,
 // counts nowhere.
-func wantSummary(plan *tfjson.Plan) plancheck.Summary {
-	var s plancheck.Summary
+func wantSummary(plan *tfjson.Plan) audit.PlanSummary {
+	var s audit.PlanSummary
 	for _, rc := range plan.ResourceChanges {
 		if rc == nil || rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode {
 			continue
@@ -56,15 +59,15 @@ func wantSummary(plan *tfjson.Plan) plancheck.Summary {
 
 // wantPrior lists the prior state's root-module resources of a plan
 // decoded by terraform-json.
-func wantPrior(plan *tfjson.Plan) []plancheck.Resource {
+func wantPrior(plan *tfjson.Plan) []planread.Resource {
 	st := plan.PriorState
 	if st == nil || st.Values == nil || st.Values.RootModule == nil {
 		return nil
 	}
-	var out []plancheck.Resource
+	var out []planread.Resource
 	for _, r := range st.Values.RootModule.Resources {
 		if r != nil {
-			out = append(out, plancheck.Resource{Address: r.Address, Mode: string(r.Mode), Type: r.Type, Name: r.Name})
+			out = append(out, planread.Resource{Address: r.Address, Mode: string(r.Mode), Type: r.Type, Name: r.Name})
 		}
 	}
 	return out
@@ -73,7 +76,7 @@ func wantPrior(plan *tfjson.Plan) []plancheck.Resource {
 // priorVMs counts client VMs in prior as the launcher's stateReader.in
 // counts them in a decoded plan's prior state: managed resources named
 // name in the root module.
-func priorVMs(prior []plancheck.Resource, name string) int {
+func priorVMs(prior []planread.Resource, name string) int {
 	n := 0
 	for _, r := range prior {
 		if r.Mode == "managed" && r.Name == name {
@@ -96,21 +99,21 @@ func errString(err error) string {
 // decoded from b.
 func compareRead(t testing.TB, name string, b []byte, full *tfjson.Plan, opts *plancheck.Options) {
 	t.Helper()
-	got, err := plancheck.Read(bytes.NewReader(b), opts)
+	got, err := planread.Read(bytes.NewReader(b), opts)
 	require.NoError(t, err, "%s: terraform-json reads it", name)
 
-	want := plancheck.CheckPlan(full, opts)
+	want := plancheck.Check(plancheck.Changes(full), opts)
 	gotErr := got.Check()
 	require.Equal(t, errString(want), errString(gotErr), "%s: verdict", name)
 	require.Equal(t, errors.Is(want, plancheck.ErrRefused), errors.Is(gotErr, plancheck.ErrRefused), name)
-	require.Equal(t, refusedReasons(want), refusedReasons(plancheck.Check(got.Changes, opts)), "%s: Check of Changes", name)
+	require.Equal(t, plantest.Reasons(want), plantest.Reasons(plancheck.Check(got.Changes, opts)), "%s: Check of Changes", name)
 	require.Equal(t, wantSummary(full), got.Summary, "%s: summary", name)
 	require.Equal(t, wantPrior(full), got.Prior, "%s: prior resources", name)
 	require.Equal(t, full.FormatVersion, got.FormatVersion, name)
 	require.Equal(t, full.TerraformVersion, got.TerraformVersion, name)
 
 	// PlanOf of the full decode agrees with Read, values aside.
-	of, err := plancheck.PlanOf(full, opts)
+	of, err := planread.PlanOf(full, opts)
 	require.NoError(t, err, name)
 	require.Equal(t, got.Summary, of.Summary, "%s: PlanOf summary", name)
 	require.Equal(t, got.Prior, of.Prior, "%s: PlanOf prior", name)
@@ -120,7 +123,7 @@ func compareRead(t testing.TB, name string, b []byte, full *tfjson.Plan, opts *p
 	// NeedsValues asks for them.
 	fullChanges := plancheck.Changes(full)
 	for i := range fullChanges {
-		if !plancheck.NeedsValues(fullChanges[i], opts) {
+		if !planread.NeedsValues(fullChanges[i], opts) {
 			fullChanges[i].Before, fullChanges[i].After, fullChanges[i].AfterUnknown = nil, nil, nil
 		}
 	}
@@ -129,23 +132,30 @@ func compareRead(t testing.TB, name string, b []byte, full *tfjson.Plan, opts *p
 	}
 }
 
+// fixtureFiles lists every plan OpenTofu made for the tests: the event
+// fixtures' saved plans here, and plancheck's plans, guard and
+// security-group fixtures.
 func fixtureFiles(t testing.TB) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
+	var files []string
+	for _, dir := range []string{"testdata", filepath.Join("..", "..", "plancheck", "testdata")} {
+		m, err := filepath.Glob(filepath.Join(dir, "*", "*.json"))
+		require.NoError(t, err)
+		require.NotEmpty(t, m, dir)
+		files = append(files, m...)
+	}
 	return files
 }
 
-// TestReadEquivalent: on every fixture plan (plans/, guard/, sg/), with
-// every Options, Read gives the verdict, summary and prior resources of
+// TestReadEquivalent: on every fixture plan (events/ here, plancheck's
+// plans/, guard/ and sg/), with every Options, Read gives the verdict, summary and prior resources of
 // the plan decoded whole.
 func TestReadEquivalent(t *testing.T) {
 	for _, f := range fixtureFiles(t) {
 		t.Run(f, func(t *testing.T) {
 			b, err := os.ReadFile(f)
 			require.NoError(t, err)
-			full := loadPlan(t, f)
+			full := plantest.LoadPlan(t, f)
 			for i, opts := range readOptions {
 				compareRead(t, fmt.Sprintf("%s/opts%d", f, i), b, full, opts)
 			}
@@ -164,9 +174,9 @@ func TestReadLargePlans(t *testing.T) {
 			for i, opts := range readOptions {
 				compareRead(t, fmt.Sprintf("%s/opts%d", lp.name, i), b, &full, opts)
 			}
-			p, err := plancheck.Read(bytes.NewReader(b), nil)
+			p, err := planread.Read(bytes.NewReader(b), nil)
 			require.NoError(t, err)
-			assert.Equal(t, plancheck.Summary{Add: lp.total - lp.base}, p.Summary)
+			assert.Equal(t, audit.PlanSummary{Add: lp.total - lp.base}, p.Summary)
 			assert.Equal(t, lp.base, priorVMs(p.Prior, "lablink_vm"))
 			assert.NoError(t, p.Check())
 			for _, c := range p.Changes {
@@ -228,7 +238,7 @@ func TestReadEdgeCases(t *testing.T) {
 			var full tfjson.Plan
 			fullErr := json.Unmarshal(b, &full)
 			require.Equal(t, tt.fullFails, fullErr != nil, "terraform-json: %v", fullErr)
-			_, readErr := plancheck.Read(bytes.NewReader(b), nil)
+			_, readErr := planread.Read(bytes.NewReader(b), nil)
 			require.Equal(t, tt.readFails, readErr != nil, "Read: %v", readErr)
 			if fullErr == nil {
 				for i, opts := range readOptions {
@@ -240,19 +250,58 @@ func TestReadEdgeCases(t *testing.T) {
 }
 
 func TestReadInvalidOptions(t *testing.T) {
-	_, err := plancheck.Read(strings.NewReader(`{"format_version":"1.2"}`), &plancheck.Options{Ports: []int{-1}})
+	_, err := planread.Read(strings.NewReader(`{"format_version":"1.2"}`), &plancheck.Options{Ports: []int{-1}})
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, plancheck.ErrRefused)
 	assert.Contains(t, err.Error(), "port -1")
 }
 
+// TestNeedsValues: NeedsValues applies planscope's rule with the client
+// VMs of the Options (internal/planscope tests the rule itself).
+func TestNeedsValues(t *testing.T) {
+	update := func(typ, name string) plancheck.Change {
+		return plancheck.Change{Type: typ, Name: name, Actions: []string{"update"}}
+	}
+	custom := &plancheck.Options{ClientVMs: []string{"aws_instance.other"}}
+	tests := []struct {
+		name string
+		c    plancheck.Change
+		opts *plancheck.Options
+		want bool
+	}{
+		{"default VM", update("aws_instance", "lablink_vm"), nil, true},
+		{"default twin", update("terraform_data", "lablink_vm"), &plancheck.Options{}, true},
+		{"not a VM", update("aws_instance", "other"), nil, false},
+		{"ClientVMs given", update("aws_instance", "other"), custom, true},
+		{"ClientVMs replace the defaults", update("aws_instance", "lablink_vm"), custom, false},
+		{"security group", plancheck.Change{Type: "aws_security_group", Name: "x", Actions: []string{"create"}}, custom, true},
+		{"invalid options read everything", plancheck.Change{Type: "x"}, &plancheck.Options{Ports: []int{-1}}, true},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, planread.NeedsValues(tt.c, tt.opts), tt.name)
+	}
+}
+
+// TestReadKeepsOptions: a Plan is checked with the Options it was read
+// with, as they were: changing the caller's Options afterwards changes
+// nothing.
+func TestReadKeepsOptions(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "plancheck", "testdata", "plans", "update-tags.json"))
+	require.NoError(t, err)
+	opts := &plancheck.Options{HarmlessUpdates: []string{"input.tags", "output"}}
+	p, err := planread.Read(bytes.NewReader(b), opts)
+	require.NoError(t, err)
+	opts.HarmlessUpdates[0] = "input.user_data"
+	assert.NoError(t, p.Check(), "the tags update passes with the Options read with")
+}
+
 func TestPlanOfNil(t *testing.T) {
-	_, err := plancheck.PlanOf(nil, nil)
+	_, err := planread.PlanOf(nil, nil)
 	assert.Error(t, err)
 }
 
 func TestPlanCheckWithoutRead(t *testing.T) {
-	p := &plancheck.Plan{Changes: []plancheck.Change{{Address: "aws_instance.lablink_vm[0]", Type: "aws_instance", Name: "lablink_vm", Actions: []string{"delete"}}}}
+	p := &planread.Plan{Changes: []plancheck.Change{{Address: "aws_instance.lablink_vm[0]", Type: "aws_instance", Name: "lablink_vm", Actions: []string{"delete"}}}}
 	assert.ErrorIs(t, p.Check(), plancheck.ErrRefused, "the default Options")
 }
 
@@ -273,6 +322,8 @@ func FuzzReadEquivalent(f *testing.F) {
 	f.Add([]byte(`{"Format_Version":"1.2","RESOURCE_CHANGES":[{"type":"aws_instance","name":"lablink_vm","mode":"managed","change":{"actions":["update"],"before":{"a":1},"after":{"a":2}},"change":{"after":{"a":1}}}],"resource_changes":[{"address":"x"}]}`))
 	f.Add([]byte(`{"format_version":"1.2","resource_changes":[null,{"type":"terraform_data","name":"lablink_vm","mode":"managed","change":{"actions":["forget","create"]}}],"prior_state":{"format_version":"1.0","values":{"root_module":{"resources":[null,{"mode":"managed","name":"lablink_vm"}]}}},"prior_state":{"format_version":"1.0"}}`))
 	f.Add([]byte(`{"format_version":"1.2","resource_changes":[{"type":"aws_instance","name":"lablink_vm","mode":"managed","change":{"actions":["create"],"after":{"n":1e400}}}],"planned_values":7}`))
+	f.Add([]byte(`{"format_version":"1.2","resource_changes":[{"type":"aws_instance","name":"lablink_vm","change":{"actions":["update"],"before":{"a":[1,{"b":null}]},"after":{"a":[1,{"b":true}]},"after_unknown":{"a":[false,true]}}}]}`))
+	f.Add([]byte(`{"format_version":"1.2","resource_changes":[{"type":"aws_security_group","name":"x","change":{"actions":["create"],"after":{"ingress":[{"protocol":-1,"from_port":6080.5,"to_port":"x","cidr_blocks":[null,7,"::/0"],"ipv6_cidr_blocks":"::/0"}]},"after_unknown":{"ingress":[{"cidr_blocks":[true]}]}}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var full tfjson.Plan
 		fullErr := json.Unmarshal(b, &full)
@@ -282,7 +333,7 @@ func FuzzReadEquivalent(f *testing.F) {
 				compareRead(t, name, b, &full, opts)
 				continue
 			}
-			if _, err := plancheck.Read(bytes.NewReader(b), opts); err != nil {
+			if _, err := planread.Read(bytes.NewReader(b), opts); err != nil {
 				continue
 			}
 			var syntax *json.SyntaxError
@@ -316,11 +367,11 @@ func FuzzReduce(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	ignore := cmpopts.IgnoreUnexported(plancheck.Plan{})
+	ignore := cmpopts.IgnoreUnexported(planread.Plan{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for i, opts := range readOptions {
-			got, err := plancheck.Read(bytes.NewReader(b), opts)
-			want, wantErr := plancheck.ReadPlain(bytes.NewReader(b), opts)
+			got, err := planread.Read(bytes.NewReader(b), opts)
+			want, wantErr := planread.ReadPlain(bytes.NewReader(b), opts)
 			if (err != nil) != (wantErr != nil) {
 				t.Fatalf("opts%d: Read: %v; one json.Unmarshal: %v", i, err, wantErr)
 			}

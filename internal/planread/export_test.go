@@ -1,9 +1,11 @@
-package plancheck
+package planread
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // ReadTokens is Read built on json.Decoder's token API instead of one
@@ -12,14 +14,14 @@ import (
 // skipped as a json.RawMessage. It exists to measure the two ways against
 // each other (BenchmarkRead); it matches top-level keys exactly, not
 // case-insensitively as encoding/json does, so it is not the reader.
-func ReadTokens(r io.Reader, opts *Options) (*Plan, error) {
-	o, err := compile(opts)
+func ReadTokens(r io.Reader, opts *plancheck.Options) (*Plan, error) {
+	sc, err := scopeOf(opts)
 	if err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(r)
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("plancheck: read plan: want an object: %v", err)
+		return nil, fmt.Errorf("read plan: want an object: %v", err)
 	}
 	var raw rawPlan
 	for dec.More() {
@@ -58,13 +60,13 @@ func ReadTokens(r io.Reader, opts *Options) (*Plan, error) {
 	if _, err := dec.Token(); err != nil {
 		return nil, err
 	}
-	return newPlan(&raw, o, nil)
+	return newPlan(&raw, sc, nil)
 }
 
 // ReadPlain is Read without the reduced copy: one json.Unmarshal of the
 // whole document into the raw types. FuzzReduce holds Read to it.
-func ReadPlain(r io.Reader, opts *Options) (*Plan, error) {
-	o, err := compile(opts)
+func ReadPlain(r io.Reader, opts *plancheck.Options) (*Plan, error) {
+	sc, err := scopeOf(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -76,5 +78,5 @@ func ReadPlain(r io.Reader, opts *Options) (*Plan, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, err
 	}
-	return newPlan(&raw, o, nil)
+	return newPlan(&raw, sc, nil)
 }

@@ -1,4 +1,4 @@
-package plancheck_test
+package planread_test
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func largePlanJSON(tb testing.TB, lp largePlan) (show, events []byte) {
 	if testing.Short() {
 		tb.Skip("-short: no OpenTofu-made large plans")
 	}
-	module := filepath.Join("..", "examples", "terraform", "local")
+	module := filepath.Join("..", "..", "examples", "terraform", "local")
 	bin := tofutest.Binary(tb)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%s\n", bin, benchVars(lp.base), benchVars(lp.total))

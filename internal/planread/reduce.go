@@ -1,4 +1,4 @@
-package plancheck
+package planread
 
 import (
 	"bytes"

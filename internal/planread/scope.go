@@ -1,0 +1,61 @@
+package planread
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/lablink-go/lablink/internal/planscope"
+	"github.com/lablink-go/lablink/plancheck"
+)
+
+// scope is what a reader needs of the Options it reads with: which
+// changes plancheck.Check reads the values of, and a copy of the Options
+// for Plan.Check.
+type scope struct {
+	vms  planscope.VMs
+	opts *plancheck.Options
+}
+
+// scopeOf validates opts (nil means the defaults) as plancheck.Check does,
+// and returns its scope. The copy of opts shares nothing with the
+// caller's.
+func scopeOf(opts *plancheck.Options) (*scope, error) {
+	if err := plancheck.Check(nil, opts); err != nil {
+		return nil, err // the invalid options, named
+	}
+	sc := &scope{opts: &plancheck.Options{}}
+	if opts != nil {
+		sc.opts = &plancheck.Options{
+			ClientVMs:       slices.Clone(opts.ClientVMs),
+			HarmlessUpdates: slices.Clone(opts.HarmlessUpdates),
+			Ports:           slices.Clone(opts.Ports),
+			PublicCIDRs:     slices.Clone(opts.PublicCIDRs),
+		}
+	}
+	vms := sc.opts.ClientVMs
+	if len(vms) == 0 {
+		vms = plancheck.DefaultClientVMs() // as Options.ClientVMs documents
+	}
+	var errs []error
+	if sc.vms, errs = planscope.ParseVMs(vms); len(errs) > 0 {
+		return nil, errors.Join(errs...) // Check has refused these already
+	}
+	return sc, nil
+}
+
+func (sc *scope) needsValues(c plancheck.Change) bool {
+	return sc.vms.NeedsValues(c.Mode, c.Type, c.Name, c.Actions)
+}
+
+// NeedsValues reports whether plancheck.Check, with opts, reads the
+// Before, After and AfterUnknown values of a change with c's mode, type,
+// name and actions. Read and ReadEvents skip the values of the others
+// (the bulk of a plan: every VM's user_data, twice) and still get the
+// verdict Check gives the full plan. Invalid options yield true.
+func NeedsValues(c plancheck.Change, opts *plancheck.Options) bool {
+	sc, err := scopeOf(opts)
+	if err != nil {
+		return true
+	}
+	return sc.needsValues(c)
+}
