@@ -42,13 +42,13 @@ const (
 	closed                      // nothing more to write
 )
 
-// newAttempt starts the attempt of operation op (an audit.Operation*
-// constant) for actor, asking for requested more VMs. Nothing is written
+// newAttempt starts the attempt of operation op (audit.Launch or
+// audit.Destroy) for actor, asking for requested more VMs. Nothing is written
 // until begin or finish.
-func (l *Launcher) newAttempt(op audit.Operation, actor string, requested int) *attempt {
+func (l *Launcher) newAttempt(op audit.Action, actor string, requested int) *attempt {
 	return &attempt{l: l, base: audit.Manifest{
 		Environment:  l.environment(),
-		Operation:    op,
+		Action:       op,
 		Actor:        actor,
 		Requested:    requested,
 		ConfigDigest: configDigest(l.cfg),
@@ -64,7 +64,7 @@ func (a *attempt) id() string { return a.m.LaunchID }
 // Options.KeepSensitive.
 func (a *attempt) begin(ctx context.Context, r Rendered, info *gpu.Info, existing, total int) error {
 	if a.state != unbegun {
-		return fmt.Errorf("%s: audit: the attempt is already recorded", a.base.Operation)
+		return fmt.Errorf("%s: audit: the attempt is already recorded", a.base.Action)
 	}
 	m := a.l.manifest(a.base, r, info)
 	m.Existing, m.Total = existing, total
@@ -72,7 +72,7 @@ func (a *attempt) begin(ctx context.Context, r Rendered, info *gpu.Info, existin
 	m, err := a.l.trail.Begin(ctx, m, stored)
 	if err != nil {
 		a.state = closed
-		return fmt.Errorf("%s: audit the attempt: %w", a.base.Operation, err)
+		return fmt.Errorf("%s: audit the attempt: %w", a.base.Action, err)
 	}
 	a.m, a.stored, a.state = m, stored, begun
 	return nil
@@ -86,13 +86,13 @@ func (a *attempt) setPlan(s PlanSummary) { a.m.Plan = &s }
 // records are immutable, and each holds the file it describes.
 func (a *attempt) supersede(ctx context.Context, why error) error {
 	if a.state != begun {
-		return fmt.Errorf("%s: audit: no attempt to supersede", a.base.Operation)
+		return fmt.Errorf("%s: audit: no attempt to supersede", a.base.Action)
 	}
 	m := a.m
 	m.Outcome, m.Error = audit.OutcomeSuperseded, why.Error()
 	if _, err := a.l.trail.Finish(context.WithoutCancel(ctx), m, nil); err != nil {
 		a.state = closed
-		return fmt.Errorf("%s: audit the superseded attempt: %w", a.base.Operation, err)
+		return fmt.Errorf("%s: audit the superseded attempt: %w", a.base.Action, err)
 	}
 	a.stored, a.state = nil, unbegun
 	return nil
@@ -114,7 +114,7 @@ func (a *attempt) finish(ctx context.Context, err error) (string, error) {
 		m, aerr := a.l.trail.Begin(ctx, a.base, []byte{})
 		if aerr != nil {
 			a.state = closed
-			return "", errors.Join(err, fmt.Errorf("%s: audit the attempt: %w", a.base.Operation, aerr))
+			return "", errors.Join(err, fmt.Errorf("%s: audit the attempt: %w", a.base.Action, aerr))
 		}
 		a.m = m
 	case begun:
@@ -130,7 +130,7 @@ func (a *attempt) finish(ctx context.Context, err error) (string, error) {
 	}
 	loc, aerr := a.l.trail.Finish(ctx, m, latest)
 	if aerr != nil {
-		err = errors.Join(err, fmt.Errorf("%s: audit the outcome: %w", m.Operation, aerr))
+		err = errors.Join(err, fmt.Errorf("%s: audit the outcome: %w", m.Action, aerr))
 	}
 	return loc, err
 }

@@ -61,7 +61,7 @@ func TestSecretsStayInTheVMsInputs(t *testing.T) {
 	l, err := launcher.New(dir, loggingBinary(t, log), testkit.Config(), env, gpu.Catalog{}, &launcher.Options{
 		TofuEnv:    tofutest.ExecEnv(t),
 		Trail:      audit.NewTrail(s3store, nil),
-		Operations: audit.NewOperations(s3store, nil),
+		Operations: audit.NewOpStore(s3store, nil),
 		Progress:   func(p launcher.Progress) { progress = append(progress, fmt.Sprintf("%+v", p)) },
 	})
 	require.NoError(t, err)

@@ -31,7 +31,7 @@ type DestroyResult struct {
 // them. Cancelling ctx interrupts OpenTofu as for Launch. After Close it
 // returns ErrClosed.
 func (l *Launcher) Destroy(ctx context.Context, actor string) (DestroyResult, error) {
-	op, err := l.ops.create(ctx, audit.OpDestroy, actor, map[string]any{})
+	op, err := l.ops.create(ctx, audit.Destroy, actor, map[string]any{})
 	if err != nil {
 		return DestroyResult{}, err
 	}
@@ -41,7 +41,7 @@ func (l *Launcher) Destroy(ctx context.Context, actor string) (DestroyResult, er
 // StartDestroy queues a destroy as Destroy does and returns its operation
 // at once; the destroy goes on under ctx.
 func (l *Launcher) StartDestroy(ctx context.Context, actor string) (audit.Op, error) {
-	op, err := l.ops.create(ctx, audit.OpDestroy, actor, map[string]any{})
+	op, err := l.ops.create(ctx, audit.Destroy, actor, map[string]any{})
 	if err != nil {
 		return audit.Op{}, err
 	}
@@ -73,7 +73,7 @@ func (l *Launcher) destroy(ctx context.Context, actor string) (DestroyResult, er
 		return DestroyResult{}, fmt.Errorf("destroy: count existing VMs: %w", err)
 	}
 	var res DestroyResult
-	rec := l.newAttempt(audit.OperationDestroy, actor, 0)
+	rec := l.newAttempt(audit.Destroy, actor, 0)
 	err = l.destroyAttempt(ctx, rec, r, existing, &res)
 	res.Audit, err = rec.finish(ctx, err)
 	res.LaunchID = rec.id()

@@ -63,7 +63,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (Result, error) {
 	}
 	ids := opIDs(reqs)
 	l.ops.start(ctx, ids)
-	rec := l.newAttempt(audit.OperationLaunch, strings.Join(actors, ","), res.Requested)
+	rec := l.newAttempt(audit.Launch, strings.Join(actors, ","), res.Requested)
 	err := l.launchAttempt(ctx, rec, &res)
 	res.Audit, err = rec.finish(ctx, err)
 	res.LaunchID = rec.id()

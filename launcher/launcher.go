@@ -71,7 +71,7 @@ type Options struct {
 	// Operations keeps an operation record of every launch and destroy
 	// request. Default: the records next to the default audit trail,
 	// under <workdir>/.lablink/audit.
-	Operations *audit.Operations
+	Operations *audit.OpStore
 	// VMResource is the resource name of the client VMs in the module.
 	// Default "lablink_vm".
 	VMResource string
@@ -162,7 +162,7 @@ func New(workdir, binary string, cfg lablink.Config, env Env, gpus GPUDetector, 
 	}
 	ops := o.Operations
 	if ops == nil {
-		ops = audit.NewOperations(localStore, &audit.Options{Now: o.Now})
+		ops = audit.NewOpStore(localStore, &audit.Options{Now: o.Now})
 	}
 	if o.State != nil {
 		if err := writeBackendFile(dir, *o.State); err != nil {
@@ -306,7 +306,7 @@ func (l *Launcher) newLaunchOp(ctx context.Context, req Request) (audit.Op, erro
 	if req.Count < 1 || req.Count > l.opts.MaxCount {
 		return audit.Op{}, fmt.Errorf("%w: %d; want 1 to %d", ErrInvalidCount, req.Count, l.opts.MaxCount)
 	}
-	return l.ops.create(ctx, audit.OpApply, req.Actor, map[string]any{"num_vms": req.Count})
+	return l.ops.create(ctx, audit.Launch, req.Actor, map[string]any{"num_vms": req.Count})
 }
 
 // runLaunch queues req; an error before the apply ran (a closed launcher,

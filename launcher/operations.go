@@ -21,7 +21,7 @@ const progressEvery = 500 * time.Millisecond
 // carry its tfstate.Owner, so that a later process can prove them orphaned
 // (see Recover).
 type opsTracker struct {
-	store *audit.Operations
+	store *audit.OpStore
 	env   string
 	owner json.RawMessage
 	now   func() time.Time
@@ -39,15 +39,15 @@ type liveOp struct {
 	subs    []chan audit.Op
 }
 
-func newOpsTracker(store *audit.Operations, env string, now func() time.Time) *opsTracker {
+func newOpsTracker(store *audit.OpStore, env string, now func() time.Time) *opsTracker {
 	owner, _ := json.Marshal(tfstate.Self()) // a struct of strings and numbers
 	return &opsTracker{store: store, env: env, owner: owner, now: now, live: map[int64]*liveOp{}}
 }
 
 // create records a new queued operation.
-func (t *opsTracker) create(ctx context.Context, typ audit.OpType, actor string, params map[string]any) (audit.Op, error) {
+func (t *opsTracker) create(ctx context.Context, typ audit.Action, actor string, params map[string]any) (audit.Op, error) {
 	op, err := t.store.Create(context.WithoutCancel(ctx), audit.Op{
-		Type: typ, Environment: t.env, CreatedBy: actor, Params: params, Owner: t.owner,
+		Action: typ, Environment: t.env, CreatedBy: actor, Params: params, Owner: t.owner,
 	})
 	if err != nil {
 		return audit.Op{}, fmt.Errorf("launcher: %w", err)
@@ -222,7 +222,8 @@ func (l *Launcher) Operation(ctx context.Context, id int64) (audit.Op, error) {
 // Operations returns the newest limit operations of the launcher's
 // environment (all when limit < 1), only those in statuses when given.
 func (l *Launcher) Operations(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
-	return l.ops.store.List(ctx, l.environment(), limit, statuses...)
+	ops, _, err := l.ops.store.List(ctx, l.environment(), audit.OpQuery{Limit: limit, Statuses: statuses})
+	return ops, err
 }
 
 // Watch returns a channel of the changes of operation id, closed after

@@ -42,7 +42,7 @@ func (l *Launcher) Status(ctx context.Context) (Status, error) {
 	if _, err := os.Stat(l.TFVarsPath()); err == nil {
 		st.TFVars = true
 	}
-	list, err := l.trail.List(ctx, l.environment())
+	list, _, err := l.trail.List(ctx, l.environment(), audit.HistoryQuery{Limit: 1})
 	if err != nil {
 		return st, fmt.Errorf("status: %w", err)
 	}

@@ -98,7 +98,7 @@ func TestAuditS3(t *testing.T) {
 	record := func(env string, requested, existing int, outcome audit.Outcome, tfvars string) audit.Manifest {
 		t.Helper()
 		m, err := tr.Begin(ctx, audit.Manifest{
-			Environment: env, Operation: audit.OperationLaunch, Actor: "tester",
+			Environment: env, Action: audit.Launch, Actor: "tester",
 			Requested: requested, Existing: existing, Total: requested + existing,
 			ConfigDigest: audit.Digest([]byte("config")),
 			Variables: []audit.VariableSource{

@@ -108,7 +108,7 @@ func (s *server) follow(r *http.Request, op audit.Op) {
 }
 
 func (s *server) logOutcome(ctx context.Context, op audit.Op) {
-	name := opName(op.Type)
+	name := opName(op.Action)
 	attrs := []any{"job_id", op.ID, "actor", op.CreatedBy, "launch_id", op.LaunchID,
 		"resources_total", op.ResourcesTotal, "resources_completed", op.ResourcesCompleted}
 	switch op.Status {
@@ -121,8 +121,8 @@ func (s *server) logOutcome(ctx context.Context, op audit.Op) {
 	}
 }
 
-func opName(t audit.OpType) string {
-	if t == audit.OpDestroy {
+func opName(t audit.Action) string {
+	if t == audit.Destroy {
 		return "destroy"
 	}
 	return "launch"
@@ -134,7 +134,7 @@ func opName(t audit.OpType) string {
 // nonce are the store's business.
 type opJSON struct {
 	ID         int64          `json:"id"`
-	Type       audit.OpType   `json:"op_type"`
+	Type       string         `json:"op_type"` // audit.Action.OpType
 	Status     audit.OpStatus `json:"status"`
 	Params     map[string]any `json:"params"`
 	CreatedBy  string         `json:"created_by"`
@@ -158,7 +158,7 @@ type opJSON struct {
 }
 
 func opView(op audit.Op) opJSON {
-	v := opJSON{ID: op.ID, Type: op.Type, Status: op.Status, Params: op.Params, CreatedBy: op.CreatedBy,
+	v := opJSON{ID: op.ID, Type: op.Action.OpType(), Status: op.Status, Params: op.Params, CreatedBy: op.CreatedBy,
 		CreatedAt: op.CreatedAt, StartedAt: op.StartedAt, FinishedAt: op.FinishedAt,
 		ResourcesTotal: op.ResourcesTotal, ResourcesCompleted: op.ResourcesCompleted,
 		Environment: op.Environment, LaunchID: op.LaunchID, UpdatedAt: op.UpdatedAt}
@@ -181,7 +181,7 @@ func opView(op audit.Op) opJSON {
 // keeps no error type (the launcher wraps every other error it stores as
 // "launch: ..." or "destroy: ...").
 func publicError(op audit.Op) string {
-	name := opName(op.Type)
+	name := opName(op.Action)
 	see := "see the server log"
 	if op.LaunchID != "" {
 		see += " and the audit record of " + op.LaunchID

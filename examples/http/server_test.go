@@ -144,7 +144,7 @@ func (f *fakeLauncher) TFVarsPath() string {
 // from 1.
 func queueStart(f *fakeLauncher) func(context.Context, launcher.Request) (audit.Op, error) {
 	return func(_ context.Context, req launcher.Request) (audit.Op, error) {
-		return audit.Op{ID: int64(len(f.requests())), Type: audit.OpApply, Status: audit.StatusQueued,
+		return audit.Op{ID: int64(len(f.requests())), Action: audit.Launch, Status: audit.StatusQueued,
 			Params: map[string]any{"num_vms": req.Count}, CreatedBy: req.Actor}, nil
 	}
 }
@@ -596,7 +596,7 @@ func TestDestroy(t *testing.T) {
 func TestStatus(t *testing.T) {
 	f := &fakeLauncher{StatusFn: func(context.Context) (launcher.Status, error) {
 		return launcher.Status{VMs: 4, TFVars: true, Busy: true, Last: &audit.Manifest{
-			LaunchID: "L9", Operation: "launch", Actor: "admin", Outcome: "succeeded",
+			LaunchID: "L9", Action: "launch", Actor: "admin", Outcome: "succeeded",
 			Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: "2s",
 			Requested: 1, Existing: 3, Total: 4, TFVarsSHA256: "ff", Error: "must not show",
 		}}, nil
