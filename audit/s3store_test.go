@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/base64"
 	"net"
@@ -91,6 +92,13 @@ func TestS3StoreClientMethods(t *testing.T) {
 			checkReadable(t, "Trail.List", err, tt.canList && tt.canGet, want)
 			_, _, err = tr.Show(ctx, "dev", m.LaunchID)
 			checkReadable(t, "Trail.Show", err, tt.canGet, want)
+			// Only *s3.Client has DeleteObject here.
+			if err := s.Delete(ctx, "dev/client/gone"); tt.canGet && tt.canList {
+				assert.NoError(t, err, "Delete")
+			} else {
+				assert.ErrorIs(t, err, errors.ErrUnsupported, "Delete")
+				assert.ErrorContains(t, err, want, "Delete: the error names the object")
+			}
 		})
 	}
 }
