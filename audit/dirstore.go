@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -97,22 +96,22 @@ func (d *DirStore) write(ctx context.Context, key string, body []byte, commit fu
 		return err
 	}
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"*") // mode 0600
+	f, err := createTemp(dir)
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // after a link or a failure; a no-op after a rename
+	defer func() {
+		// After a link or a failure; nothing is left after a rename.
+		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}()
 	if _, err := f.Write(body); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -123,13 +122,53 @@ func (d *DirStore) write(ctx context.Context, key string, body []byte, commit fu
 	return syncDir(dir)
 }
 
-func syncDir(dir string) error {
+// createTemp creates a temporary file (mode 0600) in dir, making dir first.
+// A Delete may remove the directory, when it became empty, between the two
+// steps; then both are tried again.
+func createTemp(dir string) (*os.File, error) {
+	for try := 1; ; try++ {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(dir, tmpPrefix+"*")
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || try == 5 {
+			return f, err
+		}
+	}
+}
+
+func syncDir(dir string) (err error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	return f.Sync()
+}
+
+// Delete implements Store. The directories that the removal leaves empty
+// are removed too, up to the store's own directory, so that keys deleted
+// in bulk (the operation store's status index) leave nothing for List to
+// walk through.
+func (d *DirStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("audit: delete %s: %w", p, err)
+	}
+	for i := strings.LastIndex(key, "/"); i > 0; i = strings.LastIndex(key[:i], "/") {
+		// Fails, and stops, at the first directory that is not empty
+		// (or that another writer has just filled).
+		if os.Remove(d.Location(key[:i])) != nil {
+			break
+		}
+	}
+	return nil
 }
 
 // Get implements Store.
@@ -149,46 +188,6 @@ func (d *DirStore) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("audit: get %s: %w", p, err)
 	}
 	return b, nil
-}
-
-// List implements Store. A missing directory holds no keys.
-func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := checkPrefix(prefix); err != nil {
-		return nil, err
-	}
-	// Walk only the deepest directory the prefix names completely.
-	root := d.dir
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		root = filepath.Join(d.dir, filepath.FromSlash(prefix[:i]))
-	}
-	keys := []string{}
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if strings.HasPrefix(e.Name(), tmpPrefix) || !e.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(d.dir, p)
-		if err != nil {
-			return err
-		}
-		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit: list %s: %w", d.Location(prefix), err)
-	}
-	slices.Sort(keys)
-	return keys, nil
 }
 
 // Location implements Store: the file path of key.

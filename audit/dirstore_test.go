@@ -118,7 +118,7 @@ func TestDirStoreReadOnly(t *testing.T) {
 	}
 	dir := filepath.Join(unpriv.Dir(t), "audit")
 	require.NoError(t, os.Mkdir(dir, 0o555))
-	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	t.Cleanup(func() { assert.NoError(t, os.Chmod(dir, 0o700)) })
 	var got []unpriv.Error
 	unpriv.Run(t, dir, &got)
 	require.Len(t, got, len(writes), "results %v", got)
@@ -156,7 +156,7 @@ func TestDirStoreListSkipsTempFiles(t *testing.T) {
 
 func TestDirStoreMissingDir(t *testing.T) {
 	s := audit.NewDirStore(filepath.Join(t.TempDir(), "not", "yet"))
-	got, err := s.List(t.Context(), "dev/client/history/")
+	got, err := s.List(t.Context(), "dev/client/history/", audit.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, got, "List")
 	_, err = s.Get(t.Context(), "dev/k")
@@ -168,4 +168,19 @@ func writeFile(t *testing.T, p, body string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
 	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+}
+
+// Delete removes the directories it leaves empty, so that deleted index
+// entries leave nothing for List to walk; the store's own directory and
+// directories that still hold something stay.
+func TestDirStoreDeleteRemovesEmptyDirs(t *testing.T) {
+	root := t.TempDir()
+	s := audit.NewDirStore(root)
+	ctx := t.Context()
+	require.NoError(t, s.Create(ctx, "a/b/c/d", []byte("x"), audit.ContentTypeJSON))
+	require.NoError(t, s.Create(ctx, "a/e", []byte("y"), audit.ContentTypeJSON))
+	require.NoError(t, s.Delete(ctx, "a/b/c/d"))
+	assert.Equal(t, []string{".", "a", "a/e"}, files(t, root), "after deleting a/b/c/d")
+	require.NoError(t, s.Delete(ctx, "a/e"))
+	assert.Equal(t, []string{"."}, files(t, root), "after deleting a/e")
 }

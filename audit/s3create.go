@@ -52,7 +52,7 @@ func (s *S3Store) Create(ctx context.Context, key string, body []byte, contentTy
 		case attempt == conflictAttempts:
 			return fmt.Errorf("audit: create %s: still conflicting after %d attempts: %w", s.Location(key), attempt, err)
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := sleep(ctx, backoffFrom(conflictBackoff, attempt)); err != nil {
 			return fmt.Errorf("audit: create %s: waiting to retry a conflicting write: %w", s.Location(key), err)
 		}
 	}
@@ -73,9 +73,11 @@ func (s *S3Store) compareExisting(ctx context.Context, key string, body []byte, 
 	return nil
 }
 
-// backoff is the wait before the retry that follows attempt (from 1).
-func backoff(attempt int) time.Duration {
-	d := conflictBackoff << (attempt - 1)
+// backoffFrom is the wait before the retry that follows attempt (from 1)
+// when the first retry waits about base: between half and all of
+// base<<(attempt-1), so that the retries of two writers drift apart.
+func backoffFrom(base time.Duration, attempt int) time.Duration {
+	d := base << (attempt - 1)
 	return d/2 + rand.N(d/2)
 }
 

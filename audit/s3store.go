@@ -30,12 +30,20 @@ type GetObjectAPIClient interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
+// DeleteObjectAPIClient is the S3 operation S3Store.Delete needs, declared
+// here in the form of GetObjectAPIClient. Only an OpStore deletes (entries
+// of its status index); a Trail never does.
+type DeleteObjectAPIClient interface {
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+}
+
 // S3API is every operation an S3Store can use: a client that implements it
-// can write and read back the trail. *s3.Client does. NewS3Store needs only
-// PutObjectAPIClient.
+// can write and read back the trail and keep an OpStore. *s3.Client does.
+// NewS3Store needs only PutObjectAPIClient.
 type S3API interface {
 	PutObjectAPIClient
 	GetObjectAPIClient
+	DeleteObjectAPIClient
 	s3.ListObjectsV2APIClient
 }
 
@@ -71,7 +79,9 @@ type S3Options struct {
 //
 // Writing needs only PutObject. Get and List need the client to implement
 // GetObjectAPIClient and s3.ListObjectsV2APIClient too; when it does not,
-// they return an error matching ErrNotReadable, so a writer can be given a
+// they return an error matching ErrNotReadable (and Delete, without
+// DeleteObjectAPIClient, one matching errors.ErrUnsupported), so a writer
+// can be given a
 // client (or credentials) that cannot read the trail back. Such a writer
 // cannot confirm that an object Create finds already written holds its
 // bytes, so its retried writes fail with ErrExists (see Create).
@@ -79,6 +89,7 @@ type S3Store struct {
 	client PutObjectAPIClient
 	get    GetObjectAPIClient        // nil: Get fails with ErrNotReadable
 	list   s3.ListObjectsV2APIClient // nil: List fails with ErrNotReadable
+	del    DeleteObjectAPIClient     // nil: Delete fails with errors.ErrUnsupported
 	bucket string
 	prefix string // "" or ending in "/"
 	kmsKey string
@@ -86,15 +97,16 @@ type S3Store struct {
 }
 
 // NewS3Store returns a Store in bucket, using client for all requests.
-// client must implement PutObject; Get and List use its GetObject and
-// ListObjectsV2 methods when it has them (found by type assertion, as
-// *s3.Client has) and otherwise return ErrNotReadable. opts may be nil.
+// client must implement PutObject; Get, List and Delete use its GetObject,
+// ListObjectsV2 and DeleteObject methods when it has them (found by type
+// assertion, as *s3.Client has) and otherwise fail. opts may be nil.
 // Neither the client nor the bucket is contacted here; errors surface on
 // the first request.
 func NewS3Store(client PutObjectAPIClient, bucket string, opts *S3Options) *S3Store {
 	s := &S3Store{client: client, bucket: bucket}
 	s.get, _ = client.(GetObjectAPIClient)
 	s.list, _ = client.(s3.ListObjectsV2APIClient)
+	s.del, _ = client.(DeleteObjectAPIClient)
 	if opts != nil {
 		if p := strings.Trim(opts.Prefix, "/"); p != "" {
 			s.prefix = p + "/"
@@ -141,7 +153,7 @@ func (s *S3Store) put(ctx context.Context, key string, body []byte, contentType 
 }
 
 // Get implements Store.
-func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
+func (s *S3Store) Get(ctx context.Context, key string) (b []byte, err error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
@@ -159,37 +171,73 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("audit: get %s: %w", s.Location(key), err)
 	}
-	defer out.Body.Close()
 	// Reading to the end lets the SDK compare the stored checksum.
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
+	b, err = io.ReadAll(out.Body)
+	if err = errors.Join(err, out.Body.Close()); err != nil {
 		return nil, fmt.Errorf("audit: get %s: %w", s.Location(key), err)
 	}
 	return b, nil
 }
 
-// List implements Store. Keys are returned without the store's Prefix.
-func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
+// Delete implements Store; S3 answers a DeleteObject of a missing key
+// with success.
+func (s *S3Store) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if s.del == nil {
+		return fmt.Errorf("audit: delete %s: %w: client %T has no DeleteObject method", s.Location(key), errors.ErrUnsupported, s.client)
+	}
+	_, err := s.del.DeleteObject(ctx, &s3.DeleteObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.prefix + key),
+	}, s.optFns...)
+	if err != nil {
+		return fmt.Errorf("audit: delete %s: %w", s.Location(key), err)
+	}
+	return nil
+}
+
+// List implements Store with ListObjectsV2 (Prefix, StartAfter, MaxKeys),
+// one request per 1,000 keys. Keys are returned without the store's
+// Prefix.
+func (s *S3Store) List(ctx context.Context, prefix string, opts ListOptions) ([]string, error) {
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
 	}
 	if s.list == nil {
 		return nil, fmt.Errorf("audit: list %s: %w: client %T has no ListObjectsV2 method", s.Location(prefix), ErrNotReadable, s.client)
 	}
-	p := s3.NewListObjectsV2Paginator(s.list, &s3.ListObjectsV2Input{
+	in := &s3.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(s.prefix + prefix),
-	})
+	}
+	if opts.StartAfter != "" {
+		in.StartAfter = aws.String(s.prefix + opts.StartAfter)
+	}
 	keys := []string{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx, s.optFns...)
+	for {
+		if opts.MaxKeys > 0 {
+			in.MaxKeys = aws.Int32(int32(min(opts.MaxKeys-len(keys), 1000)))
+		}
+		page, err := s.list.ListObjectsV2(ctx, in, s.optFns...)
 		if err != nil {
 			return nil, fmt.Errorf("audit: list %s: %w", s.Location(prefix), err)
 		}
 		for _, o := range page.Contents {
 			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), s.prefix))
 		}
+		full := opts.MaxKeys > 0 && len(keys) >= opts.MaxKeys
+		if full || !aws.ToBool(page.IsTruncated) || aws.ToString(page.NextContinuationToken) == "" {
+			break
+		}
+		in.ContinuationToken = page.NextContinuationToken
 	}
+	if opts.MaxKeys > 0 && len(keys) > opts.MaxKeys {
+		keys = keys[:opts.MaxKeys]
+	}
+	// S3 lists in UTF-8 binary order, which is byte order; sorting keeps
+	// the contract for servers that might not.
 	slices.Sort(keys)
 	return keys, nil
 }

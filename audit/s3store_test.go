@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -74,6 +75,7 @@ func TestS3StoreClientMethods(t *testing.T) {
 			// Everything landed, as a reader with every method sees.
 			reader := audit.NewS3Store(full, bucket, opts)
 			checkKeys(t, reader, []string{
+				launch1Index,
 				"dev/client/history/launch-1/attempt.json",
 				"dev/client/history/launch-1/manifest.json",
 				"dev/client/history/launch-1/terraform.runtime.tfvars",
@@ -84,12 +86,19 @@ func TestS3StoreClientMethods(t *testing.T) {
 			want := "s3://" + bucket + "/audit/dev/client/"
 			_, err = s.Get(ctx, audit.LatestKey("dev"))
 			checkReadable(t, "Get", err, tt.canGet, want)
-			_, err = s.List(ctx, "dev/client/")
+			_, err = s.List(ctx, "dev/client/", audit.ListOptions{})
 			checkReadable(t, "List", err, tt.canList, want)
-			_, err = tr.List(ctx, "dev")
+			_, _, err = tr.List(ctx, "dev", audit.HistoryQuery{})
 			checkReadable(t, "Trail.List", err, tt.canList && tt.canGet, want)
 			_, _, err = tr.Show(ctx, "dev", m.LaunchID)
 			checkReadable(t, "Trail.Show", err, tt.canGet, want)
+			// Only *s3.Client has DeleteObject here.
+			if err := s.Delete(ctx, "dev/client/gone"); tt.canGet && tt.canList {
+				assert.NoError(t, err, "Delete")
+			} else {
+				assert.ErrorIs(t, err, errors.ErrUnsupported, "Delete")
+				assert.ErrorContains(t, err, want, "Delete: the error names the object")
+			}
 		})
 	}
 }
@@ -167,7 +176,7 @@ func checkObjectMetadata(t *testing.T, srv *miniotest.Server, bucket, key string
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	require.NoError(t, err, "GetObject")
-	get.Body.Close()
+	require.NoError(t, get.Body.Close())
 	assert.Equal(t, sha256Base64(body), aws.ToString(get.ChecksumSHA256), "GetObject ChecksumSHA256")
 }
 
@@ -204,12 +213,12 @@ func TestS3ServerDown(t *testing.T) {
 	// asserts that an error arrives before it, whatever the time.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	_, err := trail.Begin(ctx, audit.Manifest{Environment: "dev", Operation: audit.OperationLaunch}, []byte("x"))
+	_, err := trail.Begin(ctx, audit.Manifest{Environment: "dev", Action: audit.Launch}, []byte("x"))
 	var opErr *net.OpError
 	require.ErrorAs(t, err, &opErr, "Begin with the server down")
 	require.NotErrorIs(t, err, context.DeadlineExceeded, "Begin: want a network error before the deadline")
 	assert.ErrorContains(t, err, "s3://"+bucket+"/dev/client/history/", "the error names the object")
-	_, err = trail.List(ctx, "dev")
+	_, _, err = trail.List(ctx, "dev", audit.HistoryQuery{})
 	assert.ErrorAs(t, err, &opErr, "List")
 }
 
@@ -270,7 +279,7 @@ func TestS3ServerError(t *testing.T) {
 // A Begin whose every PUT fails reports the 500 and changes nothing.
 func testFailedBegin(t *testing.T, f *serverErrorFixture) {
 	ctx := t.Context()
-	before, err := f.direct.List(ctx, "")
+	before, err := f.direct.List(ctx, "", audit.ListOptions{})
 	require.NoError(t, err)
 	tr := f.through(t, func(*http.Request) bool { return true })
 	_, err = tr.Begin(ctx, launch("dev"), []byte("v2"))
@@ -278,10 +287,10 @@ func testFailedBegin(t *testing.T, f *serverErrorFixture) {
 	require.ErrorAs(t, err, &re, "Begin")
 	assert.Equal(t, http.StatusInternalServerError, re.HTTPStatusCode())
 	// Reads through the proxy still work, and see the first launch only.
-	ms, err := tr.List(ctx, "dev")
+	ms, _, err := tr.List(ctx, "dev", audit.HistoryQuery{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{f.first.LaunchID}, launchIDs(ms))
-	after, err := f.direct.List(ctx, "")
+	after, err := f.direct.List(ctx, "", audit.ListOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "a failed Begin changed the bucket")
 }
@@ -309,7 +318,7 @@ func testHalfBegin(t *testing.T, f *serverErrorFixture) {
 	tr := f.through(t, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/"+audit.AttemptName) })
 	m3, err := tr.Begin(ctx, launch("dev"), []byte("v3"))
 	require.Error(t, err, "Begin through a failing proxy")
-	ms, err := f.good.List(ctx, "dev")
+	ms, _, err := f.good.List(ctx, "dev", audit.HistoryQuery{})
 	require.NoError(t, err)
 	assert.NotContains(t, launchIDs(ms), m3.LaunchID, "List shows the half-written attempt")
 	_, _, err = f.good.Show(ctx, "dev", m3.LaunchID)

@@ -59,6 +59,8 @@ func testStore(t *testing.T, newStore func(t *testing.T) storeUnderTest) {
 		{"PutOverwrites", testPutOverwrites},
 		{"GetMissing", testGetMissing},
 		{"List", testList},
+		{"ListPages", testListPages},
+		{"Delete", testDelete},
 		{"Location", testLocation},
 		{"InvalidKeys", testInvalidKeys},
 		{"ConcurrentCreate", testConcurrentCreate},
@@ -105,6 +107,7 @@ func testList(t *testing.T, sut storeUnderTest) {
 	keys := []string{
 		"dev/client/history/b/x", "dev/client/history/a/y", "dev/client/history/a/x",
 		"dev/client/terraform.runtime.tfvars", "dev2/a", "devx", "prod/client/z",
+		"dev-a", // before "dev/..." in byte order, after the directory "dev" by name
 	}
 	for _, k := range keys {
 		require.NoError(t, s.Create(ctx, k, []byte(k), audit.ContentTypeTFVars))
@@ -114,7 +117,7 @@ func testList(t *testing.T, sut storeUnderTest) {
 		want   []string
 	}{
 		{"", []string{
-			"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
+			"dev-a", "dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
 			"dev/client/terraform.runtime.tfvars", "dev2/a", "devx", "prod/client/z",
 		}},
 		{"dev/", []string{
@@ -122,7 +125,7 @@ func testList(t *testing.T, sut storeUnderTest) {
 			"dev/client/terraform.runtime.tfvars",
 		}},
 		{"dev", []string{
-			"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
+			"dev-a", "dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
 			"dev/client/terraform.runtime.tfvars", "dev2/a", "devx",
 		}},
 		{"dev/client/history/", []string{"dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x"}},
@@ -132,10 +135,60 @@ func testList(t *testing.T, sut storeUnderTest) {
 		{"nothing/at/all/", []string{}},
 	}
 	for _, tt := range tests {
-		got, err := s.List(ctx, tt.prefix)
+		got, err := s.List(ctx, tt.prefix, audit.ListOptions{})
 		require.NoError(t, err, "List(%q)", tt.prefix)
 		assert.Equal(t, tt.want, got, "List(%q)", tt.prefix)
 	}
+}
+
+// List with StartAfter and MaxKeys returns a window of the full list, in
+// byte order, whether StartAfter is a key, a directory or no name at all.
+func testListPages(t *testing.T, sut storeUnderTest) {
+	s, ctx := sut.store, t.Context()
+	all := []string{
+		"dev-a", "dev/client/history/a/x", "dev/client/history/a/y", "dev/client/history/b/x",
+		"dev/client/terraform.runtime.tfvars", "dev2/a", "devx", "prod/client/z",
+	}
+	for _, k := range all {
+		require.NoError(t, s.Create(ctx, k, []byte(k), audit.ContentTypeTFVars))
+	}
+	tests := []struct {
+		name   string
+		prefix string
+		opts   audit.ListOptions
+		want   []string
+	}{
+		{"first keys", "", audit.ListOptions{MaxKeys: 3}, all[:3]},
+		{"after a key", "", audit.ListOptions{StartAfter: "dev/client/history/a/y", MaxKeys: 2}, all[3:5]},
+		{"after a file before a directory", "", audit.ListOptions{StartAfter: "dev-a", MaxKeys: 1}, all[1:2]},
+		{"after a directory's name", "", audit.ListOptions{StartAfter: "dev/client/history/a", MaxKeys: 1}, all[1:2]},
+		{"after a directory", "", audit.ListOptions{StartAfter: "dev/client/history/a/", MaxKeys: 1}, all[1:2]},
+		{"after a subtree", "", audit.ListOptions{StartAfter: "dev/client/history/a/~"}, all[3:]},
+		{"after a name that is not stored", "dev", audit.ListOptions{StartAfter: "dev/client/i"}, all[4:7]},
+		{"StartAfter before the prefix", "dev/client/history/", audit.ListOptions{StartAfter: "a", MaxKeys: 10}, all[1:4]},
+		{"StartAfter after everything", "", audit.ListOptions{StartAfter: "zzz"}, []string{}},
+		{"more than there is", "prod/", audit.ListOptions{MaxKeys: 5}, all[7:]},
+	}
+	for _, tt := range tests {
+		got, err := s.List(ctx, tt.prefix, tt.opts)
+		require.NoError(t, err, tt.name)
+		assert.Equal(t, tt.want, got, tt.name)
+	}
+}
+
+func testDelete(t *testing.T, sut storeUnderTest) {
+	s, ctx := sut.store, t.Context()
+	require.NoError(t, s.Create(ctx, "a/b/c", []byte("x"), audit.ContentTypeTFVars))
+	require.NoError(t, s.Create(ctx, "a/d", []byte("y"), audit.ContentTypeTFVars))
+	require.NoError(t, s.Delete(ctx, "a/b/c"))
+	_, err := s.Get(ctx, "a/b/c")
+	assert.ErrorIs(t, err, audit.ErrNotFound, "Get after Delete")
+	checkKeys(t, s, []string{"a/d"})
+	assert.NoError(t, s.Delete(ctx, "a/b/c"), "Delete of a missing key")
+	assert.NoError(t, s.Delete(ctx, "never/was"), "Delete under a missing directory")
+	// A key can be written again where one was deleted.
+	require.NoError(t, s.Create(ctx, "a/b/c", []byte("z"), audit.ContentTypeTFVars))
+	mustGet(t, s, "a/b/c", "z")
 }
 
 func testLocation(t *testing.T, sut storeUnderTest) {
@@ -155,11 +208,12 @@ func testInvalidKeys(t *testing.T, sut storeUnderTest) {
 			"Put":    s.Put(ctx, key, []byte("x"), audit.ContentTypeTFVars),
 		}
 		_, ops["Get"] = s.Get(ctx, key)
+		ops["Delete"] = s.Delete(ctx, key)
 		for op, err := range ops {
 			assert.ErrorIs(t, err, audit.ErrInvalid, "%s(%q)", op, key)
 		}
 	}
-	_, err := s.List(ctx, "../")
+	_, err := s.List(ctx, "../", audit.ListOptions{})
 	assert.ErrorIs(t, err, audit.ErrInvalid, `List("../")`)
 	checkKeys(t, s, []string{})
 }
@@ -197,6 +251,9 @@ func testCanceled(t *testing.T, sut storeUnderTest) {
 	assert.ErrorIs(t, s.Create(ctx, "k", []byte("x"), audit.ContentTypeJSON), context.Canceled, "Create")
 	_, err := s.Get(ctx, "k")
 	assert.ErrorIs(t, err, context.Canceled, "Get")
+	assert.ErrorIs(t, s.Delete(ctx, "k"), context.Canceled, "Delete")
+	_, err = s.List(ctx, "", audit.ListOptions{})
+	assert.ErrorIs(t, err, context.Canceled, "List")
 }
 
 func mustGet(t *testing.T, s audit.Store, key, want string) {

@@ -2,25 +2,34 @@ package audit
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
-	"slices"
-	"strings"
 	"time"
 )
 
-// Operation is what an attempt does: launch or destroy.
-type Operation string
+// Action is what an attempt or an operation does: launch client VMs or
+// destroy them. It is the one name of that concept across the module.
+type Action string
 
-// Operations recorded in Manifest.Operation.
+// Actions, as recorded in Manifest.Action and Op.Action.
 const (
-	OperationLaunch  Operation = "launch"
-	OperationDestroy Operation = "destroy"
+	Launch  Action = "launch"
+	Destroy Action = "destroy"
 )
+
+// OpType returns upstream's word for a in an operation record's "op_type":
+// "apply" for Launch, "destroy" for Destroy, and a itself otherwise.
+func (a Action) OpType() string {
+	if a == Launch {
+		return "apply"
+	}
+	return string(a)
+}
+
+func (a Action) valid() bool { return a == Launch || a == Destroy }
 
 // Outcome is how an attempt ended.
 type Outcome string
@@ -48,13 +57,15 @@ const (
 
 // Manifest describes one launch or destroy attempt.
 type Manifest struct {
-	LaunchID    string    `json:"launch_id"`
-	Environment string    `json:"environment"`
-	Operation   Operation `json:"operation"`
-	Actor       string    `json:"actor,omitempty"`
-	Started     time.Time `json:"started"`
-	Finished    time.Time `json:"finished,omitzero"`
-	Duration    string    `json:"duration,omitempty"` // time.Duration.String of Finished-Started
+	LaunchID    string `json:"launch_id"`
+	Environment string `json:"environment"`
+	// Action is what the attempt does. Its JSON name is "operation", the
+	// name stored manifests have always had.
+	Action   Action    `json:"operation"`
+	Actor    string    `json:"actor,omitempty"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Duration string    `json:"duration,omitempty"` // time.Duration.String of Finished-Started
 	// Requested is the number of VMs asked for, Existing the number already
 	// running, Total the instance_count applied.
 	Requested int `json:"requested"`
@@ -98,30 +109,21 @@ type PlanSummary struct {
 	Replace int `json:"replace"`
 }
 
-// Options are the optional settings of a Trail. The zero value (or a nil
-// *Options) means the defaults.
-type Options struct {
-	// Now returns the current time; Started and Finished are Now().UTC().
-	// Default time.Now.
-	Now func() time.Time
-	// NewID returns a fresh launch ID, which must be a safe key segment
-	// (letters, digits, '.', '_', '-'; starting with a letter or digit).
-	// Default: Now's UTC time as "20060102T150405Z", "-", and 8 random hex
-	// digits, so IDs sort by time.
-	NewID func() string
-}
-
-// Trail records launch attempts in a Store. It is safe for concurrent use
-// (it has no mutable state of its own; the Store must be safe too).
+// Trail records launch attempts in a Store. It is safe for concurrent use.
+// It keeps one thing in memory: the environments whose history index it has
+// found complete (see List), so that it checks each once.
 type Trail struct {
 	store Store
+	w     writer
 	now   func() time.Time
 	newID func() string
+
+	layout layoutCheck
 }
 
 // NewTrail returns a Trail writing to store. opts may be nil.
 func NewTrail(store Store, opts *Options) *Trail {
-	t := &Trail{store: store, now: time.Now}
+	t := &Trail{store: store, w: newWriter(store, opts), now: time.Now}
 	if opts != nil && opts.Now != nil {
 		t.now = opts.Now
 	}
@@ -134,9 +136,7 @@ func NewTrail(store Store, opts *Options) *Trail {
 }
 
 func (t *Trail) defaultID() string {
-	b := make([]byte, 4)
-	rand.Read(b) // never fails
-	return t.now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return t.now().UTC().Format("20060102T150405Z") + fmt.Sprintf("-%08x", rand.Uint32())
 }
 
 // LatestKey returns the key of the upstream-compatible latest tfvars copy,
@@ -160,13 +160,14 @@ func checkSegment(what, s string) error {
 
 // Begin records the start of an attempt: it writes the tfvars (stored
 // verbatim: redact before calling) and attempt.json, a copy of m with
-// Outcome "started", under HistoryPrefix. It fills m.LaunchID (from
-// Options.NewID) and m.Started (from Options.Now) when they are zero and
-// returns the completed manifest, to be passed to Finish. Both objects are
-// create-only: a launch ID that was used before yields an error matching
-// ErrExists and writes nothing, unless both objects already hold exactly
-// these bytes (the same Begin retried), which succeeds. If attempt.json
-// cannot be written, the tfvars may remain, but the attempt is not listed.
+// Outcome "started", under HistoryPrefix, and then the attempt's entry in
+// the history index. It fills m.LaunchID (from Options.NewID) and
+// m.Started (from Options.Now) when they are zero and returns the
+// completed manifest, to be passed to Finish. The objects are create-only:
+// a launch ID that was used before yields an error matching ErrExists and
+// writes nothing, unless the objects already hold exactly these bytes (the
+// same Begin retried), which succeeds. If a write fails, the objects
+// before it may remain, but the attempt is not listed.
 func (t *Trail) Begin(ctx context.Context, m Manifest, tfvars []byte) (Manifest, error) {
 	if m.LaunchID == "" {
 		m.LaunchID = t.newID()
@@ -186,10 +187,15 @@ func (t *Trail) Begin(ctx context.Context, m Manifest, tfvars []byte) (Manifest,
 	prefix := HistoryPrefix(m.Environment, m.LaunchID)
 	// tfvars first: attempt.json is what makes the attempt visible, so it
 	// is written only when the file it describes is in place.
-	if err := t.store.Create(ctx, prefix+TFVarsName, tfvars, ContentTypeTFVars); err != nil {
+	if err := t.w.create(ctx, prefix+TFVarsName, tfvars, ContentTypeTFVars); err != nil {
 		return m, err
 	}
-	if err := t.store.Create(ctx, prefix+AttemptName, body, ContentTypeJSON); err != nil {
+	if err := t.w.create(ctx, prefix+AttemptName, body, ContentTypeJSON); err != nil {
+		return m, err
+	}
+	// Last: an index entry always finds its attempt.json.
+	leaf := historyLeaf(m.Started, m.LaunchID)
+	if err := t.w.create(ctx, historyIndexKey(m.Environment, leaf), []byte(m.LaunchID+"\n"), contentTypeText); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -198,7 +204,7 @@ func (t *Trail) Begin(ctx context.Context, m Manifest, tfvars []byte) (Manifest,
 // Finish records the end of an attempt begun with Begin: it writes
 // manifest.json (create-only, so an attempt finishes once) with m.Finished
 // set from Options.Now and m.Duration computed when they are empty. Then,
-// when m.Outcome is "succeeded" and m.Operation is "launch" and
+// when m.Outcome is "succeeded" and m.Action is Launch and
 // latestTFVars is not nil, it overwrites the latest copy (LatestKey) with
 // latestTFVars, as upstream does after a successful apply. It returns the
 // Location of manifest.json, also when only the latest copy failed.
@@ -223,60 +229,16 @@ func (t *Trail) Finish(ctx context.Context, m Manifest, latestTFVars []byte) (lo
 		return "", fmt.Errorf("audit: finish: %w", err)
 	}
 	key := HistoryPrefix(m.Environment, m.LaunchID) + ManifestName
-	if err := t.store.Create(ctx, key, body, ContentTypeJSON); err != nil {
+	if err := t.w.create(ctx, key, body, ContentTypeJSON); err != nil {
 		return "", err
 	}
 	location = t.store.Location(key)
-	if m.Outcome == OutcomeSucceeded && m.Operation == OperationLaunch && latestTFVars != nil {
-		if err := t.store.Put(ctx, LatestKey(m.Environment), latestTFVars, ContentTypeTFVars); err != nil {
+	if m.Outcome == OutcomeSucceeded && m.Action == Launch && latestTFVars != nil {
+		if err := t.w.put(ctx, LatestKey(m.Environment), latestTFVars, ContentTypeTFVars); err != nil {
 			return location, err
 		}
 	}
 	return location, nil
-}
-
-// List returns the attempts recorded for env, newest first (by Started,
-// then by launch ID). An attempt that has not finished shows as its
-// attempt.json, with Outcome "started". A history prefix without
-// attempt.json (a Begin that failed half way) is skipped.
-func (t *Trail) List(ctx context.Context, env string) ([]Manifest, error) {
-	if err := checkSegment("environment", env); err != nil {
-		return nil, fmt.Errorf("audit: list: %w", err)
-	}
-	root := historyRoot(env)
-	keys, err := t.store.List(ctx, root)
-	if err != nil {
-		return nil, err
-	}
-	// For each launch ID, the key to read: manifest.json wins over attempt.json.
-	best := map[string]string{}
-	for _, k := range keys {
-		id, name, ok := strings.Cut(strings.TrimPrefix(k, root), "/")
-		if !ok || checkSegment("launch ID", id) != nil {
-			continue
-		}
-		switch {
-		case name == ManifestName:
-			best[id] = k
-		case name == AttemptName && best[id] == "":
-			best[id] = k
-		}
-	}
-	ms := []Manifest{}
-	for _, k := range best {
-		m, err := t.read(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	slices.SortFunc(ms, func(a, b Manifest) int {
-		if c := b.Started.Compare(a.Started); c != 0 {
-			return c
-		}
-		return strings.Compare(b.LaunchID, a.LaunchID)
-	})
-	return ms, nil
 }
 
 // Show returns the manifest of one attempt (attempt.json while it has not
@@ -333,8 +295,8 @@ func checkManifest(m Manifest) error {
 	if err := checkSegment("launch ID", m.LaunchID); err != nil {
 		errs = append(errs, err)
 	}
-	if m.Operation != OperationLaunch && m.Operation != OperationDestroy {
-		errs = append(errs, fmt.Errorf("%w: operation %q: want %q or %q", ErrInvalid, m.Operation, OperationLaunch, OperationDestroy))
+	if !m.Action.valid() {
+		errs = append(errs, fmt.Errorf("%w: action (operation) %q: want %q or %q", ErrInvalid, m.Action, Launch, Destroy))
 	}
 	switch m.Outcome {
 	case OutcomeStarted, OutcomeSucceeded, OutcomeFailed, OutcomeRefused, OutcomeCanceled, OutcomeSuperseded:

@@ -3,6 +3,8 @@ package audit_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +50,7 @@ func (f *fakeIDs) Next() string {
 func launch(env string) audit.Manifest {
 	return audit.Manifest{
 		Environment:  env,
-		Operation:    audit.OperationLaunch,
+		Action:       audit.Launch,
 		Actor:        "admin",
 		Requested:    2,
 		Existing:     1,
@@ -65,6 +67,11 @@ func launch(env string) audit.Manifest {
 }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// launch1Index is the history index entry of launch-1 begun at t0 in dev:
+// t0 in Unix milliseconds (1767323045000) subtracted from 10^14-1, its
+// leading digits repeated as directories.
+const launch1Index = "dev/client/history-index/9823/26/76/95/98232676954999-launch-1"
 
 // stores runs f against a DirStore and an S3Store on MinIO.
 func stores(t *testing.T, f func(t *testing.T, s audit.Store)) {
@@ -92,12 +99,14 @@ func TestTrailLayout(t *testing.T) {
 		wantDone.Finished = t0.Add(90 * time.Second)
 		wantDone.Duration = "1m30s"
 		checkKeys(t, s, []string{
+			launch1Index,
 			"dev/client/history/launch-1/attempt.json",
 			"dev/client/history/launch-1/manifest.json",
 			"dev/client/history/launch-1/terraform.runtime.tfvars",
 			"dev/client/terraform.runtime.tfvars",
 		})
 		checkJSON(t, s, "dev/client/history/launch-1/manifest.json", wantDone)
+		mustGet(t, s, launch1Index, "launch-1\n")
 		checkJSON(t, s, "dev/client/history/launch-1/attempt.json", wantStarted) // untouched
 		mustGet(t, s, "dev/client/history/launch-1/terraform.runtime.tfvars", "redacted tfvars")
 		mustGet(t, s, audit.LatestKey("dev"), "full tfvars")
@@ -121,6 +130,7 @@ func checkBegin(t *testing.T, tr *audit.Trail, s audit.Store) (m, want audit.Man
 	want.Outcome = audit.OutcomeStarted
 	checkManifest(t, "Begin", want, m)
 	checkKeys(t, s, []string{
+		launch1Index,
 		"dev/client/history/launch-1/attempt.json",
 		"dev/client/history/launch-1/terraform.runtime.tfvars",
 	})
@@ -162,23 +172,23 @@ func TestTrailLatest(t *testing.T) {
 		clock := &fakeClock{t: t0}
 		tr := audit.NewTrail(s, &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next})
 		steps := []struct {
-			op         audit.Operation
+			op         audit.Action
 			outcome    audit.Outcome
 			latest     []byte
 			wantLatest string
 		}{
-			{audit.OperationLaunch, audit.OutcomeSucceeded, []byte("v1"), "v1"},
-			{audit.OperationLaunch, audit.OutcomeSucceeded, []byte("v2"), "v2"},
-			{audit.OperationLaunch, audit.OutcomeFailed, []byte("v3"), "v2"},
-			{audit.OperationLaunch, audit.OutcomeRefused, []byte("v4"), "v2"},
-			{audit.OperationLaunch, audit.OutcomeCanceled, []byte("v5"), "v2"},
-			{audit.OperationDestroy, audit.OutcomeSucceeded, []byte("v6"), "v2"},
-			{audit.OperationLaunch, audit.OutcomeSucceeded, nil, "v2"},
-			{audit.OperationLaunch, audit.OutcomeSucceeded, []byte("v8"), "v8"},
+			{audit.Launch, audit.OutcomeSucceeded, []byte("v1"), "v1"},
+			{audit.Launch, audit.OutcomeSucceeded, []byte("v2"), "v2"},
+			{audit.Launch, audit.OutcomeFailed, []byte("v3"), "v2"},
+			{audit.Launch, audit.OutcomeRefused, []byte("v4"), "v2"},
+			{audit.Launch, audit.OutcomeCanceled, []byte("v5"), "v2"},
+			{audit.Destroy, audit.OutcomeSucceeded, []byte("v6"), "v2"},
+			{audit.Launch, audit.OutcomeSucceeded, nil, "v2"},
+			{audit.Launch, audit.OutcomeSucceeded, []byte("v8"), "v8"},
 		}
 		for i, st := range steps {
 			m := launch("dev")
-			m.Operation = st.op
+			m.Action = st.op
 			m, err := tr.Begin(ctx, m, st.latest)
 			require.NoError(t, err, "step %d: Begin", i)
 			m.Outcome = st.outcome
@@ -250,19 +260,29 @@ func TestTrailList(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.Create(ctx, audit.HistoryPrefix("dev", "orphan")+audit.TFVarsName, nil, audit.ContentTypeTFVars))
 
-		got, err := tr.List(ctx, "dev")
+		got, next, err := tr.List(ctx, "dev", audit.HistoryQuery{})
 		require.NoError(t, err)
 		// cmp: manifests hold times (see checkManifest).
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("List mismatch (-want +got):\n%s", diff)
 		}
+		assert.Empty(t, next, "the cursor after the last page")
 		require.Len(t, got, 4)
 		assert.Equal(t, audit.OutcomeStarted, got[1].Outcome, "the unfinished attempt")
-		empty, err := tr.List(ctx, "staging")
+		latest, err := tr.Latest(ctx, "dev")
+		require.NoError(t, err)
+		checkManifest(t, "Latest", want[0], latest)
+		checkPages(t, tr, "dev", want)
+
+		empty, _, err := tr.List(ctx, "staging", audit.HistoryQuery{})
 		assert.NoError(t, err, "List(staging)")
 		assert.Empty(t, empty, "List(staging)")
+		_, err = tr.Latest(ctx, "staging")
+		assert.ErrorIs(t, err, audit.ErrNotFound, "Latest(staging)")
 		_, _, err = tr.Show(ctx, "dev", "launch-99")
 		assert.ErrorIs(t, err, audit.ErrNotFound, "Show unknown")
+		_, _, err = tr.List(ctx, "dev", audit.HistoryQuery{After: "launch-1"})
+		assert.ErrorIs(t, err, audit.ErrInvalid, "a launch ID is not a cursor")
 	})
 }
 
@@ -283,7 +303,7 @@ func TestTrailValidates(t *testing.T) {
 		m.Outcome = audit.OutcomeFailed
 		_, err = tr.Finish(ctx, m, nil)
 		assert.ErrorIs(t, err, audit.ErrInvalid, "Finish launch ID %q", v)
-		_, err = tr.List(ctx, v)
+		_, _, err = tr.List(ctx, v, audit.HistoryQuery{})
 		assert.ErrorIs(t, err, audit.ErrInvalid, "List env %q", v)
 		_, _, err = tr.Show(ctx, v, "id")
 		assert.ErrorIs(t, err, audit.ErrInvalid, "Show env %q", v)
@@ -291,7 +311,7 @@ func TestTrailValidates(t *testing.T) {
 		assert.ErrorIs(t, err, audit.ErrInvalid, "Show launch ID %q", v)
 	}
 	m := launch("dev")
-	m.Operation = "apply"
+	m.Action = "apply"
 	_, err := tr.Begin(ctx, m, nil)
 	assert.ErrorIs(t, err, audit.ErrInvalid, "Begin operation apply")
 	m = launch("dev")
@@ -329,9 +349,13 @@ func TestTrailDefaultID(t *testing.T) {
 		assert.False(t, seen[id], "ID %q handed out twice", id)
 		seen[id] = true
 	}
-	ms, err := tr.List(t.Context(), "dev")
+	ms, _, err := tr.List(t.Context(), "dev", audit.HistoryQuery{})
 	require.NoError(t, err)
 	assert.Len(t, ms, n)
+	// Begun at the same millisecond: newest first means by launch ID.
+	checkPages(t, tr, "dev", ms)
+	assert.True(t, slices.IsSortedFunc(ms, func(a, b audit.Manifest) int { return strings.Compare(a.LaunchID, b.LaunchID) }),
+		"attempts of one instant in launch ID order")
 }
 
 func TestKeys(t *testing.T) {
@@ -341,7 +365,7 @@ func TestKeys(t *testing.T) {
 
 func checkKeys(t *testing.T, s audit.Store, want []string) {
 	t.Helper()
-	got, err := s.List(t.Context(), "")
+	got, err := s.List(t.Context(), "", audit.ListOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "keys")
 }

@@ -48,13 +48,13 @@ const (
 	closed                      // nothing more to write
 )
 
-// newAttempt starts the attempt of operation op (an audit.Operation*
+// newAttempt starts the attempt of operation op (an audit.Action*
 // constant) for actor, asking for requested more VMs. Nothing is written
 // until begin or finish.
-func (l *Launcher) newAttempt(op audit.Operation, actor string, requested int) *attempt {
+func (l *Launcher) newAttempt(op audit.Action, actor string, requested int) *attempt {
 	return &attempt{l: l, base: audit.Manifest{
 		Environment:  l.environment(),
-		Operation:    op,
+		Action:       op,
 		Actor:        actor,
 		Requested:    requested,
 		ConfigDigest: l.digest,
@@ -86,7 +86,7 @@ func newLaunchID(now time.Time) string {
 // Options.KeepSensitive.
 func (a *attempt) begin(ctx context.Context, r clientvars.Rendered, info *gpu.Info, existing, total int) error {
 	if a.state != unbegun {
-		return fmt.Errorf("%s: audit: the attempt is already recorded", a.base.Operation)
+		return fmt.Errorf("%s: audit: the attempt is already recorded", a.base.Action)
 	}
 	m := a.l.manifest(a.base, r, info)
 	m.LaunchID, a.next = a.nextID(), ""
@@ -109,7 +109,7 @@ func (a *attempt) setPlan(s PlanSummary) { a.m.Plan = &s }
 // records are immutable, and each holds the file it describes.
 func (a *attempt) supersede(ctx context.Context, why error) error {
 	if a.state != begun {
-		return fmt.Errorf("%s: audit: no attempt to supersede", a.base.Operation)
+		return fmt.Errorf("%s: audit: no attempt to supersede", a.base.Action)
 	}
 	m := a.m
 	m.Outcome, m.Error = audit.OutcomeSuperseded, why.Error()

@@ -68,7 +68,7 @@ func attemptFixture(t *testing.T) (*Launcher, *switchStore, clientvars.Rendered)
 
 func records(t *testing.T, l *Launcher) []audit.Manifest {
 	t.Helper()
-	list, err := l.Trail().List(context.Background(), "test")
+	list, _, err := l.Trail().List(context.Background(), "test", audit.HistoryQuery{})
 	require.NoError(t, err)
 	return list
 }
@@ -96,7 +96,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 
 	t.Run("failed before any tfvars", func(t *testing.T) {
 		l, _, _ := attemptFixture(t)
-		rec := l.newAttempt(audit.OperationLaunch, "admin", 2)
+		rec := l.newAttempt(audit.Launch, "admin", 2)
 		loc, err := rec.finish(ctx, errRender)
 		assert.Same(t, errRender, err, "the attempt's error, unchanged")
 		assert.NotEmpty(t, loc)
@@ -111,7 +111,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 
 	t.Run("begun and succeeded", func(t *testing.T) {
 		l, _, r := attemptFixture(t)
-		rec := l.newAttempt(audit.OperationLaunch, "admin", 1)
+		rec := l.newAttempt(audit.Launch, "admin", 1)
 		require.NoError(t, rec.begin(ctx, r, &gpu.Info{}, 2, 3))
 		rec.setPlan(PlanSummary{Add: 1})
 		_, err := rec.finish(ctx, nil)
@@ -130,7 +130,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 	// of its own.
 	t.Run("superseded, then the render fails", func(t *testing.T) {
 		l, _, r := attemptFixture(t)
-		rec := l.newAttempt(audit.OperationLaunch, "admin", 1)
+		rec := l.newAttempt(audit.Launch, "admin", 1)
 		require.NoError(t, rec.begin(ctx, r, &gpu.Info{}, 2, 3))
 		first := rec.id()
 		require.NoError(t, rec.supersede(ctx, errSuperseded))
@@ -148,7 +148,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 
 	t.Run("superseded, then begun again", func(t *testing.T) {
 		l, _, r := attemptFixture(t)
-		rec := l.newAttempt(audit.OperationLaunch, "admin", 1)
+		rec := l.newAttempt(audit.Launch, "admin", 1)
 		require.NoError(t, rec.begin(ctx, r, &gpu.Info{}, 2, 3))
 		first := rec.id()
 		require.NoError(t, rec.supersede(ctx, errSuperseded))
@@ -168,7 +168,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 	t.Run("trail refuses to begin", func(t *testing.T) {
 		l, store, r := attemptFixture(t)
 		store.down.Store(true)
-		rec := l.newAttempt(audit.OperationLaunch, "admin", 1)
+		rec := l.newAttempt(audit.Launch, "admin", 1)
 		err := rec.begin(ctx, r, &gpu.Info{}, 0, 1)
 		require.ErrorIs(t, err, errDown)
 		assert.ErrorContains(t, err, "audit the attempt")
@@ -180,7 +180,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 
 	t.Run("finished twice", func(t *testing.T) {
 		l, store, r := attemptFixture(t)
-		rec := l.newAttempt(audit.OperationDestroy, "admin", 0)
+		rec := l.newAttempt(audit.Destroy, "admin", 0)
 		require.NoError(t, rec.begin(ctx, r, nil, 3, 0))
 		_, err := rec.finish(ctx, nil)
 		require.NoError(t, err)
@@ -196,7 +196,7 @@ func TestAttemptRecordsEveryAttemptOnce(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		l, _, r := attemptFixture(t)
 		cctx, cancel := context.WithCancel(ctx)
-		rec := l.newAttempt(audit.OperationLaunch, "admin", 1)
+		rec := l.newAttempt(audit.Launch, "admin", 1)
 		require.NoError(t, rec.begin(cctx, r, &gpu.Info{}, 0, 1))
 		cancel()
 		_, err := rec.finish(cctx, context.Canceled)

@@ -63,7 +63,7 @@ func TestSecretsStayInTheVMsInputs(t *testing.T) {
 		Env:        &env,
 		TofuEnv:    tofutest.ExecEnv(t),
 		Trail:      audit.NewTrail(s3store, nil),
-		Operations: audit.NewOperations(s3store, nil),
+		Operations: audit.NewOpStore(s3store, nil),
 		Progress:   func(p launcher.Progress) { progress = append(progress, fmt.Sprintf("%+v", p)) },
 	})
 	ctx := context.Background()
@@ -90,7 +90,7 @@ func TestSecretsStayInTheVMsInputs(t *testing.T) {
 	st, err := l.Status(ctx)
 	require.NoError(t, err)
 	said = append(said, fmt.Sprintf("%+v", st))
-	ops, err := l.Ops(ctx, 0)
+	ops, _, err := l.Ops(ctx, audit.OpQuery{})
 	require.NoError(t, err)
 	said = append(said, fmt.Sprintf("%+v", ops))
 	stateData, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))

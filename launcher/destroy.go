@@ -29,7 +29,7 @@ func (l *Launcher) destroy(ctx context.Context, req Request) (Result, error) {
 		l.finishOps(ctx, ids, "", err)
 		return res, err
 	}
-	rec := l.newAttempt(audit.OperationDestroy, req.Actor, 0)
+	rec := l.newAttempt(audit.Destroy, req.Actor, 0)
 	err = l.destroyAttempt(ctx, rec, ids, r, &res)
 	if err != nil {
 		err = fmt.Errorf("destroy: %w", err)

@@ -27,7 +27,7 @@ func (l *Launcher) launch(ctx context.Context, reqs []Request) (Result, error) {
 	}
 	ids := opIDs(reqs)
 	l.startOps(ctx, ids)
-	rec := l.newAttempt(audit.OperationLaunch, strings.Join(actors, ","), res.Requested)
+	rec := l.newAttempt(audit.Launch, strings.Join(actors, ","), res.Requested)
 	err := l.launchAttempt(ctx, rec, ids, &res)
 	if err != nil {
 		err = fmt.Errorf("launch: %w", err)

@@ -74,7 +74,7 @@ type Options struct {
 	Trail *audit.Trail
 	// Operations keeps an operation record of every launch and destroy.
 	// Default: next to the default audit trail.
-	Operations *audit.Operations
+	Operations *audit.OpStore
 	// KeepSensitive stores sensitive variables unredacted in the audit
 	// copy. Default false: they are replaced by "(sensitive)".
 	KeepSensitive bool
@@ -146,7 +146,7 @@ type Launcher struct {
 	schema *tfvars.Schema
 	opts   Options
 	trail  *audit.Trail
-	opsDB  *audit.Operations
+	opsDB  *audit.OpStore
 	ops    *oplog.Log
 	tofu   *tofu.Runner
 	wd     *workingDir

@@ -107,7 +107,7 @@ func auditedCount(t testing.TB, l *launcher.Launcher, id string) int {
 // auditList is the audit trail of l, newest first.
 func auditList(t testing.TB, l *launcher.Launcher) []audit.Manifest {
 	t.Helper()
-	list, err := l.Trail().List(context.Background(), "test")
+	list, _, err := l.Trail().List(context.Background(), "test", audit.HistoryQuery{})
 	require.NoError(t, err)
 	return list
 }
@@ -276,7 +276,7 @@ func TestDestroy(t *testing.T) {
 	assert.Equal(t, []int{0, 1}, []int{r.Existing, r.Total}, "launch after destroy %+v: existing, total", r)
 	var got []string
 	for _, m := range auditList(t, l) {
-		got = append(got, string(m.Operation)+" "+string(m.Outcome))
+		got = append(got, string(m.Action)+" "+string(m.Outcome))
 	}
 	assert.Equal(t, []string{"launch succeeded", "destroy succeeded", "launch succeeded"}, got, "audit records")
 

@@ -155,7 +155,7 @@ func (l *Launcher) start(ctx context.Context) error {
 	}
 	l.opsDB = l.opts.Operations
 	if l.opsDB == nil {
-		l.opsDB = audit.NewOperations(local, &audit.Options{Now: l.opts.Now})
+		l.opsDB = audit.NewOpStore(local, &audit.Options{Now: l.opts.Now})
 	}
 	l.ops = oplog.New(l.opsDB, l.environment(), oplog.Options{Now: l.opts.Now})
 	if l.opts.State != nil {

@@ -28,11 +28,11 @@ type Request struct {
 }
 
 // action is what r does, in the records' vocabulary.
-func (r Request) action() audit.OpType {
+func (r Request) action() audit.Action {
 	if r.Destroy {
-		return audit.OpDestroy
+		return audit.Destroy
 	}
-	return audit.OpApply
+	return audit.Launch
 }
 
 // PlanSummary counts the resource changes of a plan. It is the audit
@@ -148,7 +148,7 @@ func (l *Launcher) newOp(ctx context.Context, req Request) (audit.Op, error) {
 		params["schedule"] = req.Schedule
 	}
 	return l.ops.Create(context.WithoutCancel(ctx), audit.Op{
-		Type: req.action(), CreatedBy: req.Actor, Params: params, Owner: l.owner(),
+		Action: req.action(), CreatedBy: req.Actor, Params: params, Owner: l.owner(),
 	})
 }
 
@@ -183,10 +183,11 @@ func (l *Launcher) Op(ctx context.Context, id int64) (audit.Op, error) {
 	return l.opsDB.Get(ctx, l.environment(), id)
 }
 
-// Ops returns the newest limit operations of the launcher's environment
-// (all when limit < 1), only those in statuses when given.
-func (l *Launcher) Ops(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
-	return l.opsDB.List(ctx, l.environment(), limit, statuses...)
+// Ops returns a page of the operations of the launcher's environment,
+// newest first, and the Before of the next page (0 after the last); it
+// reads about q.Limit records whatever the history holds.
+func (l *Launcher) Ops(ctx context.Context, q audit.OpQuery) ([]audit.Op, int64, error) {
+	return l.opsDB.List(ctx, l.environment(), q)
 }
 
 // Watch returns a channel of the changes of operation id, closed after
@@ -202,7 +203,7 @@ func (l *Launcher) Watch(ctx context.Context, id int64) (changes <-chan audit.Op
 type Service interface {
 	Start(ctx context.Context, req Request) (audit.Op, error)
 	Op(ctx context.Context, id int64) (audit.Op, error)
-	Ops(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
+	Ops(ctx context.Context, q audit.OpQuery) ([]audit.Op, int64, error)
 	Watch(ctx context.Context, id int64) (changes <-chan audit.Op, cancel func(), err error)
 	Status(ctx context.Context) (Status, error)
 }

@@ -53,12 +53,13 @@ func (l *Launcher) Status(ctx context.Context) (Status, error) {
 	if _, err := os.Stat(l.TFVarsPath()); err == nil {
 		st.TFVars = true
 	}
-	list, err := l.trail.List(ctx, l.environment())
-	if err != nil {
+	last, err := l.trail.Latest(ctx, l.environment())
+	switch {
+	case errors.Is(err, audit.ErrNotFound):
+	case err != nil:
 		return st, fmt.Errorf("status: %w", err)
-	}
-	if len(list) > 0 {
-		st.Last = &list[0]
+	default:
+		st.Last = &last
 	}
 	return st, nil
 }

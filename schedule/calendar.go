@@ -236,7 +236,7 @@ func (c *Calendar) History(ctx context.Context, id int64, limit int) ([]Occurren
 	if _, _, err := c.load(ctx, id); err != nil {
 		return nil, err
 	}
-	keys, err := c.store.List(ctx, c.keys.occurrences(id))
+	keys, err := c.store.List(ctx, c.keys.occurrences(id), audit.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("schedule: history of %d: %w", id, err)
 	}

@@ -198,9 +198,9 @@ func (c *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return c.Store.Get(ctx, key)
 }
 
-func (c *countingStore) List(ctx context.Context, prefix string) ([]string, error) {
+func (c *countingStore) List(ctx context.Context, prefix string, opts audit.ListOptions) ([]string, error) {
 	c.lists.Add(1)
-	return c.Store.List(ctx, prefix)
+	return c.Store.List(ctx, prefix, opts)
 }
 
 func (c *countingStore) Put(ctx context.Context, key string, body []byte, ct string) error {

@@ -90,7 +90,7 @@ func TestRequestValidation(t *testing.T) {
 			require.NoError(t, cerr, "NewCalendar")
 			_, cerr = cal.Create(t.Context(), tt.req)
 			assert.Equal(t, err.Error(), cerr.Error(), "Create refuses it the same way")
-			keys, lerr := store.List(t.Context(), "")
+			keys, lerr := store.List(t.Context(), "", audit.ListOptions{})
 			require.NoError(t, lerr, "List")
 			assert.Empty(t, keys, "nothing stored")
 		})

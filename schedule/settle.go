@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/lablink-go/lablink/audit"
 )
 
 // entry is a schedule the Scheduler watches: its times not yet settled.
@@ -133,7 +135,7 @@ func (s *Scheduler) track(ctx context.Context, id int64) error {
 		s.log.Error("schedule: unusable stored rule; schedule ignored", "schedule", id, "error", err)
 		return nil
 	}
-	keys, err := s.cal.store.List(ctx, s.cal.keys.occurrences(id))
+	keys, err := s.cal.store.List(ctx, s.cal.keys.occurrences(id), audit.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("schedule %d: list occurrences: %w", id, err)
 	}

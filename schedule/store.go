@@ -188,7 +188,7 @@ func (c *Calendar) committed(ctx context.Context, w wire) error {
 
 // ids lists the record ids of the environment, ascending.
 func (c *Calendar) ids(ctx context.Context) ([]int64, error) {
-	keys, err := c.store.List(ctx, c.keys.records())
+	keys, err := c.store.List(ctx, c.keys.records(), audit.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("schedule: list: %w", err)
 	}

@@ -69,7 +69,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		if len(pos) > 0 {
 			return invalidf("unexpected argument %q", pos[0])
 		}
-		list, err := trail.List(ctx, env)
+		list, _, err := trail.List(ctx, env, audit.HistoryQuery{})
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		fmt.Fprintln(tw, "LAUNCH ID\tSTARTED\tOPERATION\tOUTCOME\tVMS\tACTOR")
 		for _, m := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d existing + %d requested = %d\t%s\n",
-				m.LaunchID, m.Started.UTC().Format(time.RFC3339), m.Operation, m.Outcome,
+				m.LaunchID, m.Started.UTC().Format(time.RFC3339), m.Action, m.Outcome,
 				m.Existing, m.Requested, m.Total, m.Actor)
 		}
 		return tw.Flush()

@@ -98,7 +98,7 @@ func TestAuditS3(t *testing.T) {
 	record := func(env string, requested, existing int, outcome audit.Outcome, tfvars string) audit.Manifest {
 		t.Helper()
 		m, err := tr.Begin(ctx, audit.Manifest{
-			Environment: env, Operation: audit.OperationLaunch, Actor: "tester",
+			Environment: env, Action: audit.Launch, Actor: "tester",
 			Requested: requested, Existing: existing, Total: requested + existing,
 			ConfigDigest: audit.Digest([]byte("config")),
 			Variables: []audit.VariableSource{
@@ -238,6 +238,7 @@ func TestLaunchAuditS3(t *testing.T) {
 			assert.NotContains(t, string(body), secret, "%s holds a secret", key)
 		}
 	}
-	require.Len(t, keys, 5, "three history objects, the latest copy and the operation record: %q", keys)
+	require.Len(t, keys, 9, "three history objects and the history index (entry, marker), the latest copy, "+
+		"the operation record and its status entry, the operations' layout marker: %q", keys)
 	assert.True(t, strings.HasSuffix(keys[len(keys)-1], "/client/terraform.runtime.tfvars"), "bucket keys %q", keys)
 }

@@ -199,7 +199,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		return nil
 	}
 	m := st.Last
-	fmt.Fprintf(c.stdout, "last launch:    %s %s %s at %s\n", m.LaunchID, m.Operation, m.Outcome, m.Started.UTC().Format(time.RFC3339))
+	fmt.Fprintf(c.stdout, "last launch:    %s %s %s at %s\n", m.LaunchID, m.Action, m.Outcome, m.Started.UTC().Format(time.RFC3339))
 	return nil
 }
 
@@ -215,7 +215,7 @@ func (c *cli) openLauncher(ctx context.Context, w *workFlags, a *setup.AWS, cfg 
 			return nil, err
 		}
 		opts.Trail = audit.NewTrail(store, nil)
-		opts.Operations = audit.NewOperations(store, nil)
+		opts.Operations = audit.NewOpStore(store, nil)
 	}
 	if err := w.state.Apply(ctx, cfg, cfg.EnvironmentName(env.Environment), a.Config, opts); err != nil {
 		return nil, invalid(err)

@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 			return exitUsage
 		}
 		opts.Trail = audit.NewTrail(store, nil)
-		opts.Operations = audit.NewOperations(store, nil) // operations next to the trail
+		opts.Operations = audit.NewOpStore(store, nil) // operations next to the trail
 	}
 	if err := f.state.Apply(ctx, cfg, cfg.EnvironmentName(env.Environment), awsCfg.Config, opts); err != nil {
 		log.Error("state", "spec", f.state.Spec, "err", err)

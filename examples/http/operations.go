@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -25,6 +26,7 @@ const (
 	msgBadOpID    = "invalid operation id"
 	msgNoSuchOp   = "Operation not found" // upstream's words
 	msgBadLimit   = "invalid limit; want a whole number from 1 to 200"
+	msgBadBefore  = "invalid before; want the id of an operation, a whole number from 1"
 	msgBadStatus  = "invalid status; want in_progress, queued, running, succeeded, failed or interrupted"
 	msgOpsFailure = "reading operations failed; see the server log"
 )
@@ -109,7 +111,7 @@ func (s *server) follow(r *http.Request, op audit.Op) {
 }
 
 func (s *server) logOutcome(ctx context.Context, op audit.Op) {
-	name := opName(op.Type)
+	name := opName(op.Action)
 	attrs := []any{"job_id", op.ID, "actor", op.CreatedBy, "launch_id", op.LaunchID,
 		"resources_total", op.ResourcesTotal, "resources_completed", op.ResourcesCompleted}
 	switch op.Status {
@@ -122,8 +124,8 @@ func (s *server) logOutcome(ctx context.Context, op audit.Op) {
 	}
 }
 
-func opName(t audit.OpType) string {
-	if t == audit.OpDestroy {
+func opName(t audit.Action) string {
+	if t == audit.Destroy {
 		return "destroy"
 	}
 	return "launch"
@@ -135,7 +137,7 @@ func opName(t audit.OpType) string {
 // nonce are the store's business.
 type opJSON struct {
 	ID         int64          `json:"id"`
-	Type       audit.OpType   `json:"op_type"`
+	Type       string         `json:"op_type"` // audit.Action.OpType
 	Status     audit.OpStatus `json:"status"`
 	Params     map[string]any `json:"params"`
 	CreatedBy  string         `json:"created_by"`
@@ -159,7 +161,7 @@ type opJSON struct {
 }
 
 func opView(op audit.Op) opJSON {
-	v := opJSON{ID: op.ID, Type: op.Type, Status: op.Status, Params: op.Params, CreatedBy: op.CreatedBy,
+	v := opJSON{ID: op.ID, Type: op.Action.OpType(), Status: op.Status, Params: op.Params, CreatedBy: op.CreatedBy,
 		CreatedAt: op.CreatedAt, StartedAt: op.StartedAt, FinishedAt: op.FinishedAt,
 		ResourcesTotal: op.ResourcesTotal, ResourcesCompleted: op.ResourcesCompleted,
 		Environment: op.Environment, LaunchID: op.LaunchID, UpdatedAt: op.UpdatedAt}
@@ -182,7 +184,7 @@ func opView(op audit.Op) opJSON {
 // keeps no error type (the launcher wraps every other error it stores as
 // "launch: ..." or "destroy: ...").
 func publicError(op audit.Op) string {
-	name := opName(op.Type)
+	name := opName(op.Action)
 	see := "see the server log"
 	if op.LaunchID != "" {
 		see += " and the audit record of " + op.LaunchID
@@ -208,11 +210,14 @@ func publicError(op audit.Op) string {
 }
 
 // operations is GET /api/operations: the newest operations first, 50 by
-// default (upstream's number), up to ?limit=200. ?status=in_progress
-// lists the queued and running ones; ?status=<status> those of one
-// status. Upstream answers ?status=in_progress with one operation or null,
-// since it runs one at a time; requests merged here can be several, so
-// this is a list like the others.
+// default (upstream's number), up to ?limit=200; ?before=ID starts the
+// page below that id, and a Link header (rel="next") names the next page
+// when there is one. Each page reads about limit records whatever the
+// history holds. ?status=in_progress lists the queued and running ones;
+// ?status=<status> those of one status. Upstream answers
+// ?status=in_progress with one operation or null, since it runs one at a
+// time; requests merged here can be several, so this is a list like the
+// others.
 func (s *server) operations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := defaultOpsLimit
@@ -223,6 +228,15 @@ func (s *server) operations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		limit = n
+	}
+	var before int64
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, msgBadBefore)
+			return
+		}
+		before = n
 	}
 	var statuses []audit.OpStatus
 	switch st := audit.OpStatus(q.Get("status")); st {
@@ -235,7 +249,7 @@ func (s *server) operations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msgBadStatus)
 		return
 	}
-	ops, err := s.l.Ops(r.Context(), limit, statuses...)
+	ops, next, err := s.l.Ops(r.Context(), audit.OpQuery{Limit: limit, Before: before, Statuses: statuses})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "list operations", "err", err)
 		writeError(w, http.StatusInternalServerError, msgOpsFailure)
@@ -244,6 +258,12 @@ func (s *server) operations(w http.ResponseWriter, r *http.Request) {
 	out := make([]opJSON, 0, len(ops))
 	for _, op := range ops {
 		out = append(out, opView(op))
+	}
+	if next > 0 {
+		nq := r.URL.Query()
+		nq.Set("before", strconv.FormatInt(next, 10))
+		nq.Set("limit", strconv.Itoa(limit))
+		w.Header().Set("Link", fmt.Sprintf(`</api/operations?%s>; rel="next"`, nq.Encode()))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -148,7 +148,7 @@ func TestOperationsEndToEnd(t *testing.T) {
 	require.NoError(t, err, "Location %q", loc)
 	op := c.final(first)
 	assert.Equal(t, audit.StatusSucceeded, op.Status, "form launch: %+v", op)
-	assert.Equal(t, audit.OpApply, op.Type)
+	assert.Equal(t, "apply", op.Type)
 	assert.Equal(t, map[string]any{"num_vms": 1.0}, op.Params)
 	assert.Equal(t, testUser, op.CreatedBy)
 	assert.Equal(t, "prod", op.Environment)
@@ -231,7 +231,7 @@ func TestOperationsEndToEnd(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &a))
 	op = c.final(a.JobID)
 	assert.Equal(t, audit.StatusSucceeded, op.Status, "destroy: %+v", op)
-	assert.Equal(t, audit.OpDestroy, op.Type)
+	assert.Equal(t, "destroy", op.Type)
 	assert.Equal(t, 0, c.vms(), "VMs after the destroy")
 	assert.Equal(t, exitOK, s.shutdown())
 }

@@ -125,7 +125,7 @@ func TestDestroyQueued(t *testing.T) {
 			var actor string
 			f := &fakeLauncher{TFVars: tfvars, StartDestroyFn: func(_ context.Context, a string) (audit.Op, error) {
 				actor = a
-				return audit.Op{ID: 7, Type: audit.OpDestroy, Status: audit.StatusQueued}, nil
+				return audit.Op{ID: 7, Action: audit.Destroy, Status: audit.StatusQueued}, nil
 			}}
 			w := serveOne(t, newTestHandler(t, f), http.MethodPost, "/api/destroy", formCT, tc.accept, nil)
 			assert.Equal(t, tc.wantStatus, w.Code, "status; body %s", w.Body)
@@ -146,7 +146,7 @@ var (
 
 // failedOp is an operation whose stored error holds OpenTofu's stderr.
 func failedOp() audit.Op {
-	return audit.Op{ID: 3, Type: audit.OpApply, Status: audit.StatusFailed, Params: map[string]any{"num_vms": 2.0},
+	return audit.Op{ID: 3, Action: audit.Launch, Status: audit.StatusFailed, Params: map[string]any{"num_vms": 2.0},
 		CreatedBy: "admin", CreatedAt: opCreated, StartedAt: &opStarted, FinishedAt: &opFinished,
 		Output: "terraform_data.lablink_vm[0]: Creating...", Error: "launch: apply: exit status 1\nError: token=s3cr3t",
 		ResourcesTotal: 3, ResourcesCompleted: 1, Environment: "prod", LaunchID: "L3",
@@ -166,7 +166,7 @@ func TestOperationView(t *testing.T) {
 		"environment": "prod", "launch_id": "L3", "updated_at": "2026-08-20T10:01:00Z"
 	}`, string(got))
 
-	queued, err := json.Marshal(opView(audit.Op{ID: 4, Type: audit.OpDestroy, Status: audit.StatusQueued,
+	queued, err := json.Marshal(opView(audit.Op{ID: 4, Action: audit.Destroy, Status: audit.StatusQueued,
 		CreatedBy: "admin", CreatedAt: opCreated, Environment: "prod", UpdatedAt: opCreated}))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{
@@ -181,37 +181,37 @@ func TestPublicError(t *testing.T) {
 	const refused = "plan refused: terraform_data.lablink_vm[0]: delete of a running client VM"
 	tests := []struct {
 		name   string
-		typ    audit.OpType
+		action audit.Action
 		status audit.OpStatus
 		err    string
 		id     string
 		want   string
 	}{
-		{"succeeded", audit.OpApply, audit.StatusSucceeded, "", "L1", ""},
-		{"running", audit.OpApply, audit.StatusRunning, "", "L1", ""},
-		{"OpenTofu failed", audit.OpApply, audit.StatusFailed, "launch: apply: exit status 1\n\nError: secret", "L1",
+		{"succeeded", audit.Launch, audit.StatusSucceeded, "", "L1", ""},
+		{"running", audit.Launch, audit.StatusRunning, "", "L1", ""},
+		{"OpenTofu failed", audit.Launch, audit.StatusFailed, "launch: apply: exit status 1\n\nError: secret", "L1",
 			"launch failed; see the server log and the audit record of L1"},
-		{"failed before an audit record", audit.OpApply, audit.StatusFailed, "launch: resolve: gpu: throttled", "",
+		{"failed before an audit record", audit.Launch, audit.StatusFailed, "launch: resolve: gpu: throttled", "",
 			"launch failed; see the server log"},
-		{"destroy failed", audit.OpDestroy, audit.StatusFailed, "destroy: apply: exit status 1", "D1",
+		{"destroy failed", audit.Destroy, audit.StatusFailed, "destroy: apply: exit status 1", "D1",
 			"destroy failed; see the server log and the audit record of D1"},
-		{"refused", audit.OpApply, audit.StatusFailed, refused, "L2", refused},
-		{"refused, and the tfvars not restored", audit.OpApply, audit.StatusFailed,
+		{"refused", audit.Launch, audit.StatusFailed, refused, "L2", refused},
+		{"refused, and the tfvars not restored", audit.Launch, audit.StatusFailed,
 			refused + "\nlaunch: restore the previous runtime tfvars: open /srv/x: permission denied", "L2", refused},
-		{"refused text inside OpenTofu's stderr", audit.OpApply, audit.StatusFailed,
+		{"refused text inside OpenTofu's stderr", audit.Launch, audit.StatusFailed,
 			"launch: plan: exit status 1\nplan refused: secret", "L2", "launch failed; see the server log and the audit record of L2"},
-		{"nothing launched", audit.OpDestroy, audit.StatusFailed, "no client VMs were launched", "",
+		{"nothing launched", audit.Destroy, audit.StatusFailed, "no client VMs were launched", "",
 			"no client VMs were launched"},
-		{"closed", audit.OpApply, audit.StatusFailed, "launcher closed", "", "the server shut down before the launch ran"},
-		{"interrupted by shutdown", audit.OpApply, audit.StatusInterrupted, "launch: apply: context canceled\nstderr", "L4",
+		{"closed", audit.Launch, audit.StatusFailed, "launcher closed", "", "the server shut down before the launch ran"},
+		{"interrupted by shutdown", audit.Launch, audit.StatusInterrupted, "launch: apply: context canceled\nstderr", "L4",
 			"interrupted: the allocator stopped before the launch finished; see the server log and the audit record of L4"},
-		{"interrupted by a crash", audit.OpDestroy, audit.StatusInterrupted,
+		{"interrupted by a crash", audit.Destroy, audit.StatusInterrupted,
 			"the allocator stopped before the operation finished", "",
 			"interrupted: the allocator stopped before the destroy finished; see the server log"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := publicError(audit.Op{Type: tc.typ, Status: tc.status, Error: tc.err, LaunchID: tc.id})
+			got := publicError(audit.Op{Action: tc.action, Status: tc.status, Error: tc.err, LaunchID: tc.id})
 			assert.Equal(t, tc.want, got)
 		})
 	}
@@ -238,9 +238,9 @@ func TestOperationsList(t *testing.T) {
 		t.Run(tc.query, func(t *testing.T) {
 			var gotLimit int
 			var gotStatuses []audit.OpStatus
-			f := &fakeLauncher{OpsFn: func(_ context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
-				gotLimit, gotStatuses = limit, statuses
-				return []audit.Op{failedOp()}, nil
+			f := &fakeLauncher{OpsFn: func(_ context.Context, q audit.OpQuery) ([]audit.Op, int64, error) {
+				gotLimit, gotStatuses = q.Limit, q.Statuses
+				return []audit.Op{failedOp()}, 0, nil
 			}}
 			w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations"+tc.query, "", "", nil)
 			require.Equal(t, tc.wantStatus, w.Code, "status; body %s", w.Body)
@@ -256,14 +256,14 @@ func TestOperationsList(t *testing.T) {
 		})
 	}
 	t.Run("none", func(t *testing.T) {
-		f := &fakeLauncher{OpsFn: func(context.Context, int, ...audit.OpStatus) ([]audit.Op, error) { return nil, nil }}
+		f := &fakeLauncher{OpsFn: func(context.Context, audit.OpQuery) ([]audit.Op, int64, error) { return nil, 0, nil }}
 		w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations?status=in_progress", "", "", nil)
 		assert.Equal(t, http.StatusOK, w.Code)
 		assert.JSONEq(t, `[]`, w.Body.String(), "an empty list, not null")
 	})
 	t.Run("store failure", func(t *testing.T) {
-		f := &fakeLauncher{OpsFn: func(context.Context, int, ...audit.OpStatus) ([]audit.Op, error) {
-			return nil, errors.New("audit: list operations: AccessDenied")
+		f := &fakeLauncher{OpsFn: func(context.Context, audit.OpQuery) ([]audit.Op, int64, error) {
+			return nil, 0, errors.New("audit: list operations: AccessDenied")
 		}}
 		w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations", "", "", nil)
 		assert.Equal(t, http.StatusInternalServerError, w.Code)
@@ -372,7 +372,7 @@ func opsOf(t *testing.T, events []sseEvent) []opJSON {
 
 // stepsOf is op 1 going queued, running with progress, then succeeded.
 func stepsOf() []audit.Op {
-	base := audit.Op{ID: 1, Type: audit.OpApply, Params: map[string]any{"num_vms": 2.0}, CreatedBy: "admin",
+	base := audit.Op{ID: 1, Action: audit.Launch, Params: map[string]any{"num_vms": 2.0}, CreatedBy: "admin",
 		CreatedAt: opCreated, Environment: "prod"}
 	var steps []audit.Op
 	for i, st := range []audit.OpStatus{audit.StatusQueued, audit.StatusRunning, audit.StatusRunning, audit.StatusSucceeded} {
@@ -543,7 +543,7 @@ func TestShutdownWaitsForOperations(t *testing.T) {
 	var opDone atomic.Bool
 	f := &fakeLauncher{t: t}
 	f.StartFn = func(ctx context.Context, req launcher.Request) (audit.Op, error) {
-		op := audit.Op{ID: 1, Type: audit.OpApply, Status: audit.StatusQueued}
+		op := audit.Op{ID: 1, Action: audit.Launch, Status: audit.StatusQueued}
 		go func() {
 			<-ctx.Done()
 			close(interrupted)

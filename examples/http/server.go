@@ -333,7 +333,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := statusResponse{VMs: len(st.VMs), TFVars: st.TFVars, Busy: st.Busy}
 	if m := st.Last; m != nil {
-		resp.Last = &lastJSON{m.LaunchID, string(m.Operation), m.Actor, m.Started, m.Duration, string(m.Outcome),
+		resp.Last = &lastJSON{m.LaunchID, string(m.Action), m.Actor, m.Started, m.Duration, string(m.Outcome),
 			m.Requested, m.Existing, m.Total, m.TFVarsSHA256}
 	}
 	writeJSON(w, http.StatusOK, resp)

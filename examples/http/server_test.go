@@ -46,7 +46,7 @@ type fakeLauncher struct {
 	StartFn        func(ctx context.Context, req launcher.Request) (audit.Op, error)
 	StartDestroyFn func(ctx context.Context, actor string) (audit.Op, error)
 	OpFn           func(ctx context.Context, id int64) (audit.Op, error)
-	OpsFn          func(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error)
+	OpsFn          func(ctx context.Context, q audit.OpQuery) ([]audit.Op, int64, error)
 	WatchFn        func(ctx context.Context, id int64) (<-chan audit.Op, func(), error)
 	// TFVars is TFVarsPath's answer; "" names a file that does not exist.
 	TFVars string
@@ -98,12 +98,12 @@ func (f *fakeLauncher) Op(ctx context.Context, id int64) (audit.Op, error) {
 	return f.OpFn(ctx, id)
 }
 
-func (f *fakeLauncher) Ops(ctx context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
+func (f *fakeLauncher) Ops(ctx context.Context, q audit.OpQuery) ([]audit.Op, int64, error) {
 	if f.OpsFn == nil {
-		f.t.Errorf("unexpected Operations(%d, %v)", limit, statuses)
-		return nil, errors.New("unexpected Operations")
+		f.t.Errorf("unexpected Ops(%+v)", q)
+		return nil, 0, errors.New("unexpected Ops")
 	}
-	return f.OpsFn(ctx, limit, statuses...)
+	return f.OpsFn(ctx, q)
 }
 
 func (f *fakeLauncher) Watch(ctx context.Context, id int64) (<-chan audit.Op, func(), error) {
@@ -127,7 +127,7 @@ func (f *fakeLauncher) TFVarsPath() string {
 // from 1.
 func queueStart(f *fakeLauncher) func(context.Context, launcher.Request) (audit.Op, error) {
 	return func(_ context.Context, req launcher.Request) (audit.Op, error) {
-		return audit.Op{ID: int64(len(f.requests())), Type: audit.OpApply, Status: audit.StatusQueued,
+		return audit.Op{ID: int64(len(f.requests())), Action: audit.Launch, Status: audit.StatusQueued,
 			Params: map[string]any{"num_vms": req.Count}, CreatedBy: req.Actor}, nil
 	}
 }
@@ -580,7 +580,7 @@ func TestDestroy(t *testing.T) {
 func TestStatus(t *testing.T) {
 	f := &fakeLauncher{StatusFn: func(context.Context) (launcher.Status, error) {
 		return launcher.Status{VMs: make([]launcher.VM, 4), TFVars: true, Busy: true, Last: &audit.Manifest{
-			LaunchID: "L9", Operation: "launch", Actor: "admin", Outcome: "succeeded",
+			LaunchID: "L9", Action: "launch", Actor: "admin", Outcome: "succeeded",
 			Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: "2s",
 			Requested: 1, Existing: 3, Total: 4, TFVarsSHA256: "ff", Error: "must not show",
 		}}, nil

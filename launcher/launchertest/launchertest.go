@@ -95,14 +95,14 @@ func (f *Fake) Start(ctx context.Context, req launcher.Request) (audit.Op, error
 	if f.closed {
 		return audit.Op{}, launcher.ErrClosed
 	}
-	typ, params := audit.OpApply, map[string]any{"num_vms": req.Count}
+	typ, params := audit.Launch, map[string]any{"num_vms": req.Count}
 	if req.Destroy {
-		typ, params = audit.OpDestroy, map[string]any{}
+		typ, params = audit.Destroy, map[string]any{}
 	}
 	if req.Schedule != "" {
 		params["schedule"] = req.Schedule
 	}
-	op, err := f.ops.Create(ctx, audit.Op{Type: typ, CreatedBy: req.Actor, Params: params})
+	op, err := f.ops.Create(ctx, audit.Op{Action: typ, CreatedBy: req.Actor, Params: params})
 	if err != nil {
 		return audit.Op{}, err
 	}
@@ -119,10 +119,11 @@ func (f *Fake) Op(ctx context.Context, id int64) (audit.Op, error) {
 	return f.store.Get(ctx, f.opts.Environment, id)
 }
 
-// Ops returns the newest limit operations (all when limit < 1), only those
-// in statuses when given.
-func (f *Fake) Ops(_ context.Context, limit int, statuses ...audit.OpStatus) ([]audit.Op, error) {
-	return f.store.list(limit, statuses), nil
+// Ops returns a page of the operations, newest first, as
+// launcher.Launcher.Ops does.
+func (f *Fake) Ops(_ context.Context, q audit.OpQuery) ([]audit.Op, int64, error) {
+	ops, next := f.store.list(q)
+	return ops, next, nil
 }
 
 // Watch follows operation id as launcher.Launcher.Watch does.
@@ -255,11 +256,11 @@ func (f *Fake) apply(req launcher.Request) {
 
 // record keeps the audit record of the job as Status's Last.
 func (f *Fake) record(j job, id string, start time.Time, fail error) {
-	m := &audit.Manifest{LaunchID: id, Environment: f.opts.Environment, Operation: audit.OperationLaunch,
+	m := &audit.Manifest{LaunchID: id, Environment: f.opts.Environment, Action: audit.Launch,
 		Actor: j.req.Actor, Started: start, Finished: f.opts.Now().UTC(), Requested: j.req.Count,
 		Outcome: audit.OutcomeSucceeded}
 	if j.req.Destroy {
-		m.Operation, m.Requested = audit.OperationDestroy, 0
+		m.Action, m.Requested = audit.Destroy, 0
 	}
 	if fail != nil {
 		m.Outcome, m.Error = audit.OutcomeFailed, fail.Error()
@@ -310,14 +311,22 @@ func (s *memStore) Get(_ context.Context, _ string, id int64) (audit.Op, error) 
 	return s.ops[id-1], nil
 }
 
-func (s *memStore) list(limit int, statuses []audit.OpStatus) []audit.Op {
+func (s *memStore) list(q audit.OpQuery) ([]audit.Op, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []audit.Op
-	for i := len(s.ops) - 1; i >= 0 && (limit < 1 || len(out) < limit); i-- {
-		if len(statuses) == 0 || slices.Contains(statuses, s.ops[i].Status) {
+	i := len(s.ops) - 1
+	if q.Before > 0 {
+		i = min(i, int(q.Before)-2)
+	}
+	for ; i >= 0 && (q.Limit < 1 || len(out) < q.Limit); i-- {
+		if len(q.Statuses) == 0 || slices.Contains(q.Statuses, s.ops[i].Status) {
 			out = append(out, s.ops[i])
 		}
 	}
-	return out
+	var next int64
+	if i >= 0 && len(out) > 0 {
+		next = out[len(out)-1].ID
+	}
+	return out, next
 }
