@@ -82,14 +82,6 @@ func ExampleDerive_noHost() {
 	// ALLOCATOR_PUBLIC_IP
 }
 
-func ExampleNormalizeEnvironment() {
-	fmt.Println(allocurl.NormalizeEnvironment("  Staging Env "))
-	fmt.Println(allocurl.NormalizeEnvironment(""))
-	// Output:
-	// staging-env
-	// prod
-}
-
 func ExampleScheme() {
 	fmt.Println(allocurl.Scheme(lablink.SSL{Provider: "acm"}))
 	fmt.Println(allocurl.Scheme(lablink.SSL{Provider: "letsencrypt", Staging: true}))

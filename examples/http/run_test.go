@@ -316,7 +316,7 @@ func TestRunRefusesToStart(t *testing.T) {
 	strong := testConfig()
 	weak := func(pw string) lablink.Config {
 		c := testConfig()
-		c.App.AdminPassword = pw
+		c.App.AdminPassword = lablink.Secret(pw)
 		return c
 	}
 	invalid := testConfig()
@@ -484,7 +484,7 @@ func TestRunWarnsDeprecatedKeys(t *testing.T) {
 		"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog")
 	req, err := http.NewRequest(http.MethodGet, s.url+"/api/status", nil)
 	require.NoError(t, err)
-	req.SetBasicAuth(cfg.App.AdminUser, cfg.App.AdminPassword)
+	req.SetBasicAuth(cfg.App.AdminUser, cfg.App.AdminPassword.Reveal())
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
