@@ -17,6 +17,7 @@ require (
 	github.com/hashicorp/terraform-json v0.29.0
 	github.com/stretchr/testify v1.11.1
 	github.com/zclconf/go-cty v1.20.0
+	golang.org/x/tools v0.49.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
@@ -43,5 +44,4 @@ require (
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
-	golang.org/x/tools v0.49.0 // indirect
 )
