@@ -1,5 +1,7 @@
 package allocurl_test
 
+//lint:file-ignore SA1019 the examples show the host names the removed keys still build
+
 import (
 	"errors"
 	"fmt"
