@@ -359,28 +359,6 @@ func TestWarningString(t *testing.T) {
 	assert.Equal(t, `config.yaml:12: dns.pattern is deprecated: removed in allocator v0.1.0 (b1c97c5a, 2025-12-08), which refuses a file that sets it; set dns.domain to the whole host name`, w.String())
 }
 
-func TestEnvironmentName(t *testing.T) {
-	tests := []struct {
-		name, config, env, want string
-	}{
-		{"neither: prod", "", "", "prod"},
-		{"config only", "test", "", "test"},
-		{"ENVIRONMENT wins", "test", "ci-test", "ci-test"},
-		{"blank ENVIRONMENT is unset", "dev", "   ", "dev"},
-		{"ENVIRONMENT normalized", "", "  Spring Term ", "spring-term"},
-		{"config normalized", "Dev Lab", "", "dev-lab"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := lablink.DefaultConfig()
-			c.Environment = tt.config
-			assert.Equal(t, tt.want, c.EnvironmentName(tt.env))
-		})
-	}
-	c := lablink.DefaultConfig()
-	assert.Equal(t, "sleap-lablink-client-prod", c.ResourcePrefix(c.EnvironmentName("")))
-}
-
 func TestField(t *testing.T) {
 	cfg, _, err := lablink.LoadConfig("testdata/full.yaml")
 	require.NoError(t, err)
