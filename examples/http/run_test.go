@@ -358,7 +358,7 @@ func TestRunRefusesToStart(t *testing.T) {
 		{"invalid config values", invalid, testEnv(), nil, exitUsage,
 			[]string{"invalid config", "machine.machine_type", "startup_script.max_attempts"}},
 		{"letsencrypt without dns", letsencrypt, testEnv(), nil, exitUsage,
-			[]string{"invalid config", "ssl.provider", "needs dns.enabled", "ssl.email"}},
+			[]string{"invalid config", "ssl.provider", "needs DNS for its certificate", "ssl.email"}},
 		{"unfilled password", weak(lablink.MissingSecret), testEnv(), nil, exitUsage,
 			[]string{"refusing to start", "--insecure-dev", `it is the unfilled placeholder "MISSING"`}},
 		{"template placeholder password", weak("PLACEHOLDER_ADMIN_PASSWORD"), testEnv(), nil, exitUsage,
