@@ -39,12 +39,43 @@ type Config struct {
 // Password is configurable; the other keys are deprecated and keep their
 // old meaning.
 type DB struct {
-	DBName         string `yaml:"dbname"`
-	User           string `yaml:"user"`
-	Password       string `yaml:"password"`
-	Host           string `yaml:"host"`
-	Port           int    `yaml:"port"`
-	TableName      string `yaml:"table_name"`
+	// DBName is the database name ("lablink_db").
+	//
+	// Deprecated: removed in allocator v0.2.1 (860084ca, 2026-08-17), which
+	// fixes the database identity; only Password is configurable. A file
+	// that sets it still loads, with a Warning.
+	DBName string `yaml:"dbname"`
+	// User is the database user ("lablink").
+	//
+	// Deprecated: removed in allocator v0.2.1 (860084ca, 2026-08-17), which
+	// fixes the database identity; only Password is configurable. A file
+	// that sets it still loads, with a Warning.
+	User string `yaml:"user"`
+	// Password is the database password ("lablink"); it prints redacted.
+	Password Secret `yaml:"password"`
+	// Host is the database host ("localhost").
+	//
+	// Deprecated: removed in allocator v0.2.1 (860084ca, 2026-08-17), which
+	// fixes the database identity; only Password is configurable. A file
+	// that sets it still loads, with a Warning.
+	Host string `yaml:"host"`
+	// Port is the database port (5432).
+	//
+	// Deprecated: removed in allocator v0.2.1 (860084ca, 2026-08-17), which
+	// fixes the database identity; only Password is configurable. A file
+	// that sets it still loads, with a Warning.
+	Port int `yaml:"port"`
+	// TableName is the table of client VMs ("vm_table").
+	//
+	// Deprecated: removed in allocator v0.2.1 (860084ca, 2026-08-17), which
+	// fixes the database identity; only Password is configurable. A file
+	// that sets it still loads, with a Warning.
+	TableName string `yaml:"table_name"`
+	// MessageChannel is the PostgreSQL notification channel ("vm_updates").
+	//
+	// Deprecated: removed in allocator v0.2.0 (d6029986, 2026-05-14), which
+	// fixes the channel; nothing replaces it. A file that sets it still
+	// loads, with a Warning.
 	MessageChannel string `yaml:"message_channel"`
 }
 
@@ -53,8 +84,9 @@ type DB struct {
 // upstream's since v0.1.0: an allocator must refuse to start with them
 // (see IsUnresolvedSecret).
 type App struct {
-	AdminUser     string `yaml:"admin_user"`
-	AdminPassword string `yaml:"admin_password"`
+	AdminUser string `yaml:"admin_user"`
+	// AdminPassword is the admin's password; it prints redacted.
+	AdminPassword Secret `yaml:"admin_password"`
 	Region        string `yaml:"region"`
 	// AdminSessionTimeoutMinutes caps an admin's troubleshooting session
 	// on an unassigned VM (30 by default).
@@ -71,7 +103,11 @@ type Machine struct {
 	Image      string `yaml:"image"`
 	AMIID      string `yaml:"ami_id"`
 	Software   string `yaml:"software"`
-	// Extension is deprecated (removed in allocator v0.2.0).
+	// Extension is the file extension of the software's data ("slp").
+	//
+	// Deprecated: removed in allocator v0.2.0 (d6029986, 2026-05-14);
+	// nothing reads it and nothing replaces it. A file that sets it still
+	// loads, with a Warning.
 	Extension string `yaml:"extension"`
 }
 
@@ -84,18 +120,43 @@ type DNS struct {
 	TerraformManaged bool   `yaml:"terraform_managed"`
 	Domain           string `yaml:"domain"`
 	ZoneID           string `yaml:"zone_id"`
-	AppName          string `yaml:"app_name"`
+	// AppName is the label "app-only" and "auto" put before Domain
+	// ("lablink").
+	//
+	// Deprecated: removed in allocator v0.1.0 (b1c97c5a, 2025-12-08); set
+	// Domain to the whole host name. A file that sets it still loads, with
+	// a Warning, and the host name is built as it was.
+	AppName string `yaml:"app_name"`
 	// Pattern is one of "", "auto", "app-only" or "custom". The empty
 	// default means Domain is the whole host name.
-	Pattern         string `yaml:"pattern"`
+	//
+	// Deprecated: removed in allocator v0.1.0 (b1c97c5a, 2025-12-08); set
+	// Domain to the whole host name. A file that sets it still loads, with
+	// a Warning, and the host name is built as it was.
+	Pattern string `yaml:"pattern"`
+	// CustomSubdomain is the label "custom" puts before Domain.
+	//
+	// Deprecated: removed in allocator v0.1.0 (b1c97c5a, 2025-12-08); set
+	// Domain to the whole host name. A file that sets it still loads, with
+	// a Warning, and the host name is built as it was.
 	CustomSubdomain string `yaml:"custom_subdomain"`
-	CreateZone      bool   `yaml:"create_zone"`
+	// CreateZone asked the allocator's own module to create the hosted
+	// zone.
+	//
+	// Deprecated: removed in allocator v0.1.0 (b1c97c5a, 2025-12-08);
+	// create the zone outside the allocator and set ZoneID. A file that
+	// sets it still loads, with a Warning.
+	CreateZone bool `yaml:"create_zone"`
 }
 
 // EIP chooses how the allocator gets its elastic IP.
 type EIP struct {
 	Strategy string `yaml:"strategy"`
-	// TagName is deprecated (removed in allocator v0.1.2).
+	// TagName is the tag of a persistent elastic IP ("lablink-eip").
+	//
+	// Deprecated: removed in allocator v0.1.2 (65591ab8, 2026-03-26); the
+	// tag derives from DeploymentName and Environment. A file that sets it
+	// still loads, with a Warning.
 	TagName string `yaml:"tag_name"`
 }
 
@@ -104,8 +165,12 @@ type EIP struct {
 type SSL struct {
 	Provider string `yaml:"provider"`
 	Email    string `yaml:"email"`
-	// Staging is deprecated (removed in allocator v0.1.0); when true the
-	// allocator URL is still plain http, as it was.
+	// Staging asked for Let's Encrypt's staging certificates; when true
+	// the allocator URL is plain http, as it was.
+	//
+	// Deprecated: removed in allocator v0.1.0 (b1c97c5a, 2025-12-08); set
+	// Provider to "none" for plain HTTP. A file that sets it still loads,
+	// with a Warning.
 	Staging        bool   `yaml:"staging"`
 	CertificateARN string `yaml:"certificate_arn"`
 }
@@ -144,9 +209,30 @@ type Monitoring struct {
 	SampleIntervalSeconds int      `yaml:"sample_interval_seconds"`
 	PushIntervalSeconds   int      `yaml:"push_interval_seconds"`
 
-	Email      string               `yaml:"email"`
+	// Email received the alerts of the removed monitoring shape.
+	//
+	// Deprecated: removed in allocator v0.2.0 (413839cb, 2026-05-14) with
+	// the whole alerting shape; today's monitoring (Enabled and the keys
+	// above) has no alert e-mail. A file that sets it still loads, with a
+	// Warning.
+	Email string `yaml:"email"`
+	// Thresholds are the alert thresholds of the removed shape.
+	//
+	// Deprecated: removed in allocator v0.2.0 (413839cb, 2026-05-14) with
+	// the whole alerting shape; today's monitoring has no thresholds. A
+	// file that sets it still loads, with a Warning.
 	Thresholds MonitoringThresholds `yaml:"thresholds"`
-	Budget     MonitoringBudget     `yaml:"budget"`
+	// Budget is the cost alert of the removed shape.
+	//
+	// Deprecated: removed in allocator v0.2.0 (413839cb, 2026-05-14) with
+	// the whole alerting shape; today's monitoring has no budget. A file
+	// that sets it still loads, with a Warning.
+	Budget MonitoringBudget `yaml:"budget"`
+	// CloudTrail is the audit-log retention of the removed shape.
+	//
+	// Deprecated: removed in allocator v0.2.0 (413839cb, 2026-05-14) with
+	// the whole alerting shape; today's monitoring has no CloudTrail
+	// settings. A file that sets it still loads, with a Warning.
 	CloudTrail MonitoringCloudTrail `yaml:"cloudtrail"`
 }
 

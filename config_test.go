@@ -64,8 +64,14 @@ func TestDefaultConfigIsRefused(t *testing.T) {
 		{0, "ssl.provider", lablink.ErrInvalidValue},
 		{0, "ssl.email", lablink.ErrInvalidValue},
 	}, got)
+	assert.ErrorContains(t, lablink.DefaultConfig().Validate(),
+		`ssl.email: invalid value: required because ssl.provider is "letsencrypt" (the default); set ssl.email to`)
+	// From a file, the errors say that the file leaves the keys out.
 	_, _, err := lablink.ParseConfig(nil)
-	assert.ErrorContains(t, err, `ssl.provider: invalid value: "letsencrypt" needs dns.enabled`)
+	assert.EqualError(t, err, `ssl.provider (not set; default "letsencrypt"): invalid value: "letsencrypt" needs DNS for its certificate, `+
+		`but dns.enabled is false (the default, as the file does not set it); set dns.enabled: true and dns.domain to the allocator's host name, or ssl.provider: none for plain HTTP`+"\n"+
+		`ssl.email (not set): invalid value: required because ssl.provider is "letsencrypt" (the default, as the file does not set it); `+
+		`set ssl.email to the address Let's Encrypt sends certificate notices to, or ssl.provider: none for plain HTTP`)
 }
 
 func TestLoadConfigFull(t *testing.T) {
@@ -263,21 +269,23 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
-func TestParseConfigSyntaxError(t *testing.T) {
-	_, _, err := lablink.ParseConfig([]byte("machine: [\n"))
-	assert.Error(t, err)
-}
-
 func TestLoadConfigNamesFileAndLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(base+"app:\n  regoin: us-west-2\n"), 0o600))
 	_, _, err := lablink.LoadConfig(path)
-	assert.EqualError(t, err, path+":4: app.regoin: unknown key")
+	assert.EqualError(t, err, path+":4: app.regoin: unknown key; did you mean region?")
 
 	// A key the file lacks is reported on the line of its section.
 	require.NoError(t, os.WriteFile(path, []byte(base+"dns:\n  enabled: true\n"), 0o600))
 	_, _, err = lablink.LoadConfig(path)
-	assert.EqualError(t, err, path+":3: dns.domain: invalid value: dns.enabled is true, so a domain is required")
+	assert.EqualError(t, err, path+":3: dns.domain (not set): invalid value: required because dns.enabled is true; "+
+		"set dns.domain to the allocator's host name, such as lablink.example.org, or dns.enabled: false")
+
+	// A syntax error too names the file and the line.
+	require.NoError(t, os.WriteFile(path, []byte(base+"machine:\n  software: a: b\n"), 0o600))
+	_, _, err = lablink.LoadConfig(path)
+	assert.EqualError(t, err, path+`:4: yaml syntax error: mapping value is not allowed in this context; quote a value that holds ": ", or indent this key like the keys above it (column 14)`)
+	assert.ErrorIs(t, err, lablink.ErrSyntax)
 
 	_, _, err = lablink.LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
@@ -349,28 +357,6 @@ func TestWarningString(t *testing.T) {
 	w := lablink.Warning{File: "config.yaml", Line: 12}
 	w.Deprecation = lablink.Deprecations()[1]
 	assert.Equal(t, `config.yaml:12: dns.pattern is deprecated: removed in allocator v0.1.0 (b1c97c5a, 2025-12-08), which refuses a file that sets it; set dns.domain to the whole host name`, w.String())
-}
-
-func TestEnvironmentName(t *testing.T) {
-	tests := []struct {
-		name, config, env, want string
-	}{
-		{"neither: prod", "", "", "prod"},
-		{"config only", "test", "", "test"},
-		{"ENVIRONMENT wins", "test", "ci-test", "ci-test"},
-		{"blank ENVIRONMENT is unset", "dev", "   ", "dev"},
-		{"ENVIRONMENT normalized", "", "  Spring Term ", "spring-term"},
-		{"config normalized", "Dev Lab", "", "dev-lab"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := lablink.DefaultConfig()
-			c.Environment = tt.config
-			assert.Equal(t, tt.want, c.EnvironmentName(tt.env))
-		})
-	}
-	c := lablink.DefaultConfig()
-	assert.Equal(t, "sleap-lablink-client-prod", c.ResourcePrefix(c.EnvironmentName("")))
 }
 
 func TestField(t *testing.T) {

@@ -67,19 +67,11 @@ type Warning struct {
 
 // String reads "config.yaml:12: dns.pattern is deprecated: removed in
 // allocator v0.1.0 (b1c97c5a, 2025-12-08), which refuses a file that
-// sets it; set dns.domain to the whole host name".
+// sets it; set dns.domain to the whole host name", or "line 12: ..."
+// without a file name, as errors do.
 func (w Warning) String() string {
 	var b strings.Builder
-	if w.File != "" {
-		b.WriteString(w.File)
-		b.WriteString(":")
-	}
-	if w.Line > 0 {
-		fmt.Fprintf(&b, "%d:", w.Line)
-	}
-	if b.Len() > 0 {
-		b.WriteString(" ")
-	}
+	writePosition(&b, w.File, w.Line)
 	fmt.Fprintf(&b, "%s is deprecated: removed in allocator %s (%s, %s), which refuses a file that sets it; %s",
 		w.Path, w.Release, w.Commit, w.Date, w.Replacement)
 	return b.String()

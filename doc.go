@@ -34,6 +34,20 @@
 //   - Package launcher wires these together: request, tfvars, plan, apply,
 //     audit, one apply at a time per working directory.
 //
+// # Errors and secrets
+//
+// LoadConfig reports every problem of a file at once, each as
+// "FILE:LINE: PATH: MESSAGE" (*FieldError, or *SyntaxError for YAML that
+// does not parse), where MESSAGE says what the file holds and what to
+// write instead; an unknown key names the nearest known one, and a rule
+// that a default value triggers says that the file leaves the key out.
+// Validate gives the same messages without file and line.
+//
+// The two passwords of config.yaml are of type Secret: fmt, log/slog and
+// encoding/json show "[redacted]" in their place, so a Config can be
+// logged or printed whole. Secret.Reveal returns a password where one is
+// needed; Config.Digest names a config in an audit record without them.
+//
 // # Where each value comes from
 //
 // The launcher's binding table names the source of every variable: a

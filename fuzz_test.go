@@ -13,8 +13,8 @@ import (
 
 // FuzzParseConfig: no input makes ParseConfig panic; parsing is
 // deterministic (the same bytes give the same Config, warnings and
-// errors); and every problem in a well-formed YAML document is a
-// *FieldError naming a path.
+// errors); YAML that does not parse is one *SyntaxError; and every
+// problem in a well-formed YAML document is a *FieldError naming a path.
 func FuzzParseConfig(f *testing.F) {
 	full, err := os.ReadFile("testdata/full.yaml")
 	require.NoError(f, err)
@@ -33,6 +33,14 @@ func FuzzParseConfig(f *testing.F) {
 		"machine:\n  software: &a x\n  extension: *a\n",
 		"unknown: 1\n",
 		"ssl: !!binary aGVsbG8=\n",
+		"machine:\n\tsoftware: x\n",
+		"machine:\n  software: a: b\n",
+		"machine:\n  software: \"x\n",
+		"machine:\n  software: *nope\n",
+		"a: &x [*x]\nmonitoring:\n  process_allowlist: &y [*y]\n",
+		"ssl:\n  provider: none\n---\nmachine: {}\n",
+		"machine:\n  software: !!str\n",
+		"db:\n  port: 99999999999999999999\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -46,11 +54,16 @@ func FuzzParseConfig(f *testing.F) {
 		} else {
 			require.EqualError(t, errAgain, err.Error(), "second parse")
 		}
+		var se *lablink.SyntaxError
+		if errors.As(err, &se) {
+			require.Len(t, unjoin(err), 1, "a syntax error comes alone: %v", err)
+			assert.ErrorIs(t, err, lablink.ErrSyntax)
+			return
+		}
 		for _, e := range unjoin(err) {
 			var fe *lablink.FieldError
-			if errors.As(e, &fe) {
-				assert.NotEmpty(t, fe.Path, "field error without a path: %v", e)
-			}
+			require.ErrorAs(t, e, &fe, "neither a syntax nor a field error: %v", e)
+			assert.NotEmpty(t, fe.Path, "field error without a path: %v", e)
 		}
 		for _, w := range warns {
 			assert.NotEmpty(t, w.Path, "incomplete warning %+v", w)

@@ -29,7 +29,7 @@ func NormalizeHost(name string) (string, error) {
 		return "", nil
 	}
 	if len(host) > 253 {
-		return "", fmt.Errorf("%w %q: %d characters, at most 253", ErrInvalidHostname, name, len(host))
+		return "", fmt.Errorf("%w %q: %d characters, more than 253; shorten it", ErrInvalidHostname, name, len(host))
 	}
 	for label := range strings.SplitSeq(host, ".") {
 		if err := checkLabel(label); err != nil {
@@ -44,15 +44,15 @@ func NormalizeHost(name string) (string, error) {
 func checkLabel(label string) error {
 	switch {
 	case label == "":
-		return errors.New("empty label")
+		return errors.New("two dots in a row; remove one")
 	case len(label) > 63:
-		return fmt.Errorf("label %q is longer than 63 characters", label)
+		return fmt.Errorf("label %q has %d characters, more than 63; shorten it", label, len(label))
 	case label[0] == '-' || label[len(label)-1] == '-':
-		return fmt.Errorf("label %q starts or ends with a hyphen", label)
+		return fmt.Errorf("label %q starts or ends with a hyphen; remove it", label)
 	}
 	for _, c := range label {
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return fmt.Errorf("label %q holds %q; only letters, digits and hyphens are allowed", label, c)
+			return fmt.Errorf("label %q holds %q; write only letters, digits and hyphens", label, c)
 		}
 	}
 	return nil

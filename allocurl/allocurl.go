@@ -1,5 +1,7 @@
 package allocurl
 
+//lint:file-ignore SA1019 the host name of a file that sets the keys upstream removed (dns.pattern and its labels, ssl.staging) is built as it was: lablink loads every release's file
+
 import (
 	"fmt"
 	"net/netip"
@@ -19,7 +21,7 @@ type Input struct {
 	// checked, only when neither FQDN nor DNS gives a host name.
 	AllocatorIP string
 	// Environment is the deployment environment (upstream ENVIRONMENT),
-	// normalized by NormalizeEnvironment; "" means "prod". It matters only
+	// normalized by lablink.NormalizeEnvironment; "" means "prod". It matters only
 	// for dns.pattern "auto".
 	Environment string
 	// FQDN overrides the host (upstream ALLOCATOR_FQDN): a host name or
@@ -80,10 +82,6 @@ func defaultPort(scheme string) int {
 	}
 	return 0
 }
-
-// NormalizeEnvironment is lablink.NormalizeEnvironment: the upstream
-// rule for an environment name, "prod" when blank.
-func NormalizeEnvironment(env string) string { return lablink.NormalizeEnvironment(env) }
 
 // Scheme returns the URL scheme the SSL settings call for: "http" when
 // ssl.Provider is "none" or ssl.Staging is true (a staging certificate is
@@ -217,7 +215,7 @@ func patternParts(dns lablink.DNS, env string) ([]part, error) {
 	case "app-only":
 		return []part{{"dns.app_name", dns.AppName}}, nil
 	case "auto":
-		if e := NormalizeEnvironment(env); e != "prod" {
+		if e := lablink.NormalizeEnvironment(env); e != "prod" {
 			return []part{{"ENVIRONMENT", e}, {"dns.app_name", dns.AppName}}, nil
 		}
 		return []part{{"dns.app_name", dns.AppName}}, nil

@@ -1,5 +1,7 @@
 package allocurl_test
 
+//lint:file-ignore SA1019 the examples show the host names the removed keys still build
+
 import (
 	"errors"
 	"fmt"
@@ -80,14 +82,6 @@ func ExampleDerive_noHost() {
 	// Output:
 	// true
 	// ALLOCATOR_PUBLIC_IP
-}
-
-func ExampleNormalizeEnvironment() {
-	fmt.Println(allocurl.NormalizeEnvironment("  Staging Env "))
-	fmt.Println(allocurl.NormalizeEnvironment(""))
-	// Output:
-	// staging-env
-	// prod
 }
 
 func ExampleScheme() {

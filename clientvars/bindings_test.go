@@ -57,7 +57,7 @@ func testEnv() clientvars.Env {
 // Every variable of our modules has a source; only the two upstream
 // declares for compatibility and never reads keep their module default.
 func TestBindingsCoverModule(t *testing.T) {
-	for _, name := range terraform.Names {
+	for _, name := range terraform.Names() {
 		t.Run(name, func(t *testing.T) {
 			for _, s := range clientvars.Sources(schema(t, name)) {
 				switch s.Variable {
@@ -73,7 +73,7 @@ func TestBindingsCoverModule(t *testing.T) {
 }
 
 func TestNoDefaultsDrift(t *testing.T) {
-	for _, name := range terraform.Names {
+	for _, name := range terraform.Names() {
 		assert.Empty(t, clientvars.Drift(schema(t, name)), "%s module drifts from the Go defaults", name)
 	}
 }

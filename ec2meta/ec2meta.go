@@ -166,8 +166,9 @@ func get(ctx context.Context, c GetMetadataAPIClient, path string) (string, erro
 	if err != nil {
 		return "", classify(ctx, path, err)
 	}
-	defer out.Content.Close()
 	b, err := io.ReadAll(io.LimitReader(out.Content, maxContent+1))
+	// A failed close of a body read to its end says the answer may be cut.
+	err = errors.Join(err, out.Content.Close())
 	if err != nil {
 		return "", classify(ctx, path, fmt.Errorf("read answer: %w", err))
 	}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/gpu"
@@ -205,14 +203,4 @@ func (l *Launcher) auditCopy(r clientvars.Rendered) []byte {
 		return nil
 	}
 	return data
-}
-
-// configDigest is audit.Digest of cfg as JSON with its passwords blanked,
-// so the audit trail can tell which config a launch used without holding
-// a hash of a secret.
-func configDigest(cfg lablink.Config) string {
-	cfg.DB.Password = ""
-	cfg.App.AdminPassword = ""
-	b, _ := json.Marshal(cfg) // a struct of strings, ints and bools always marshals
-	return audit.Digest(b)
 }

@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -22,9 +21,6 @@ func SetReadPlanEvents(on bool) (restore func()) {
 	readPlanEvents = on
 	return func() { readPlanEvents = old }
 }
-
-// ConfigDigest is the digest an audit manifest records for cfg.
-func ConfigDigest(cfg lablink.Config) string { return configDigest(cfg) }
 
 // SetRender replaces the tfvars renderer until the returned function is
 // called. Not safe while a launch runs.

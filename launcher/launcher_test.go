@@ -157,7 +157,7 @@ func TestLaunchAddsToRunningVMs(t *testing.T) {
 	vals, err := tfvars.Parse(stored, tfvars.HCL)
 	require.NoError(t, err)
 	assert.True(t, vals["instance_count"].Equals(cty.NumberIntVal(5)).True(), "audit copy: instance_count=%#v", vals["instance_count"])
-	assert.True(t, vals["allocator_ip"].RawEquals(tfvars.Redacted), "audit copy: allocator_ip=%#v", vals["allocator_ip"])
+	assert.True(t, vals["allocator_ip"].RawEquals(tfvars.Redacted()), "audit copy: allocator_ip=%#v", vals["allocator_ip"])
 
 	st, err := l.Status(ctx)
 	require.NoError(t, err)

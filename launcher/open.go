@@ -91,7 +91,7 @@ func newLauncher(ctx context.Context, dir string, cfg lablink.Config, gpus GPUDe
 	}
 	l := &Launcher{
 		dir: abs, cfg: cfg, env: env, gpus: gpus, schema: schema, opts: o, known: -1,
-		digest: configDigest(cfg), digests: map[string]string{},
+		digest: cfg.Digest(), digests: map[string]string{},
 	}
 	l.tofu = &tofu.Runner{Path: bin, Dir: abs, Env: tofuEnv(o.TofuEnv)}
 	l.wd = &workingDir{dir: abs, run: l.tofu, lockTimeout: o.LockTimeout, backend: o.State,

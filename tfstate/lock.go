@@ -48,8 +48,9 @@ func ReadLock(ctx context.Context, c GetObjectAPIClient, s S3) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock s3://%s/%s: %w", s.Bucket, s.LockKey(), err)
 	}
-	defer out.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
+	// A failed close of a body read to its end says the lock may be cut.
+	err = errors.Join(err, out.Body.Close())
 	if err != nil {
 		return nil, fmt.Errorf("read lock s3://%s/%s: %w", s.Bucket, s.LockKey(), err)
 	}

@@ -121,11 +121,13 @@ func (v *Variable) convert(val cty.Value) (cty.Value, error) {
 	return convert.Convert(val, v.Type)
 }
 
-// Redacted is the value Redact puts in place of a sensitive variable.
-var Redacted = cty.StringVal("(sensitive)")
+// Redacted returns the value Redact puts in place of a sensitive
+// variable, the string "(sensitive)". It is a function so that no importer
+// can change what every audit copy shows.
+func Redacted() cty.Value { return cty.StringVal("(sensitive)") }
 
 // Redact returns a copy of values in which the value of every variable the
-// schema marks sensitive is replaced by Redacted, and the sorted names it
+// schema marks sensitive is replaced by Redacted(), and the sorted names it
 // replaced. Undeclared names are copied unchanged. values is not modified;
 // a nil map gives a nil map.
 //
@@ -139,7 +141,7 @@ func (s *Schema) Redact(values map[string]cty.Value) (map[string]cty.Value, []st
 	var names []string
 	for name, val := range values {
 		if v, ok := s.byName[name]; ok && v.Sensitive {
-			out[name] = Redacted
+			out[name] = Redacted()
 			names = append(names, name)
 			continue
 		}

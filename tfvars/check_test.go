@@ -183,8 +183,8 @@ func TestRedact(t *testing.T) {
 	}
 	got, names := s.Redact(values)
 	want := map[string]cty.Value{
-		"allocator_ip":  Redacted,
-		"allocator_url": Redacted,
+		"allocator_ip":  Redacted(),
+		"allocator_url": Redacted(),
 		"region":        cty.StringVal("us-west-2"),
 		"undeclared":    cty.StringVal("kept"),
 	}

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/lablink-go/lablink/allocurl"
+	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/setup"
 )
@@ -50,7 +50,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	if isSet(fs, "environment") {
 		env = *envName
 	}
-	env = allocurl.NormalizeEnvironment(env)
+	env = lablink.NormalizeEnvironment(env)
 
 	if *region == "" {
 		cfg, err := c.loadConfig("")

@@ -61,8 +61,8 @@ var placeholders = []string{
 // ("${ADMIN_PASSWORD}", "{{ .pw }}", "<password>"), one repeated
 // character, or the user name itself.
 func checkAdminPassword(app lablink.App) error {
-	pw := app.AdminPassword
-	def := lablink.DefaultConfig().App.AdminPassword
+	pw := app.AdminPassword.Reveal()
+	def := lablink.DefaultConfig().App.AdminPassword.Reveal()
 	switch {
 	case pw == "":
 		return fmt.Errorf("%w: it is empty", errWeakPassword)

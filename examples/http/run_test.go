@@ -322,7 +322,7 @@ func TestRunRefusesToStart(t *testing.T) {
 	strong := testConfig()
 	weak := func(pw string) lablink.Config {
 		c := testConfig()
-		c.App.AdminPassword = pw
+		c.App.AdminPassword = lablink.Secret(pw)
 		return c
 	}
 	invalid := testConfig()
@@ -364,7 +364,7 @@ func TestRunRefusesToStart(t *testing.T) {
 		{"invalid config values", invalid, testEnv(), nil, exitUsage,
 			[]string{"invalid config", "machine.machine_type", "startup_script.max_attempts"}},
 		{"letsencrypt without dns", letsencrypt, testEnv(), nil, exitUsage,
-			[]string{"invalid config", "ssl.provider", "needs dns.enabled", "ssl.email"}},
+			[]string{"invalid config", "ssl.provider", "needs DNS for its certificate", "ssl.email"}},
 		{"unfilled password", weak(lablink.MissingSecret), testEnv(), nil, exitUsage,
 			[]string{"refusing to start", "--insecure-dev", `it is the unfilled placeholder "MISSING"`}},
 		{"template placeholder password", weak("PLACEHOLDER_ADMIN_PASSWORD"), testEnv(), nil, exitUsage,
@@ -490,7 +490,7 @@ func TestRunWarnsDeprecatedKeys(t *testing.T) {
 		"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog")
 	req, err := http.NewRequest(http.MethodGet, s.url+"/api/status", nil)
 	require.NoError(t, err)
-	req.SetBasicAuth(cfg.App.AdminUser, cfg.App.AdminPassword)
+	req.SetBasicAuth(cfg.App.AdminUser, cfg.App.AdminPassword.Reveal())
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -79,7 +79,7 @@ func newServer(l launcherAPI, cfg lablink.Config, opts serverOptions) http.Handl
 		opts.Heartbeat = defaultHeartbeat
 	}
 	s := &server{l: l, log: opts.Logger, opts: opts}
-	s.userSum, s.passSum = digest(cfg.App.AdminUser), digest(cfg.App.AdminPassword)
+	s.userSum, s.passSum = digest(cfg.App.AdminUser), digest(cfg.App.AdminPassword.Reveal())
 
 	mux := http.NewServeMux()
 	// Methods are checked by allow rather than by mux patterns so that

@@ -644,7 +644,7 @@ func TestCheckAdminPassword(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkAdminPassword(lablink.App{AdminUser: tc.user, AdminPassword: tc.password})
+			err := checkAdminPassword(lablink.App{AdminUser: tc.user, AdminPassword: lablink.Secret(tc.password)})
 			if tc.ok {
 				assert.NoError(t, err, "checkAdminPassword(%q)", tc.password)
 				return

@@ -13,7 +13,7 @@ import (
 )
 
 func TestFS(t *testing.T) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		fsys, err := FS(name)
 		require.NoError(t, err, "FS(%q)", name)
 		for _, f := range []string{"main.tf", "variables.tf", "outputs.tf", "user_data.tf", "user_data.sh.tftpl"} {
@@ -30,7 +30,7 @@ func TestFS(t *testing.T) {
 // TestEmbeddedModulesFlat: every embedded file is a module file at the top
 // of its module, which is what Materialize and Install copy.
 func TestEmbeddedModulesFlat(t *testing.T) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		fsys, err := FS(name)
 		require.NoError(t, err)
 		err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -70,7 +70,7 @@ func assertHolds(t *testing.T, dir, name string) {
 }
 
 func TestMaterialize(t *testing.T) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			// Missing dir, and existing empty dir.
 			for _, dir := range []string{filepath.Join(t.TempDir(), "a", "b"), t.TempDir()} {

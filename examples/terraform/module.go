@@ -36,8 +36,8 @@ import (
 //go:embed all:aws all:local
 var modules embed.FS
 
-// Names lists the embedded modules.
-var Names = []string{"aws", "local"}
+// Names lists the embedded modules; the slice is new at each call.
+func Names() []string { return []string{"aws", "local"} }
 
 var (
 	// ErrUnknownModule is returned for a module name not in [Names] (by
@@ -51,7 +51,7 @@ var (
 // FS returns the files of the module name ("aws" or "local"), rooted at
 // the module directory.
 func FS(name string) (fs.FS, error) {
-	if !slices.Contains(Names, name) {
+	if !slices.Contains(Names(), name) {
 		return nil, fmt.Errorf("terraform module %q: %w", name, ErrUnknownModule)
 	}
 	return fs.Sub(modules, name)
@@ -91,7 +91,7 @@ type Module struct {
 // directory that holds *.tf files. Anything else is an error matching
 // ErrUnknownModule.
 func Open(spec string) (*Module, error) {
-	if slices.Contains(Names, spec) {
+	if slices.Contains(Names(), spec) {
 		fsys, err := FS(spec)
 		return &Module{fsys: fsys, name: spec}, err
 	}
@@ -101,7 +101,7 @@ func Open(spec string) (*Module, error) {
 	}
 	if !has {
 		return nil, fmt.Errorf("terraform module %q: want %s or a directory holding *.tf files: %w",
-			spec, strings.Join(Names, ", "), ErrUnknownModule)
+			spec, strings.Join(Names(), ", "), ErrUnknownModule)
 	}
 	return &Module{fsys: os.DirFS(spec), name: spec, dir: true}, nil
 }

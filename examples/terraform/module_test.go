@@ -39,11 +39,11 @@ var sharedFiles = []string{"variables.tf", "user_data.tf", "user_data.sh.tftpl"}
 func TestSharedFilesIdentical(t *testing.T) {
 	for _, name := range sharedFiles {
 		var got [][]byte
-		for _, mod := range Names {
+		for _, mod := range Names() {
 			got = append(got, readModuleFile(t, mod, name))
 		}
 		assert.True(t, bytes.Equal(got[0], got[1]), "%s differs between %s and %s:\n%s",
-			name, Names[0], Names[1], cmp.Diff(string(got[0]), string(got[1])))
+			name, Names()[0], Names()[1], cmp.Diff(string(got[0]), string(got[1])))
 	}
 }
 
@@ -57,7 +57,7 @@ func readModuleFile(t *testing.T, mod, name string) []byte {
 }
 
 func TestModulesParse(t *testing.T) {
-	for _, mod := range Names {
+	for _, mod := range Names() {
 		fsys, err := FS(mod)
 		require.NoError(t, err)
 		files, err := fs.Glob(fsys, "*.tf")
@@ -279,7 +279,7 @@ func TestVariablesUsed(t *testing.T) {
 		// Only EC2 needs these.
 		"local": {"ssh_user", "retry_number", "machine_type", "region", "allocator_sg_id"},
 	}
-	for _, mod := range Names {
+	for _, mod := range Names() {
 		used := map[string]bool{}
 		for _, body := range moduleBodies(t, mod) {
 			maps.Copy(used, rootNames(body, "var"))
