@@ -437,3 +437,43 @@ func plans(t testing.TB, f *fixture) []string {
 	require.NoError(t, err)
 	return names
 }
+
+// Preview tells what a launch would do without running OpenTofu: every
+// variable before a first launch, nothing once the config is applied,
+// and, after a config change, the variables that differ (a sensitive one
+// redacted on both sides).
+func TestPreview(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	l := f.launcher(t, testkit.Config(), nil)
+	p, err := l.Preview(ctx, 2)
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 2, 2}, []int{p.Existing, p.Requested, p.Total})
+	assert.Equal(t, "g4dn.xlarge", p.InstanceType)
+	assert.True(t, p.GPU.HasNVIDIA())
+	require.NotEmpty(t, p.Changes, "before a first launch every variable is new")
+	for _, c := range p.Changes {
+		assert.Empty(t, c.Old, c.Variable)
+		assert.NotEqual(t, "instance_count", c.Variable)
+		if c.Sensitive {
+			assert.Equal(t, `"(sensitive)"`, c.New, c.Variable)
+		}
+	}
+	assert.NoFileExists(t, f.tfvarsPath(), "a preview writes nothing")
+	launchOK(t, l, 2)
+
+	p, err = l.Preview(ctx, 3)
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 3, 5}, []int{p.Existing, p.Requested, p.Total})
+	assert.Empty(t, p.Changes, "the config is the one applied")
+
+	cfg := testkit.Config()
+	cfg.Machine.Image = "ghcr.io/talmolab/lablink-client-base-image:v2"
+	p, err = f.launcher(t, cfg, nil).Preview(ctx, 1)
+	require.NoError(t, err)
+	require.Len(t, p.Changes, 1)
+	assert.Equal(t, launcher.Change{Variable: "image_name", Old: `"ghcr.io/talmolab/lablink-client-base-image:latest"`,
+		New: `"ghcr.io/talmolab/lablink-client-base-image:v2"`}, p.Changes[0])
+	_, err = l.Preview(ctx, 0)
+	assert.ErrorIs(t, err, launcher.ErrInvalidCount)
+}

@@ -206,6 +206,8 @@ type Service interface {
 	Ops(ctx context.Context, q audit.OpQuery) ([]audit.Op, int64, error)
 	Watch(ctx context.Context, id int64) (changes <-chan audit.Op, cancel func(), err error)
 	Status(ctx context.Context) (Status, error)
+	Preview(ctx context.Context, count int) (Preview, error)
+	Record(ctx context.Context, launchID string) (audit.Manifest, []byte, error)
 }
 
 var _ Service = (*Launcher)(nil)

@@ -682,3 +682,13 @@ func TestLaunchContext(t *testing.T) {
 }
 
 var _ io.Closer = (*launcher.Launcher)(nil)
+
+func (f *fakeLauncher) Preview(context.Context, int) (launcher.Preview, error) {
+	f.t.Errorf("unexpected Preview")
+	return launcher.Preview{}, errors.New("unexpected Preview")
+}
+
+func (f *fakeLauncher) Record(context.Context, string) (audit.Manifest, []byte, error) {
+	f.t.Errorf("unexpected Record")
+	return audit.Manifest{}, nil, errors.New("unexpected Record")
+}

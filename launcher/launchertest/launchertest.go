@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/launcher/internal/oplog"
 )
@@ -39,6 +40,7 @@ type Fake struct {
 	closed   bool
 	done     chan struct{}
 	last     *audit.Manifest
+	records  map[string]*audit.Manifest
 	seq      int
 }
 
@@ -75,7 +77,7 @@ func New(opts *Options) *Fake {
 	}
 	s := newMemStore(o.Now)
 	f := &Fake{opts: o, store: s, ops: oplog.New(s, o.Environment, oplog.Options{Now: o.Now}),
-		queue: make(chan job, 1024), done: make(chan struct{})}
+		queue: make(chan job, 1024), done: make(chan struct{}), records: map[string]*audit.Manifest{}}
 	go f.work()
 	return f
 }
@@ -142,6 +144,31 @@ func (f *Fake) Status(context.Context) (launcher.Status, error) {
 
 // running reports a job between its start and its end. f.mu must be held.
 func (f *Fake) running() bool { return f.seq > 0 }
+
+// Preview answers as a launch on the fake's VMs would: an instance type
+// of "g4dn.xlarge" with one NVIDIA GPU, and no variable changes.
+func (f *Fake) Preview(_ context.Context, count int) (launcher.Preview, error) {
+	if count < 1 || count > f.opts.MaxCount {
+		return launcher.Preview{}, fmt.Errorf("%w: %d; want 1 to %d", launcher.ErrInvalidCount, count, f.opts.MaxCount)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.vms)
+	return launcher.Preview{Existing: n, Requested: count, Total: n + count, InstanceType: "g4dn.xlarge",
+		GPU: gpu.Info{InstanceType: "g4dn.xlarge", Source: gpu.SourceCatalog,
+			GPUs: []gpu.GPU{{Manufacturer: "NVIDIA", Name: "T4", Count: 1, MemoryMiB: 16384}}}}, nil
+}
+
+// Record returns the record of a job of the fake, "fake-<op id>", with an
+// empty tfvars copy.
+func (f *Fake) Record(_ context.Context, id string) (audit.Manifest, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m, ok := f.records[id]; ok {
+		return *m, []byte{}, nil
+	}
+	return audit.Manifest{}, nil, fmt.Errorf("%w: %s", audit.ErrNotFound, id)
+}
 
 // Hold makes the jobs that start from now on stay running, after their
 // first step, until release is called.
@@ -268,6 +295,7 @@ func (f *Fake) record(j job, id string, start time.Time, fail error) {
 	f.mu.Lock()
 	m.Total = len(f.vms)
 	f.last = m
+	f.records[id] = m
 	f.mu.Unlock()
 }
 
