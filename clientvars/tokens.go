@@ -62,7 +62,7 @@ func WorkdirTokens(dir string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, fmt.Errorf("tokens: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()

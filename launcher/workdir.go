@@ -98,7 +98,7 @@ func moduleHash(dir string, backend []string) (string, error) {
 	slices.Sort(names)
 	h := sha256.New()
 	for _, kv := range backend {
-		fmt.Fprintf(h, "backend %s\n", kv)
+		_, _ = fmt.Fprintf(h, "backend %s\n", kv)
 	}
 	for _, n := range names {
 		b, err := os.ReadFile(n)
@@ -108,7 +108,7 @@ func moduleHash(dir string, backend []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s %d\n", filepath.Base(n), len(b))
+		_, _ = fmt.Fprintf(h, "%s %d\n", filepath.Base(n), len(b))
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -144,7 +144,7 @@ func (r *Runner) Run(ctx context.Context, label string, args []string, read func
 			readErr <- err
 			return
 		}
-		defer out.Close()
+		defer func() { _ = out.Close() }() // read only
 		t := &tail{f: out, done: exited, poll: r.poll()}
 		err = nil
 		if read != nil {
@@ -191,17 +191,17 @@ func (r *Runner) start(label string, args []string) (Process, *exec.Cmd, error) 
 	if err != nil {
 		return Process{}, nil, err
 	}
-	defer stdout.Close()
+	defer func() { _ = stdout.Close() }() // the child holds its own copy
 	stderr, err := os.OpenFile(filepath.Join(dir, p.Stderr), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return Process{}, nil, err
 	}
-	defer stderr.Close()
+	defer func() { _ = stderr.Close() }()
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return Process{}, nil, err
 	}
-	defer devnull.Close()
+	defer func() { _ = devnull.Close() }()
 	cmd := exec.Command(r.Path, args...)
 	cmd.Dir = r.Dir
 	cmd.Env = append(append([]string(nil), r.Env...), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
@@ -290,7 +290,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
