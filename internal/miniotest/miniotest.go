@@ -46,6 +46,7 @@ type Server struct {
 	KMSKeyID string
 
 	cmd      *exec.Cmd
+	env      []string // the process environment, kept for Up
 	logPath  string
 	done     chan struct{} // closed when the process has exited
 	waitErr  error         // valid after done is closed

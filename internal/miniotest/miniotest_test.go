@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,4 +63,19 @@ func TestSharedIsShared(t *testing.T) {
 	bucket := a.NewBucket(t)
 	_, err := a.S3Client(t).HeadBucket(t.Context(), &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err, "HeadBucket")
+}
+
+// An outage: Down, then Up on the same address with the same data.
+func TestDownUp(t *testing.T) {
+	srv := miniotest.Start(t, miniotest.WithKMS("k"))
+	bucket := srv.NewBucket(t)
+	c := srv.S3Client(t)
+	_, err := c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"), Body: strings.NewReader("v")})
+	require.NoError(t, err)
+	srv.Down()
+	_, err = c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+	require.Error(t, err, "the server is down")
+	require.NoError(t, srv.Up(t.Context()))
+	_, err = c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+	require.NoError(t, err, "the object survived the outage")
 }

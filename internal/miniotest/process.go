@@ -95,7 +95,12 @@ func (s *Server) startProcess(c config) error {
 	if err != nil {
 		return err
 	}
-	s.cmd.Env = append(inheritedEnv(), s.environ(c)...)
+	if s.env == nil {
+		// Kept, so that Up restarts the server with the same credentials
+		// and KMS key material.
+		s.env = append(inheritedEnv(), s.environ(c)...)
+	}
+	s.cmd.Env = s.env
 	s.cmd.Stdout = logFile
 	s.cmd.Stderr = logFile
 	s.cmd.SysProcAttr = sysProcAttr()
