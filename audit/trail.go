@@ -46,6 +46,9 @@ const (
 	// attempt of the same request re-rendered them (the plan found a
 	// different number of client VMs than expected).
 	OutcomeSuperseded Outcome = "superseded"
+	// OutcomeInterrupted: the process making the attempt died before it
+	// ended; a later process recorded the end (launcher.Open does).
+	OutcomeInterrupted Outcome = "interrupted"
 )
 
 // Object names inside a launch's history prefix.
@@ -299,7 +302,7 @@ func checkManifest(m Manifest) error {
 		errs = append(errs, fmt.Errorf("%w: action (operation) %q: want %q or %q", ErrInvalid, m.Action, Launch, Destroy))
 	}
 	switch m.Outcome {
-	case OutcomeStarted, OutcomeSucceeded, OutcomeFailed, OutcomeRefused, OutcomeCanceled, OutcomeSuperseded:
+	case OutcomeStarted, OutcomeSucceeded, OutcomeFailed, OutcomeRefused, OutcomeCanceled, OutcomeSuperseded, OutcomeInterrupted:
 	default:
 		errs = append(errs, fmt.Errorf("%w: outcome %q", ErrInvalid, m.Outcome))
 	}

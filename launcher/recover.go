@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -166,6 +167,9 @@ func (l *Launcher) finishJournal(ctx context.Context, rec *Recovery, created map
 		rec.Unfinished = append(rec.Unfinished, u)
 		l.opts.Logger.Warn("an earlier allocator died during an apply", "launch_id", j.LaunchID,
 			"created", len(u.Created), "missing_from_state", len(u.Missing))
+		if err := l.finishDeadAttempt(ctx, j, u); err != nil {
+			return err
+		}
 		l.clearJournal(j.LaunchID)
 	}
 	return nil
@@ -210,4 +214,26 @@ func (l *Launcher) clearStaleLock(ctx context.Context) (cleared, held *tfstate.L
 	}
 	l.opts.Logger.Warn("cleared a state lock no OpenTofu holds", "id", lock.ID, "who", lock.Who, "created", lock.Created)
 	return lock, nil, nil
+}
+
+// finishDeadAttempt records the end of the audit record of an attempt
+// whose process died during its apply (interrupted), unless it has one.
+func (l *Launcher) finishDeadAttempt(ctx context.Context, j journal, u Unfinished) error {
+	m, _, err := l.trail.Show(ctx, l.environment(), j.LaunchID)
+	if errors.Is(err, audit.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the audit record of %s: %w", j.LaunchID, err)
+	}
+	if m.Outcome != audit.OutcomeStarted {
+		return nil
+	}
+	m.Outcome = audit.OutcomeInterrupted
+	m.Error = fmt.Sprintf("interrupted: the allocator stopped during the apply; it created %d of the %d VMs it planned, %d of them missing from the state",
+		len(u.Created), len(j.Creates), len(u.Missing))
+	if _, err := l.trail.Finish(ctx, m, nil); err != nil && !errors.Is(err, audit.ErrExists) {
+		return fmt.Errorf("record the end of %s: %w", j.LaunchID, err)
+	}
+	return nil
 }
