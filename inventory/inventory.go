@@ -40,8 +40,9 @@ type Instance struct {
 	// instance has none.
 	Name string
 	// Index is the VM's count index in the module (from 0): its address
-	// is aws_instance.lablink_vm[Index]. It is -1 when unknown (an EC2
-	// instance whose Name is not {deployment}-vm-{n}).
+	// is aws_instance.lablink_vm[Index] (terraform_data.lablink_vm[Index]
+	// in the local module). It is -1 when unknown (an EC2 instance whose
+	// Name is not {deployment}-vm-{n}).
 	Index int
 	// LaunchID is the launch that created the VM; "" when it was created
 	// without one.
@@ -97,3 +98,9 @@ func sortInstances(in []Instance) {
 		return cmp.Or(cmp.Compare(a.Index, b.Index), strings.Compare(a.ID, b.ID))
 	})
 }
+
+// Both inventories are Listers.
+var (
+	_ Lister = (*EC2)(nil)
+	_ Lister = (*Dir)(nil)
+)
