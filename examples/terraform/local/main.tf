@@ -44,7 +44,8 @@ locals {
 
 # One per client VM. input holds what the VM would boot with (the rendered
 # script, and the gzipped cloud-init MIME document EC2 would get) and what
-# it was created by (launch_id), which it keeps.
+# it was created by (launch_id), which it keeps: a later launch_id, like
+# any changed config, applies to VMs created from then on.
 resource "terraform_data" "lablink_vm" {
   count = var.instance_count
 
@@ -90,8 +91,8 @@ resource "terraform_data" "lablink_vm" {
   }
 
   lifecycle {
-    # As on AWS: a changed config, launch_id included, applies to VMs
-    # created from now on and leaves running VMs alone.
+    # As on AWS: a changed config applies to VMs created from now on and
+    # leaves running VMs alone.
     ignore_changes = [input]
   }
 }
