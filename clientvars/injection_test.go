@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,7 @@ func checkBoot(t *testing.T, c injectionCase, script string) {
 	assert.Equal(t, map[string]string{
 		"ALLOCATOR_HOST":             c.in.AllocatorIP,
 		"ALLOCATOR_URL":              c.in.URL.String(),
+		"ALLOCATOR_PORT":             strconv.Itoa(c.in.URL.Port),
 		"TUTORIAL_REPO_TO_CLONE":     field("machine.repository"),
 		"VM_NAME":                    vmName,
 		"SUBJECT_SOFTWARE":           field("machine.software"),

@@ -103,7 +103,11 @@ func CheckInputs(cfg lablink.Config, env Env) (Inputs, error) {
 		Environment:   cfg.EnvironmentName(env.Environment),
 		AllocatorSGID: env.AllocatorSGID,
 		Tokens:        Tokens{Agent: env.AgentToken, Register: env.RegisterToken},
-		InventoryDir:  env.InventoryDir,
+	}
+	if env.InventoryDir != "" {
+		// OpenTofu runs in the module's directory: a relative path would
+		// mean another place there.
+		in.InventoryDir = absPath("", env.InventoryDir)
 	}
 	var errs []error
 	ip := strings.TrimSpace(env.AllocatorIP)

@@ -28,6 +28,7 @@ import (
 	"github.com/lablink-go/lablink/internal/ec2fake"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfstate"
 	"github.com/lablink-go/lablink/tfvars"
@@ -98,7 +99,11 @@ func TestFaultDiskFull(t *testing.T) {
 // later launch takes the lock, succeeds and removes the lock information.
 func TestFaultOpenTofuKilled(t *testing.T) {
 	f := newFixture(t)
-	l := f.launcher(t, testkit.Config(), nil)
+	inv := filepath.Join(f.dir, ".lablink", "inventory")
+	env := fixtureEnv()
+	env.InventoryDir = inv
+	dir := inventory.NewDir(inv, testkit.Config().ResourcePrefix("test"))
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Env: &env, Inventory: dir})
 	launchOK(t, l, 1)
 	prev := readFile(t, f.tfvarsPath())
 	prevState := f.stateDigest(t)
@@ -127,6 +132,17 @@ resource "terraform_data" "killer" {
 	}
 	assert.NoError(t, tfstate.Check(f.dir), "the state after the kill")
 	assert.ErrorContains(t, err, "apply failed after creating 2 of 2 VMs", "the error counts what was created")
+	// Nothing created is forgotten: every VM the inventory holds is in
+	// the state or reported as an orphan.
+	st, serr := l.Status(context.Background())
+	require.NoError(t, serr)
+	held, ierr := dir.Instances(context.Background())
+	require.NoError(t, ierr)
+	assert.Len(t, held, 3, "VMs in the inventory")
+	assert.Equal(t, len(held), len(st.VMs)+len(st.Orphans), "VMs in the state %d + orphans %d", len(st.VMs), len(st.Orphans))
+	for _, o := range st.Orphans {
+		assert.NotEmpty(t, o.Terminate, "orphan %s: the command that removes it", o.Name)
+	}
 	lock := readFile(t, f.lockInfoPath())
 	assert.Contains(t, lock, `"Operation":"OperationTypeApply"`, "lock information the killed apply left behind")
 

@@ -2,31 +2,23 @@ package launcher
 
 import (
 	"context"
-	"slices"
+	"path/filepath"
+
+	"github.com/lablink-go/lablink/inventory"
 )
 
 // Inventory lists the client VMs the cloud holds for the deployment,
-// whatever the state says.
-type Inventory interface {
-	Instances(ctx context.Context) ([]Instance, error)
-}
+// whatever the state says: *inventory.EC2 for the aws module (by the
+// deployment's tag), *inventory.Dir for the local module's records.
+type Inventory = inventory.Lister
 
-// Instance is a client VM as the cloud lists it.
-type Instance struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	LaunchID string `json:"launch_id,omitempty"`
-}
+// Orphan is a client VM the cloud holds and the state does not, created by
+// an apply that was killed before it saved the state, with the command
+// that imports it into the state or terminates it.
+type Orphan = inventory.Orphan
 
-// Orphan is a client VM the cloud holds and the state does not: created
-// by an apply that was killed before it saved the state. It is billed
-// like any other: import it into the state or terminate it.
-type Orphan struct {
-	Instance
-}
-
-// orphans lists the VMs of Options.Inventory whose id the state does not
-// hold; nil without an inventory.
+// orphans lists the VMs of Options.Inventory the state does not hold; nil
+// without an inventory.
 func (l *Launcher) orphans(ctx context.Context) ([]Orphan, error) {
 	if l.opts.Inventory == nil {
 		return nil, nil
@@ -35,19 +27,20 @@ func (l *Launcher) orphans(ctx context.Context) ([]Orphan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for _, vm := range l.vms(raw) {
-		ids = append(ids, vm.ID)
-	}
 	inst, err := l.opts.Inventory.Instances(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []Orphan
-	for _, in := range inst {
-		if !slices.Contains(ids, in.ID) {
-			out = append(out, Orphan{Instance: in})
-		}
+	return l.orphansOf(inst, l.vms(raw)), nil
+}
+
+// orphansOf compares the inventory with the VMs of the state.
+func (l *Launcher) orphansOf(inst []inventory.Instance, vms []VM) []Orphan {
+	tracked := make([]inventory.Tracked, 0, len(vms))
+	for _, vm := range vms {
+		tracked = append(tracked, inventory.Tracked{Index: vm.Index, ID: vm.ID, LaunchID: vm.LaunchID})
 	}
-	return out, nil
+	return inventory.Orphans(inst, tracked, &inventory.Options{
+		Tofu: l.tofu.Path, Dir: l.dir, VarFile: filepath.Base(l.TFVarsPath()),
+	})
 }

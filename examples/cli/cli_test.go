@@ -195,10 +195,11 @@ func TestRenderEmbeddedConfig(t *testing.T) {
 
 	// The file holds every variable of the embedded module that lablink
 	// binds: not ssh_user and retry_number (module defaults), not
-	// custom_startup_script_path (the script is disabled), and nothing of
-	// the old contract (allocator_port, resource_suffix).
+	// custom_startup_script_path (the script is disabled), not launch_id
+	// and inventory_dir (nothing binds them yet), nor the old contract's
+	// resource_suffix; allocator_port, which the module declares again.
 	want := []string{
-		"allocator_ip", "allocator_url", "machine_type", "image_name", "repository", "client_ami_id",
+		"allocator_ip", "allocator_url", "allocator_port", "machine_type", "image_name", "repository", "client_ami_id",
 		"subject_software", "resource_prefix", "gpu_support", "cloud_init_output_log_group", "region",
 		"startup_on_error", "startup_max_attempts", "startup_base_delay_seconds", "startup_success_check_b64",
 		"agent_token", "register_token", "allocator_sg_id", "instance_count",
@@ -209,6 +210,7 @@ func TestRenderEmbeddedConfig(t *testing.T) {
 	got := map[string]any{
 		"allocator_ip":     str(t, vals, "allocator_ip"),
 		"allocator_url":    str(t, vals, "allocator_url"),
+		"allocator_port":   num(t, vals, "allocator_port"),
 		"machine_type":     str(t, vals, "machine_type"),
 		"image_name":       str(t, vals, "image_name"),
 		"repository":       str(t, vals, "repository"),
@@ -223,6 +225,7 @@ func TestRenderEmbeddedConfig(t *testing.T) {
 	assert.Equal(t, map[string]any{
 		"allocator_ip":     ip,
 		"allocator_url":    "http://" + ip,
+		"allocator_port":   int64(80),
 		"machine_type":     cfg.Machine.MachineType,
 		"image_name":       cfg.Machine.Image,
 		"repository":       cfg.Machine.Repository,

@@ -43,6 +43,7 @@ func fullEnv(vm int) map[string]string {
 	return map[string]string{
 		"ALLOCATOR_HOST":             testAllocatorIP,
 		"ALLOCATOR_URL":              testAllocatorURL,
+		"ALLOCATOR_PORT":             "8443",
 		"TUTORIAL_REPO_TO_CLONE":     testRepository,
 		"VM_NAME":                    fmt.Sprintf("%s-vm-%d", testPrefix, vm),
 		"SUBJECT_SOFTWARE":           testSoftware,
@@ -54,15 +55,6 @@ func fullEnv(vm int) map[string]string {
 		"CLIENT_SECRET":              testSecret,
 		"REGISTER_RESPONSE":          testResponse,
 	}
-}
-
-// startsh are the names the client image's start.sh reads (upstream's
-// user_data.sh passes exactly these with -e).
-var startsh = []string{
-	"ALLOCATOR_HOST", "ALLOCATOR_URL", "TUTORIAL_REPO_TO_CLONE", "VM_NAME",
-	"SUBJECT_SOFTWARE", "STARTUP_ON_ERROR", "STARTUP_MAX_ATTEMPTS",
-	"STARTUP_BASE_DELAY_SECONDS", "STARTUP_SUCCESS_CHECK_B64", "AGENT_TOKEN",
-	"CLIENT_SECRET", "REGISTER_RESPONSE",
 }
 
 var chosenAnswers = bootsim.Options{InstanceID: testInstance, PrivateIP: testIP, RegisterAnswer: testAnswer}
@@ -90,7 +82,7 @@ func bootCases(t *testing.T) []bootCase {
 	gpu.LogGroup = false
 	second := full
 	second.VMName = testPrefix + "-vm-2"
-	defaults := bootsim.Want{AllocatorURL: "http://192.0.2.1", RegisterToken: testRegisterToken, VMName: "sleap-lablink-client-prod-vm-1", GPU: true,
+	defaults := bootsim.Want{AllocatorURL: "https://192.0.2.1", RegisterToken: testRegisterToken, VMName: "sleap-lablink-client-prod-vm-1", GPU: true,
 		Image: "ghcr.io/talmolab/lablink-client-base-image:latest"}
 	gpuVars := fullVars(1).with("gpu_support", cty.True).with("cloud_init_output_log_group", cty.StringVal(""))
 	withDriver := chosenAnswers
@@ -105,7 +97,8 @@ func bootCases(t *testing.T) []bootCase {
 		{name: "cpu machine on a gpu ami", vars: fullVars(1), vm: 1, opts: withDriver, env: fullEnv(1), want: full},
 		{name: "defaults", vars: requiredVars(1), vm: 1, opts: bootsim.Options{}, want: defaults, env: map[string]string{
 			"ALLOCATOR_HOST":             "192.0.2.1",
-			"ALLOCATOR_URL":              "http://192.0.2.1",
+			"ALLOCATOR_URL":              "https://192.0.2.1",
+			"ALLOCATOR_PORT":             "443",
 			"TUTORIAL_REPO_TO_CLONE":     "",
 			"VM_NAME":                    "sleap-lablink-client-prod-vm-1",
 			"SUBJECT_SOFTWARE":           "sleap",
@@ -173,7 +166,7 @@ func checkBoot(t *testing.T, tc bootCase, boot *bootsim.Boot) {
 
 	env, err := boot.Env()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, startsh, slices.Collect(maps.Keys(env)), "%s: env names", tc.name)
+	assert.ElementsMatch(t, bootsim.EnvNames(), slices.Collect(maps.Keys(env)), "%s: env names", tc.name)
 	if diff := cmp.Diff(tc.env, env); diff != "" {
 		t.Errorf("%s: container env (-want +got):\n%s", tc.name, diff)
 	}
@@ -376,8 +369,11 @@ func TestHostileValuesWithoutValidation(t *testing.T) {
 	v["image_name"] = cty.StringVal("--privileged " + hostile("image_name"))
 	v["custom_startup_script_path"] = cty.StringVal(scriptPath)
 	// Values that may hold line breaks: they are never an env file line.
+	// Its own launch, as each VM's inventory file is named after the
+	// launch and index, and the module never overwrites one.
 	v2 := v.with("image_name", cty.StringVal("image\nname\n")).
-		with("cloud_init_output_log_group", cty.StringVal("log\ngroup\r\n"))
+		with("cloud_init_output_log_group", cty.StringVal("log\ngroup\r\n")).
+		with("launch_id", cty.StringVal(hostile("launch_id")+" 2"))
 
 	scripts := renderStripped(t, map[string]vars{"hostile": v, "line breaks outside the env file": v2})
 
@@ -391,6 +387,7 @@ func TestHostileValuesWithoutValidation(t *testing.T) {
 			env := map[string]string{
 				"ALLOCATOR_HOST":             s("allocator_ip"),
 				"ALLOCATOR_URL":              s("allocator_url"),
+				"ALLOCATOR_PORT":             "8443",
 				"TUTORIAL_REPO_TO_CLONE":     s("repository"),
 				"VM_NAME":                    s("resource_prefix") + "-vm-1",
 				"SUBJECT_SOFTWARE":           s("subject_software"),
@@ -452,8 +449,10 @@ func TestLineBreaksWithoutValidation(t *testing.T) {
 	}
 	cases := map[string]vars{}
 	for name := range where {
-		cases[name+" LF"] = fullVars(1).with(name, cty.StringVal("before\nAFTER=injected"))
-		cases[name+" CR"] = fullVars(1).with(name, cty.StringVal("value\r"))
+		// Each case its own launch: a VM's inventory file is named after
+		// the launch and index, and the module never overwrites one.
+		cases[name+" LF"] = fullVars(1).with(name, cty.StringVal("before\nAFTER=injected")).with("launch_id", cty.StringVal(name+"-lf"))
+		cases[name+" CR"] = fullVars(1).with(name, cty.StringVal("value\r")).with("launch_id", cty.StringVal(name+"-cr"))
 	}
 	scripts := renderStripped(t, cases)
 	for name, script := range scripts {

@@ -12,10 +12,19 @@
 // so a tfvars file that works with one works with the other, and the local
 // module's user_data output is exactly what each EC2 instance boots with.
 //
+// Each VM records the launch that created it (variable launch_id): the
+// aws module tags each instance with Name, lablink:deployment (the
+// resource_prefix) and lablink:launch-id, and the local module keeps the
+// launch id in its terraform_data's input; neither ever updates it. With
+// inventory_dir set, the local module also writes one JSON file per VM
+// into that directory, the simulated cloud inventory package inventory
+// reads.
+//
 // The variables follow the contract of upstream's client module
 // (talmolab/lablink, packages/allocator/src/lablink_allocator_service/terraform):
 // testdata/upstream-variables.tf records its shape, and the tests list each
-// deliberate difference. The boot script registers the VM with the
+// deliberate difference and each variable of ours only (allocator_port,
+// launch_id, inventory_dir). The boot script registers the VM with the
 // allocator (POST /api/v1/clients/register) and starts the client
 // container with the environment the client image's start.sh reads; no
 // value ever reaches the shell as code.

@@ -31,6 +31,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/inventory"
 )
 
 // sharedFiles are byte-identical in every module.
@@ -148,6 +149,7 @@ func TestVariables(t *testing.T) {
 		"instance_count":              {Type: "number", Validations: 1},
 		"allocator_ip":                {Type: "string", Sensitive: true, Validations: 1},
 		"allocator_url":               {Type: "string", Sensitive: true, Validations: 2},
+		"allocator_port":              {Type: "number", Default: num(443), Validations: 1},
 		"machine_type":                {Type: "string", Default: str("g4dn.xlarge"), Validations: 1},
 		"image_name":                  {Type: "string", Default: str("ghcr.io/talmolab/lablink-client-base-image:latest"), Validations: 1},
 		"repository":                  {Type: "string", Default: str(""), Validations: 1},
@@ -167,6 +169,8 @@ func TestVariables(t *testing.T) {
 		"agent_token":                 {Type: "string", Sensitive: true, Validations: 1},
 		"register_token":              {Type: "string", Sensitive: true, Validations: 1},
 		"allocator_sg_id":             {Type: "string", Validations: 1},
+		"launch_id":                   {Type: "string", Default: str(""), Validations: 1},
+		"inventory_dir":               {Type: "string", Default: str(""), Validations: 1},
 	}
 	for name, v := range want {
 		v.Nullable = false
@@ -208,9 +212,19 @@ func TestUpstreamContract(t *testing.T) {
 		"register_token": {str(""), required, "an empty token must never reach a VM (the allocator refuses it)"},
 	}
 
+	// Variables upstream does not have. The launcher renders a variable
+	// only for a module that declares it, so upstream's module gets none
+	// of them.
+	oursOnly := map[string]string{
+		"allocator_port": "the design's explicit port of the allocator URL for the client's fallback logic (issue 20; upstream dropped it)",
+		"launch_id":      "each VM is tagged with the launch that created it, so a crash loses none (issue 16)",
+		"inventory_dir":  "the local module's simulated cloud inventory (issue 16)",
+	}
+
 	up, upOrder := parseVariables(t, mustRead(t, filepath.Join("testdata", "upstream-variables.tf")), "upstream-variables.tf")
 	ours, ourOrder := parseVariables(t, readModuleFile(t, "aws", "variables.tf"), "variables.tf")
-	assert.Equal(t, upOrder, ourOrder, "variable names and order")
+	shared := slices.DeleteFunc(slices.Clone(ourOrder), func(name string) bool { _, only := oursOnly[name]; return only })
+	assert.Equal(t, upOrder, shared, "variable names and order, ours-only ones left out")
 	for _, name := range upOrder {
 		u, o := up[name], ours[name]
 		assert.Equal(t, u.Type, o.Type, "%s: type", name)
@@ -224,6 +238,10 @@ func TestUpstreamContract(t *testing.T) {
 	}
 	for name := range deliberate {
 		assert.Contains(t, upOrder, name, "deliberate difference for a variable upstream does not have")
+	}
+	for name := range oursOnly {
+		assert.Contains(t, ourOrder, name, "a variable of ours only that we do not declare")
+		assert.NotContains(t, upOrder, name, "a variable of ours only that upstream declares")
 	}
 }
 
@@ -274,8 +292,9 @@ func rootNames(n hclsyntax.Node, root string) map[string]bool {
 func TestVariablesUsed(t *testing.T) {
 	declared, _ := parseVariables(t, readModuleFile(t, "aws", "variables.tf"), "variables.tf")
 	unused := map[string][]string{
-		// Upstream's contract has them; nothing here needs them.
-		"aws": {"ssh_user", "retry_number"},
+		// Upstream's contract has them; nothing here needs them. EC2 is
+		// the aws module's inventory.
+		"aws": {"ssh_user", "retry_number", "inventory_dir"},
 		// Only EC2 needs these.
 		"local": {"ssh_user", "retry_number", "machine_type", "region", "allocator_sg_id"},
 	}
@@ -344,14 +363,18 @@ func TestAWSModule(t *testing.T) {
 
 	vm := block("aws_instance", "lablink_vm")
 	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-		"var":   cty.ObjectVal(map[string]cty.Value{"resource_prefix": cty.StringVal("pre")}),
+		"var":   cty.ObjectVal(map[string]cty.Value{"resource_prefix": cty.StringVal("pre"), "launch_id": cty.StringVal("L")}),
 		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(1)}),
 		"local": cty.ObjectVal(map[string]cty.Value{"user_data_base64": cty.ListVal([]cty.Value{cty.StringVal("first"), cty.StringVal("second")})}),
 	}}
 	assert.Equal(t, cty.StringVal("second"), eval(vm.Attributes["user_data_base64"].Expr, ctx), "VM count.index 1 boots the second user_data")
 	assert.NotContains(t, vm.Attributes, "user_data")
-	tags := eval(vm.Attributes["tags"].Expr, ctx)
-	assert.Equal(t, cty.StringVal("pre-vm-2"), tags.GetAttr("Name"), "Name tag of VM count.index 1")
+	// The tags package inventory lists the deployment's instances by.
+	assert.Equal(t, map[string]cty.Value{
+		inventory.TagName:       cty.StringVal("pre-vm-2"),
+		inventory.TagDeployment: cty.StringVal("pre"),
+		inventory.TagLaunchID:   cty.StringVal("L"),
+	}, eval(vm.Attributes["tags"].Expr, ctx).AsValueMap(), "tags of VM count.index 1")
 	var ignored []string
 	for _, b := range vm.Blocks {
 		switch b.Type {
@@ -359,13 +382,18 @@ func TestAWSModule(t *testing.T) {
 			exprs, diags := hcl.ExprList(b.Body.Attributes["ignore_changes"].Expr)
 			require.False(t, diags.HasErrors(), "%v", diags)
 			for _, e := range exprs {
-				ignored = append(ignored, hcl.ExprAsKeyword(e))
+				tr, diags := hcl.AbsTraversalForExpr(e)
+				require.False(t, diags.HasErrors(), "%v", diags)
+				ignored = append(ignored, traversalString(t, tr))
 			}
 		case "metadata_options":
 			assert.Equal(t, cty.StringVal("required"), eval(b.Body.Attributes["http_tokens"].Expr, nil), "IMDSv2 only")
 		}
 	}
-	assert.Equal(t, []string{"user_data_base64"}, ignored, "ignore_changes")
+	// A VM keeps the tags it was created with: a new launch_id must not
+	// update it in place, which the allocator refuses.
+	assert.Equal(t, []string{"user_data_base64", `tags["` + inventory.TagDeployment + `"]`, `tags["` + inventory.TagLaunchID + `"]`},
+		ignored, "ignore_changes")
 
 	sg := block("aws_security_group", "lablink_client")
 	ports := map[int64]bool{}
@@ -398,6 +426,25 @@ func TestAWSModule(t *testing.T) {
 	}
 }
 
+// traversalString writes tr as it reads in configuration: tags["k"].
+func traversalString(t *testing.T, tr hcl.Traversal) string {
+	t.Helper()
+	var b strings.Builder
+	for _, step := range tr {
+		switch step := step.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(step.Name)
+		case hcl.TraverseAttr:
+			b.WriteString("." + step.Name)
+		case hcl.TraverseIndex:
+			fmt.Fprintf(&b, "[%q]", step.Key.AsString())
+		default:
+			t.Fatalf("unexpected traversal step %T", step)
+		}
+	}
+	return b.String()
+}
+
 // vars are tfvars for the local module, keyed by variable name.
 type vars map[string]cty.Value
 
@@ -407,6 +454,8 @@ type vars map[string]cty.Value
 const (
 	testAllocatorIP   = "203.0.113.7"
 	testAllocatorURL  = "https://lablink.example.org:8443/x?a=1&b=2;c=3|4"
+	testAllocatorPort = 8443
+	testLaunchID      = "20260501T120000Z-test0042"
 	testImage         = "ghcr.io/example/client@sha256:0123456789abcdef"
 	testRepository    = "https://github.com/example/repo.git#%{x}{{.}}*?[a]~!(){}<>&;|"
 	testPrefix        = "sleap-lablink-client-test-42"
@@ -424,6 +473,7 @@ func fullVars(count int) vars {
 		"instance_count":              cty.NumberIntVal(int64(count)),
 		"allocator_ip":                cty.StringVal(testAllocatorIP),
 		"allocator_url":               cty.StringVal(testAllocatorURL),
+		"allocator_port":              cty.NumberIntVal(testAllocatorPort),
 		"machine_type":                cty.StringVal("g5.2xlarge"),
 		"image_name":                  cty.StringVal(testImage),
 		"repository":                  cty.StringVal(testRepository),
@@ -443,15 +493,19 @@ func fullVars(count int) vars {
 		"agent_token":                 cty.StringVal(testAgentToken),
 		"register_token":              cty.StringVal(testRegisterToken),
 		"allocator_sg_id":             cty.StringVal(testSG),
+		"launch_id":                   cty.StringVal(testLaunchID),
+		// Relative to the module directory OpenTofu runs in.
+		"inventory_dir": cty.StringVal("inventory"),
 	}
 }
 
-// requiredVars sets only the variables without a default.
+// requiredVars sets only the variables without a default. The URL is
+// https, whose port is allocator_port's default.
 func requiredVars(count int) vars {
 	return vars{
 		"instance_count":  cty.NumberIntVal(int64(count)),
 		"allocator_ip":    cty.StringVal("192.0.2.1"),
-		"allocator_url":   cty.StringVal("http://192.0.2.1"),
+		"allocator_url":   cty.StringVal("https://192.0.2.1"),
 		"gpu_support":     cty.True,
 		"agent_token":     cty.StringVal(testAgentToken),
 		"register_token":  cty.StringVal(testRegisterToken),
@@ -662,6 +716,16 @@ func TestValidation(t *testing.T) {
 		{"allocator_sg_id", str("i-0123456789abcdef0")},
 		{"instance_count", cty.NumberIntVal(-1)},
 		{"instance_count", cty.NumberFloatVal(1.5)},
+		{"allocator_port", cty.NumberIntVal(0)},
+		{"allocator_port", cty.NumberIntVal(65536)},
+		{"allocator_port", cty.NumberFloatVal(443.5)},
+		{"launch_id", str("-lead")},
+		{"launch_id", str("a/b")},
+		{"launch_id", str("a b")},
+		{"launch_id", str("$(id)")},
+		{"launch_id", str(strings.Repeat("a", 129))},
+		{"inventory_dir", str("a\nb")},
+		{"inventory_dir", str("a\tb")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -674,6 +738,43 @@ func TestValidation(t *testing.T) {
 			msg := err.Error()
 			assert.True(t, strings.Contains(msg, "var."+tc.name) || strings.Contains(msg, `variable "`+tc.name+`"`),
 				"%s = %#v: error does not name the variable:\n%v", tc.name, tc.value, err)
+		})
+	}
+}
+
+// TestAllocatorPortAgrees: allocator_port must be the port of
+// allocator_url (its own, else the scheme's), or the plan fails naming
+// it, once.
+func TestAllocatorPortAgrees(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		url  string
+		port int64
+		ok   bool
+	}{
+		{"https", "https://lablink.example.org", 443, true},
+		{"http", "http://203.0.113.10", 80, true},
+		{"own port", "https://lablink.example.org:8443/x?y=1", 8443, true},
+		{"IPv6 with port", "http://[2001:db8::1]:8080", 8080, true},
+		{"IPv6", "http://[2001:db8::1]/", 80, true},
+		{"the scheme's port for another", "https://lablink.example.org:8443", 443, false},
+		{"http's port for https", "https://lablink.example.org", 80, false},
+		{"the default for http", "http://203.0.113.10", 443, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tf := newLocal(t)
+			v := fullVars(1).with("allocator_url", cty.StringVal(tc.url)).with("allocator_port", cty.NumberIntVal(tc.port))
+			_, err := tf.Plan(t.Context(), tfexec.VarFile(writeVars(t, v)))
+			if tc.ok {
+				assert.NoError(t, err, "%s: %s with port %d", tc.name, tc.url, tc.port)
+				return
+			}
+			require.Error(t, err, "%s: %s with port %d planned", tc.name, tc.url, tc.port)
+			assert.Equal(t, 1, strings.Count(err.Error(), "is not the port of allocator_url"), "%s: the error once:\n%v", tc.name, err)
+			assert.Contains(t, err.Error(), fmt.Sprintf("allocator_port is %d", tc.port))
 		})
 	}
 }

@@ -43,6 +43,19 @@ func (e *TripwireError) Error() string {
 	return strings.TrimSuffix(b.String(), ";")
 }
 
+// EnvNames are the names the boot script writes into the client
+// container's env file: those the client image's start.sh reads (the -e
+// names of upstream's user_data.sh) and ALLOCATOR_PORT, the port of
+// ALLOCATOR_URL (the client module's allocator_port).
+func EnvNames() []string {
+	return []string{
+		"ALLOCATOR_HOST", "ALLOCATOR_URL", "ALLOCATOR_PORT", "TUTORIAL_REPO_TO_CLONE", "VM_NAME",
+		"SUBJECT_SOFTWARE", "STARTUP_ON_ERROR", "STARTUP_MAX_ATTEMPTS",
+		"STARTUP_BASE_DELAY_SECONDS", "STARTUP_SUCCESS_CHECK_B64", "AGENT_TOKEN",
+		"CLIENT_SECRET", "REGISTER_RESPONSE",
+	}
+}
+
 // Want describes a boot for [Boot.WantCalls] in terms of the module's
 // variables.
 type Want struct {

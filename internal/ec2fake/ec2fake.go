@@ -46,16 +46,20 @@ type Server struct {
 	srv    *httptest.Server
 	closed chan struct{}
 
-	mu       sync.Mutex
-	types    map[string][]GPU // known instance types; nil slice = no GpuInfo
-	unlisted map[string]bool  // accepted, but answered with an empty list
-	fails    []failure
-	block    <-chan struct{}
-	requests int
-	regions  []string
-	waiters  []countWaiter
-	nextID   int
+	mu        sync.Mutex
+	types     map[string][]GPU // known instance types; nil slice = no GpuInfo
+	unlisted  map[string]bool  // accepted, but answered with an empty list
+	instances map[string]Instance
+	fails     []failure
+	block     <-chan struct{}
+	calls     []call // every counted request, in arrival order
+	waiters   []countWaiter
+	nextID    int
+	nextInst  int
 }
+
+// call is one counted request: its action and signing region.
+type call struct{ action, region string }
 
 // New starts a Server on the loopback interface. It is closed by t.Cleanup;
 // requests still held by Block are released with an error first.
@@ -70,9 +74,10 @@ func New(t testing.TB) *Server {
 // it); the caller must Close it.
 func NewServer() *Server {
 	s := &Server{
-		closed:   make(chan struct{}),
-		types:    make(map[string][]GPU),
-		unlisted: make(map[string]bool),
+		closed:    make(chan struct{}),
+		types:     make(map[string][]GPU),
+		unlisted:  make(map[string]bool),
+		instances: make(map[string]Instance),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
@@ -122,8 +127,8 @@ func (s *Server) AddDefaults() {
 	}
 }
 
-// FailNext makes the next n requests answer with HTTP status and an EC2 XML
-// error carrying code, e.g. 500 "InternalError" or 503
+// FailNext makes the next n requests (of either action) answer with HTTP
+// status and an EC2 XML error carrying code, e.g. 500 "InternalError" or 503
 // "RequestLimitExceeded". Calls queue up: FailNext(1, 500, "A") followed by
 // FailNext(1, 503, "B") fails one request with A, then one with B.
 func (s *Server) FailNext(n int, status int, code string) {
@@ -134,9 +139,9 @@ func (s *Server) FailNext(n int, status int, code string) {
 	}
 }
 
-// Block holds every request that arrives from now on until ch is closed (or
-// the client gives up, or the server is closed). Block(nil) stops holding new
-// requests.
+// Block holds every request (of either action) that arrives from now on
+// until ch is closed (or the client gives up, or the server is closed).
+// Block(nil) stops holding new requests.
 func (s *Server) Block(ch <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,10 +150,20 @@ func (s *Server) Block(ch <-chan struct{}) {
 
 // Requests reports how many DescribeInstanceTypes requests arrived, failed
 // ones and retries included.
-func (s *Server) Requests() int {
+func (s *Server) Requests() int { return s.RequestsOf(actionInstanceTypes) }
+
+// RequestsOf reports how many requests of action ("DescribeInstanceTypes",
+// "DescribeInstances") arrived, failed ones and retries included.
+func (s *Server) RequestsOf(action string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.requests
+	n := 0
+	for _, c := range s.calls {
+		if c.action == action {
+			n++
+		}
+	}
+	return n
 }
 
 // Regions reports the signing region of each DescribeInstanceTypes request,
@@ -156,17 +171,23 @@ func (s *Server) Requests() int {
 func (s *Server) Regions() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.regions)
+	var out []string
+	for _, c := range s.calls {
+		if c.action == actionInstanceTypes {
+			out = append(out, c.region)
+		}
+	}
+	return out
 }
 
-// Arrived returns a channel that is closed once at least n
-// DescribeInstanceTypes requests have arrived. Tests use it with Block to
-// know a request is being held, without sleeping.
+// Arrived returns a channel that is closed once at least n requests (of
+// either action) have arrived. Tests use it with Block to know a request
+// is being held, without sleeping.
 func (s *Server) Arrived(n int) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := make(chan struct{})
-	if s.requests >= n {
+	if len(s.calls) >= n {
 		close(ch)
 		return ch
 	}

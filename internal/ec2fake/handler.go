@@ -10,60 +10,69 @@ import (
 	"strings"
 )
 
+// The actions the server answers.
+const (
+	actionInstanceTypes = "DescribeInstanceTypes"
+	actionInstances     = "DescribeInstances"
+)
+
 // serveHTTP answers one request as EC2 would: a malformed, unsigned or
 // unknown request with its error; any other is counted, then held while
 // Block says so, then failed as FailNext queued or answered.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	region, ok := s.checkRequest(w, r)
+	action, region, ok := s.checkRequest(w, r)
 	if !ok {
 		return
 	}
-	if block := s.arrive(region); block != nil && !s.hold(w, r, block) {
+	if block := s.arrive(action, region); block != nil && !s.hold(w, r, block) {
 		return
 	}
 	if fail, ok := s.nextFailure(); ok {
 		s.writeError(w, fail.status, fail.code, messageFor(fail.code))
 		return
 	}
+	if action == actionInstances {
+		s.describeInstances(w, r)
+		return
+	}
 	s.describeInstanceTypes(w, r)
 }
 
-// checkRequest answers a request that is not a signed
-// DescribeInstanceTypes of apiVersion with EC2's error, or returns the
-// signing region.
-func (s *Server) checkRequest(w http.ResponseWriter, r *http.Request) (string, bool) {
+// checkRequest answers a request that is not a signed request of one of
+// the actions the server knows, of apiVersion, with EC2's error, or
+// returns its action and signing region.
+func (s *Server) checkRequest(w http.ResponseWriter, r *http.Request) (action, region string, ok bool) {
 	if err := r.ParseForm(); err != nil {
 		s.writeError(w, http.StatusBadRequest, "MalformedQueryString", err.Error())
-		return "", false
+		return "", "", false
 	}
-	region, ok := signingRegion(r.Header.Get("Authorization"))
+	region, ok = signingRegion(r.Header.Get("Authorization"))
 	if !ok {
 		s.writeError(w, http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
-		return "", false
+		return "", "", false
 	}
-	action := r.Form.Get("Action")
-	if action != "DescribeInstanceTypes" {
+	action = r.Form.Get("Action")
+	if action != actionInstanceTypes && action != actionInstances {
 		s.writeError(w, http.StatusBadRequest, "InvalidAction",
 			fmt.Sprintf("The action %s is not valid for this web service.", action))
-		return "", false
+		return "", "", false
 	}
 	if v := r.Form.Get("Version"); v != apiVersion {
 		s.writeError(w, http.StatusBadRequest, "InvalidParameterValue",
 			fmt.Sprintf("Unsupported API version %q", v))
-		return "", false
+		return "", "", false
 	}
-	return region, true
+	return action, region, true
 }
 
 // arrive counts a request, releases the Arrived channels it satisfies,
 // and returns the Block channel in force, if any.
-func (s *Server) arrive(region string) <-chan struct{} {
+func (s *Server) arrive(action, region string) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests++
-	s.regions = append(s.regions, region)
+	s.calls = append(s.calls, call{action: action, region: region})
 	s.waiters = slices.DeleteFunc(s.waiters, func(cw countWaiter) bool {
-		if s.requests >= cw.n {
+		if len(s.calls) >= cw.n {
 			close(cw.ch)
 			return true
 		}

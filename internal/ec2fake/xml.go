@@ -49,3 +49,52 @@ type apiError struct {
 	Code    string `xml:"Code"`
 	Message string `xml:"Message"`
 }
+
+type describeInstancesResponse struct {
+	XMLName      xml.Name       `xml:"DescribeInstancesResponse"`
+	XMLNS        string         `xml:"xmlns,attr"`
+	RequestID    string         `xml:"requestId"`
+	Reservations reservationSet `xml:"reservationSet"`
+	NextToken    string         `xml:"nextToken,omitempty"`
+}
+
+// reservationSet is its own element so an empty answer still carries
+// <reservationSet/>, as EC2's does.
+type reservationSet struct {
+	Items []reservationItem `xml:"item"`
+}
+
+type reservationItem struct {
+	ReservationID string       `xml:"reservationId"`
+	OwnerID       string       `xml:"ownerId"`
+	GroupSet      struct{}     `xml:"groupSet"`
+	Instances     instancesSet `xml:"instancesSet"`
+}
+
+type instancesSet struct {
+	Items []instanceItem `xml:"item"`
+}
+
+type instanceItem struct {
+	InstanceID   string        `xml:"instanceId"`
+	ImageID      string        `xml:"imageId"`
+	State        instanceState `xml:"instanceState"`
+	PrivateIP    string        `xml:"privateIpAddress,omitempty"`
+	InstanceType string        `xml:"instanceType"`
+	LaunchTime   string        `xml:"launchTime"`
+	Tags         *tagSet       `xml:"tagSet,omitempty"`
+}
+
+type instanceState struct {
+	Code int    `xml:"code"`
+	Name string `xml:"name"`
+}
+
+type tagSet struct {
+	Items []tagItem `xml:"item"`
+}
+
+type tagItem struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}

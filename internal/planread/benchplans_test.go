@@ -117,6 +117,7 @@ func benchVars(count int) string {
 	return fmt.Sprintf(`instance_count  = %d
 allocator_ip    = "203.0.113.10"
 allocator_url   = "http://203.0.113.10"
+allocator_port  = 80
 gpu_support     = true
 resource_prefix = "sleap-lablink-client-bench"
 agent_token     = "bench-agent-token-0123456789abcdef"

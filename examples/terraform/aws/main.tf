@@ -143,8 +143,13 @@ resource "aws_instance" "lablink_vm" {
     delete_on_termination = true
   }
 
+  # Name is the VM's name; the lablink: tags are what package inventory
+  # finds the deployment's instances by (DescribeInstances filtered on
+  # lablink:deployment), and the launch that created each one.
   tags = {
-    Name = "${var.resource_prefix}-vm-${count.index + 1}"
+    Name                 = "${var.resource_prefix}-vm-${count.index + 1}"
+    "lablink:deployment" = var.resource_prefix
+    "lablink:launch-id"  = var.launch_id
   }
 
   lifecycle {
@@ -153,6 +158,15 @@ resource "aws_instance" "lablink_vm" {
     # a VM keeps booting with the user_data it was created with. A new AMI
     # still replaces the VMs, and the allocator refuses plans that replace
     # running VMs.
-    ignore_changes = [user_data_base64]
+    #
+    # The lablink: tags record how a VM was created and keep their first
+    # value: every launch renders a new launch_id, which must not update
+    # the running VMs (the allocator refuses any update in place of a
+    # VM), and VMs created before the tags existed are not retagged.
+    # OpenTofu puts the prior value of an ignored key into the
+    # configuration before the provider plans, and the provider derives
+    # tags_all (default_tags merged with tags) from that, so tags_all
+    # stays as it is too and needs no entry of its own.
+    ignore_changes = [user_data_base64, tags["lablink:deployment"], tags["lablink:launch-id"]]
   }
 }

@@ -16,6 +16,13 @@ output "private_ips" {
 output "vm_count" {
   description = "Number of client VMs."
   value       = length(aws_instance.lablink_vm)
+
+  # Checked here, once per plan (a resource's precondition would report
+  # once per VM).
+  precondition {
+    condition     = local.allocator_url_port == null || var.allocator_port == local.allocator_url_port
+    error_message = "allocator_port is ${var.allocator_port}, which is not the port of allocator_url (its own port, else 443 for https and 80 for http)."
+  }
 }
 
 output "private_key_pem" {

@@ -9,11 +9,22 @@ locals {
   # bytes exact, whatever they are, and the script embeds them base64.
   custom_startup_b64 = var.custom_startup_script_path == "" ? "" : filebase64(var.custom_startup_script_path)
 
+  # The port allocator_url names: its own, else 443 for https and 80 for
+  # http (as allocurl derives it); null when the URL does not parse, which
+  # its validation refuses. Each module's VM resource checks that
+  # allocator_port agrees, so a hand-written tfvars file cannot hand the
+  # client a port its URL does not use.
+  allocator_url_match = try(regex("^(?i)(https?)://(?:\\[[^]/]*\\]|[^/?#:@\\[]*)(?::([0-9]+))?(?:[/?#]|$)", var.allocator_url), null)
+  allocator_url_port = (local.allocator_url_match == null ? null :
+    local.allocator_url_match[1] != null ? tonumber(local.allocator_url_match[1]) :
+  lower(local.allocator_url_match[0]) == "https" ? 443 : 80)
+
   # The script, rendered once: OpenTofu parses the template on every
   # templatefile call, which at 100 VMs was a third of a plan's time.
   user_data_template = templatefile("${path.module}/user_data.sh.tftpl", {
     allocator_ip                = var.allocator_ip
     allocator_url               = var.allocator_url
+    allocator_port              = var.allocator_port
     image_name                  = var.image_name
     repository                  = var.repository
     resource_prefix             = var.resource_prefix

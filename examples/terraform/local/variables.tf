@@ -50,6 +50,18 @@ variable "allocator_url" {
   }
 }
 
+variable "allocator_port" {
+  description = "Port of allocator_url: the URL's own port, else 443 for https and 80 for http. The client container gets it as ALLOCATOR_PORT. The default is the port of the default config (https); a value that disagrees with allocator_url fails the plan."
+  type        = number
+  nullable    = false
+  default     = 443
+
+  validation {
+    condition     = var.allocator_port == floor(var.allocator_port) && var.allocator_port >= 1 && var.allocator_port <= 65535
+    error_message = "allocator_port must be a whole number from 1 to 65535."
+  }
+}
+
 variable "machine_type" {
   description = "EC2 instance type of each client VM."
   type        = string
@@ -272,5 +284,29 @@ variable "allocator_sg_id" {
   validation {
     condition     = can(regex("^sg-[0-9a-f]{8,17}$", var.allocator_sg_id))
     error_message = "allocator_sg_id must look like sg-0123456789abcdef0."
+  }
+}
+
+variable "launch_id" {
+  description = "Id of the launch applying the module (the audit record's launch id); \"\" for none. Each VM records the launch that created it (the aws module's lablink:launch-id tag, the local module's input) and keeps it: a later apply with another launch_id leaves running VMs alone."
+  type        = string
+  nullable    = false
+  default     = ""
+
+  validation {
+    condition     = var.launch_id == "" || can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", var.launch_id))
+    error_message = "launch_id must be \"\" or 1 to 128 letters, digits, dots, dashes or underscores, starting with a letter or digit."
+  }
+}
+
+variable "inventory_dir" {
+  description = "Local module only: directory in which each VM's creation writes one JSON file, the simulated cloud's inventory (package inventory reads it); \"\" writes nothing. A relative path is relative to the directory OpenTofu runs in. The aws module accepts and ignores it: EC2 is its inventory."
+  type        = string
+  nullable    = false
+  default     = ""
+
+  validation {
+    condition     = var.inventory_dir == "" || can(regex("^[^\\p{Cc}]+$", var.inventory_dir))
+    error_message = "inventory_dir must be \"\" or a path without control characters."
   }
 }
