@@ -152,6 +152,9 @@ type Launcher struct {
 	wd     *workingDir
 	q      *queue.Queue[Request, Result]
 	digest string
+	// windows are the lifetimes of OpenTofu processes that may have left
+	// the S3 state locked.
+	windows *lockWindows
 	// found is what Open found of an earlier process.
 	found Recovery
 

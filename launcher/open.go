@@ -93,7 +93,8 @@ func newLauncher(ctx context.Context, dir string, cfg lablink.Config, gpus GPUDe
 		dir: abs, cfg: cfg, env: env, gpus: gpus, schema: schema, opts: o, known: -1,
 		digest: cfg.Digest(), digests: map[string]string{},
 	}
-	l.tofu = &tofu.Runner{Path: bin, Dir: abs, Env: tofuEnv(o.TofuEnv)}
+	l.windows = newLockWindows(abs)
+	l.tofu = &tofu.Runner{Path: bin, Dir: abs, Env: tofuEnv(o.TofuEnv), OnFailure: l.windows.note}
 	l.wd = &workingDir{dir: abs, run: l.tofu, lockTimeout: o.LockTimeout, backend: o.State,
 		fixedParallelism: o.Parallelism, maxParallelism: o.MaxParallelism,
 		guard: &plancheck.Options{

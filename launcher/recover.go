@@ -191,19 +191,24 @@ func (l *Launcher) interruptDead(ctx context.Context, rec *Recovery) error {
 }
 
 // clearStaleLock clears, with an S3 state (Options.State and
-// Options.StateClient), a lock nobody holds (tfstate.Orphaned: taken here
-// by an OpenTofu that is no longer running, such as one killed mid-apply,
-// or one that could not reach S3 to release it). A lock that may be held
-// is left alone and returned as held.
+// Options.StateClient), a lock nobody holds: one taken on this host while
+// an OpenTofu of this directory ran that then ended without releasing it
+// (killed, or unable to reach S3; see lockWindows), or one no running
+// OpenTofu of this host can hold (tfstate.Orphaned). A lock that may be
+// held is left alone and returned as held.
 func (l *Launcher) clearStaleLock(ctx context.Context) (cleared, held *tfstate.Lock, err error) {
 	if l.opts.State == nil || l.opts.State.S3 == nil || l.opts.StateClient == nil {
 		return nil, nil, nil
 	}
 	lock, err := tfstate.ReadLock(ctx, l.opts.StateClient, *l.opts.State.S3)
-	if err != nil || lock == nil {
+	if err != nil {
 		return nil, nil, err
 	}
-	if !tfstate.Orphaned(lock, l.tofu.Path) {
+	if lock == nil {
+		l.windows.clear()
+		return nil, nil, nil
+	}
+	if !l.windows.left(lock) && !tfstate.Orphaned(lock, l.tofu.Path) {
 		return nil, lock, nil
 	}
 	if err := l.wd.init(ctx); err != nil {

@@ -153,6 +153,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("prepare workdir", "err", err)
 		return exitFailure
 	}
+	if opts.Inventory, err = setup.Inventory(ctx, f.module, cfg, env, awsCfg); err != nil {
+		log.Warn("no inventory of the cloud's VMs: VMs an interrupted apply created outside the state are not reported",
+			"err", err)
+	}
 	// Open checks the module's variables and the binary, takes over from
 	// a dead predecessor (its OpenTofu waited for, its operations marked
 	// interrupted, a lock nobody holds cleared) and initializes, so that

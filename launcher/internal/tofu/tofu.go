@@ -60,6 +60,19 @@ type Runner struct {
 	// Poll is how often Run looks for more output once it has read all
 	// there is. Default 10 ms.
 	Poll time.Duration
+	// OnFailure, when set, is told of every process that failed, before
+	// Run returns.
+	OnFailure func(*Error)
+}
+
+// lockLeftMessage is OpenTofu's (and Terraform's) diagnostic when it
+// cannot release the state lock it holds.
+const lockLeftMessage = "Error releasing the state lock"
+
+// holds reports whether the run directory's file name holds s.
+func (r *Runner) holds(name, s string) bool {
+	b, err := os.ReadFile(filepath.Join(r.runDir(), name))
+	return err == nil && bytes.Contains(b, []byte(s))
 }
 
 // Error is how a process failed: its exit error and the tail of its
@@ -69,6 +82,15 @@ type Error struct {
 	Err         error  // *exec.ExitError, or why it could not start
 	Stderr      string // the last few KiB of stderr, trimmed
 	Interrupted bool
+	// Killed reports that a signal ended the process (not the interrupt
+	// Run sent, which OpenTofu handles): it saved nothing more and
+	// released no lock.
+	Killed bool
+	// LockLeft reports that OpenTofu said it could not release the state
+	// lock it held (its backend did not answer).
+	LockLeft bool
+	// Start and End bound the process's life.
+	Start, End time.Time
 }
 
 func (e *Error) Error() string {
@@ -154,9 +176,11 @@ func (r *Runner) Run(ctx context.Context, label string, args []string, read func
 		readErr <- err
 	}()
 	waitErr := cmd.Wait()
+	end := time.Now().UTC()
 	close(exited)
 	rerr := <-readErr
 	stderr := r.tailOf(p.Stderr)
+	lockLeft := waitErr != nil && (r.holds(p.Stdout, lockLeftMessage) || strings.Contains(stderr, lockLeftMessage))
 	r.cleanup(p)
 	var sent bool
 	select {
@@ -165,7 +189,11 @@ func (r *Runner) Run(ctx context.Context, label string, args []string, read func
 	default:
 	}
 	if waitErr != nil {
-		e := &Error{Command: args[0], Err: waitErr, Stderr: stderr, Interrupted: sent}
+		e := &Error{Command: args[0], Err: waitErr, Stderr: stderr, Interrupted: sent,
+			Killed: killed(waitErr), LockLeft: lockLeft, Start: p.Start, End: end}
+		if r.OnFailure != nil {
+			r.OnFailure(e)
+		}
 		if sent {
 			return fmt.Errorf("%w (%w)", e, ctx.Err())
 		}
@@ -346,3 +374,13 @@ func (r *Runner) OpenStdout(p *Process) (*os.File, error) {
 // Forget removes a leftover process's record and output files, once its
 // process has ended and a caller has read what it needed.
 func (r *Runner) Forget(p *Process) { r.cleanup(*p) }
+
+// killed reports whether err is the exit of a process a signal ended.
+func killed(err error) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	ws, ok := exit.Sys().(interface{ Signaled() bool })
+	return ok && ws.Signaled()
+}
