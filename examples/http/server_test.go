@@ -593,7 +593,7 @@ func TestStatus(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := statusResponse{VMs: 4, TFVars: true, Busy: true, Last: &lastJSON{"L9", "launch", "admin",
+	want := statusResponse{VMs: 4, TFVars: true, Busy: true, Orphans: []orphanJSON{}, Last: &lastJSON{"L9", "launch", "admin",
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2s", "succeeded", 1, 3, 4, "ff"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
