@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,6 +24,7 @@ import (
 	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/plancheck"
+	"github.com/lablink-go/lablink/tfstate"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
@@ -476,4 +478,72 @@ func TestPreview(t *testing.T) {
 		New: `"ghcr.io/talmolab/lablink-client-base-image:v2"`}, p.Changes[0])
 	_, err = l.Preview(ctx, 0)
 	assert.ErrorIs(t, err, launcher.ErrInvalidCount)
+}
+
+// Shutdown stops taking work, interrupts the apply with one SIGINT and
+// waits for OpenTofu to stop on its own: the operation reads interrupted,
+// the VMs created before the interrupt are in the state, and nothing was
+// killed. With a context that ends first, Shutdown returns its error while
+// OpenTofu runs on, and Close returns only once it has finished.
+func TestShutdown(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		deadline bool
+	}{{"waits", false}, {"deadline", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			writeFile(t, filepath.Join(f.dir, "slow_test.tf"), `
+resource "terraform_data" "slow" {
+  depends_on = [terraform_data.lablink_vm]
+  provisioner "local-exec" {
+    command = "sleep 3"
+  }
+}
+`)
+			created := make(chan struct{})
+			var once sync.Once
+			opts := &launcher.Options{Progress: func(p launcher.Progress) {
+				if strings.HasPrefix(p.Resource, "terraform_data.lablink_vm") {
+					once.Do(func() { close(created) })
+				}
+			}}
+			if tc.deadline {
+				// An OpenTofu that takes 2 s to act on the interrupt.
+				f.bin = wrapBinary(t, f.bin, `if [ "$1" = apply ]; then
+  trap 'sleep 2; kill -INT "$child"' INT
+  '`+f.bin+`' "$@" & child=$!
+  wait "$child"; wait "$child"; exit $?
+fi`)
+			}
+			l := f.launcher(t, testkit.Config(), opts)
+			op, err := l.Start(context.Background(), launcher.Request{Count: 2})
+			require.NoError(t, err)
+			<-created
+			ctx := context.Background()
+			if tc.deadline {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+				defer cancel()
+			}
+			err = l.Shutdown(ctx)
+			if tc.deadline {
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				assert.NotEmpty(t, tofutest.Running(f.dir), "OpenTofu runs on after Shutdown gave up waiting")
+				require.NoError(t, l.Close(), "Close waits for it")
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Empty(t, tofutest.Running(f.dir), "no OpenTofu left running")
+			_, err = l.Start(context.Background(), launcher.Request{Count: 1})
+			assert.ErrorIs(t, err, launcher.ErrClosed, "Start after Shutdown")
+			stored, err := l.Op(context.Background(), op.ID)
+			require.NoError(t, err)
+			assert.Equal(t, audit.StatusInterrupted, stored.Status, "%+v", stored)
+			// OpenTofu stopped on the interrupt and exited by itself (it
+			// stops its own provisioners; nothing stops it).
+			assert.Contains(t, stored.Error, "apply: interrupted: exit status 1", "%s", stored.Error)
+			assert.NoError(t, tfstate.Check(f.dir), "the state is whole")
+			assert.Equal(t, 2, f.stateVMs(t), "the VMs created before the interrupt are saved")
+		})
+	}
 }

@@ -2,6 +2,7 @@ package launcher_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -29,6 +30,18 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashHelperEnv) != "" {
 		os.Exit(crashingAllocator())
 	}
+	// The examples open launchers with the default binary and
+	// environment: the OpenTofu the tests use, offline and quiet.
+	if os.Getenv("TOFU_PATH") == "" {
+		p, err := tofutest.Path(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "no OpenTofu for the examples:", err)
+			os.Exit(1)
+		}
+		os.Setenv("TOFU_PATH", p)
+	}
+	os.Setenv("TF_CLI_CONFIG_FILE", os.DevNull)
+	os.Setenv("CHECKPOINT_DISABLE", "1")
 	os.Exit(miniotest.Run(m))
 }
 

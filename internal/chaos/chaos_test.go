@@ -227,7 +227,7 @@ func (h *harness) round(t *testing.T, rng *rand.Rand, m *mode, k kind, ty *tally
 // OpenTofu was running when the kill came.
 func (h *harness) kill(t *testing.T, s *server, m *mode, k kind, id int64) bool {
 	t.Helper()
-	running := len(tofuIn(m.workdir)) > 0
+	running := len(tofutest.Running(m.workdir)) > 0
 	switch k {
 	case sigterm:
 		s.signal(syscall.SIGTERM)
@@ -236,7 +236,7 @@ func (h *harness) kill(t *testing.T, s *server, m *mode, k kind, id int64) bool 
 		s.killGroup()
 		_ = s.wait()
 	case sigkillTofu:
-		for _, pid := range tofuIn(m.workdir) {
+		for _, pid := range tofutest.Running(m.workdir) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		h.settle(t, s, id)

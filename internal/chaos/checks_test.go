@@ -18,6 +18,7 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/miniotest"
+	"github.com/lablink-go/lablink/internal/tofutest"
 	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/tfstate"
 	"github.com/lablink-go/lablink/tfvars"
@@ -140,7 +141,7 @@ func stateVMs(t *testing.T, data []byte) map[vmKey]bool {
 // directory, no local lock information, no S3 lock object.
 func (h *harness) checkLock(t *testing.T, ctx context.Context, m *mode) {
 	t.Helper()
-	assert.Empty(t, tofuIn(m.workdir), "OpenTofu still runs in the working directory")
+	assert.Empty(t, tofutest.Running(m.workdir), "OpenTofu still runs in the working directory")
 	if !m.s3 {
 		assert.NoFileExists(t, filepath.Join(m.workdir, ".terraform.tfstate.lock.info"), "local lock left")
 		return

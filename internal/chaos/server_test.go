@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -233,26 +230,4 @@ type status struct {
 		LaunchID  string `json:"launch_id"`
 		Terminate string `json:"terminate"`
 	} `json:"orphans"`
-}
-
-// tofuIn lists the pids of the OpenTofu (or Terraform) processes whose
-// working directory is dir.
-func tofuIn(dir string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
-		}
-		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
-		if err != nil || cwd != dir {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if base := filepath.Base(exe); err == nil && (strings.Contains(base, "tofu") || strings.Contains(base, "terraform")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
