@@ -51,6 +51,10 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 	if err := l.preflight(ctx); err != nil {
 		return err
 	}
+	var err error
+	if res.Untainted, res.Dropped, err = l.keepTainted(ctx); err != nil {
+		return err
+	}
 	in, info, err := l.resolve(ctx)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/plancheck"
 	"github.com/lablink-go/lablink/tfstate"
@@ -544,6 +546,64 @@ fi`)
 			assert.Contains(t, stored.Error, "apply: interrupted: exit status 1", "%s", stored.Error)
 			assert.NoError(t, tfstate.Check(f.dir), "the state is whole")
 			assert.Equal(t, 2, f.stateVMs(t), "the VMs created before the interrupt are saved")
+		})
+	}
+}
+
+// A client VM an interrupted or failed apply left tainted would be
+// replaced by the next plan, which the guard refuses, blocking every
+// launch. The next launch keeps it instead; with an inventory, one the
+// cloud does not hold leaves the state and is created again.
+func TestLaunchKeepsTaintedVMs(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		inventory bool
+	}{{"without inventory", false}, {"with inventory", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			opts := &launcher.Options{}
+			var inv string
+			if tc.inventory {
+				inv = filepath.Join(f.dir, ".lablink", "inventory")
+				env := fixtureEnv()
+				env.InventoryDir = inv
+				opts.Env = &env
+				opts.Inventory = inventory.NewDir(inv, testkit.Config().ResourcePrefix("test"))
+			}
+			l := f.launcher(t, testkit.Config(), opts)
+			launchOK(t, l, 3)
+			for _, addr := range []string{"terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"} {
+				cmd := exec.Command(f.bin, "taint", addr)
+				cmd.Dir, cmd.Env = f.dir, tofutest.Env(t)
+				out, err := cmd.CombinedOutput()
+				require.NoError(t, err, "taint: %s", out)
+			}
+			if tc.inventory {
+				held, err := inventory.NewDir(inv, "").Instances(context.Background())
+				require.NoError(t, err)
+				for _, in := range held {
+					if in.Index == 2 {
+						require.NoError(t, os.Remove(in.Path), "VM 2 never reached the cloud")
+					}
+				}
+			}
+			st, err := l.Status(context.Background())
+			require.NoError(t, err)
+			assert.True(t, st.VMs[1].Tainted && st.VMs[2].Tainted, "Status shows the taint")
+
+			res, err := l.Launch(context.Background(), launcher.Request{Count: 1})
+			require.NoError(t, err, "a launch after VMs were left tainted")
+			if tc.inventory {
+				assert.Equal(t, []string{"terraform_data.lablink_vm[1]"}, res.Untainted)
+				assert.Equal(t, []string{"terraform_data.lablink_vm[2]"}, res.Dropped)
+				assert.Equal(t, []int{2, 3}, []int{res.Existing, res.Total}, "the new VM takes number 2, which never existed")
+			} else {
+				assert.Equal(t, []string{"terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"}, res.Untainted)
+				assert.Empty(t, res.Dropped)
+				assert.Equal(t, []int{3, 4}, []int{res.Existing, res.Total})
+			}
+			assert.Zero(t, res.Plan.Replace+res.Plan.Destroy, "nothing replaced")
+			assert.Equal(t, res.Total, f.stateVMs(t))
 		})
 	}
 }

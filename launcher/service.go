@@ -62,6 +62,12 @@ type Result struct {
 	// Orphans are client VMs the inventory holds and the state does not
 	// (see Options.Inventory), found after an apply that failed.
 	Orphans []Orphan
+	// Untainted are the client VMs an interrupted or failed earlier apply
+	// left tainted that the launch kept (a plan would replace them, and a
+	// running VM is never replaced); Dropped those it removed from the
+	// state because the inventory does not hold them (they were never
+	// created).
+	Untainted, Dropped []string
 	// Duration of the whole launch or destroy.
 	Duration time.Duration
 }

@@ -49,6 +49,10 @@ type VM struct {
 	// a changed config reaches only VMs created after the change.
 	ConfigDigest string `json:"config_digest,omitempty"`
 	Stale        bool   `json:"stale,omitempty"`
+	// Tainted reports that OpenTofu marked the VM for replacement (an
+	// apply that created it failed or was interrupted after). The next
+	// launch keeps it (see Result.Untainted).
+	Tainted bool `json:"tainted,omitempty"`
 }
 
 // errStateBusy: the local state file was caught half-written (OpenTofu
@@ -67,6 +71,7 @@ type rawState struct {
 		Name      string `json:"name"`
 		Instances []struct {
 			IndexKey   any                        `json:"index_key"`
+			Status     string                     `json:"status"`
 			Attributes map[string]json.RawMessage `json:"attributes"`
 		} `json:"instances"`
 	} `json:"resources"`
@@ -140,6 +145,7 @@ func (l *Launcher) vms(raw rawState) []VM {
 				Name: prefix + "-vm-" + strconv.Itoa(int(i)+1)}
 			_ = json.Unmarshal(in.Attributes["id"], &vm.ID)
 			vm.LaunchID = launchIDOf(in.Attributes)
+			vm.Tainted = in.Status == "tainted"
 			out = append(out, vm)
 		}
 	}

@@ -217,6 +217,9 @@ func (h *harness) round(t *testing.T, rng *rand.Rand, m *mode, k kind, ty *tally
 	require.NoError(t, err, "launch after the kill\n%s", s.log)
 	o, err := s.final(ctx, next)
 	require.NoError(t, err, "\n%s", s.log)
+	if o.Status != "succeeded" {
+		time.Sleep(200 * time.Millisecond) // the server logs the outcome after the record
+	}
 	require.Equal(t, "succeeded", o.Status, "the launch after the kill: %+v\n%s", o, s.log)
 	h.check(t, ctx, s, m, ty)
 	ty.rounds++

@@ -187,6 +187,7 @@ type op struct {
 	Type     string `json:"op_type"`
 	Total    int    `json:"resources_total"`
 	Done     int    `json:"resources_completed"`
+	Error    string `json:"error"`
 }
 
 func (o op) live() bool { return o.Status == "queued" || o.Status == "running" }

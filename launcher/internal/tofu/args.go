@@ -110,3 +110,16 @@ func duration(d time.Duration) string {
 	}
 	return fmt.Sprint(d)
 }
+
+// Untaint is the command line that clears the taint of the resource
+// instance at addr, taking the lock.
+func Untaint(addr string, lockTimeout time.Duration) []string {
+	return []string{"untaint", "-no-color", "-lock=true", "-lock-timeout=" + duration(lockTimeout), addr}
+}
+
+// StateRm is the command line that removes the resource instance at addr
+// from the state, taking the lock; OpenTofu keeps a backup of a local
+// state.
+func StateRm(addr string, lockTimeout time.Duration) []string {
+	return []string{"state", "rm", "-lock=true", "-lock-timeout=" + duration(lockTimeout), addr}
+}

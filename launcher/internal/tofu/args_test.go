@@ -38,6 +38,10 @@ func TestArgs(t *testing.T) {
 		{"state push", StatePush("errored.tfstate", 30*time.Second),
 			[]string{"state", "push", "-lock=true", "-lock-timeout=30s", "errored.tfstate"}},
 		{"force-unlock", ForceUnlock("abc"), []string{"force-unlock", "-no-color", "-force", "abc"}},
+		{"untaint", Untaint("terraform_data.lablink_vm[3]", time.Minute),
+			[]string{"untaint", "-no-color", "-lock=true", "-lock-timeout=1m0s", "terraform_data.lablink_vm[3]"}},
+		{"state rm", StateRm("aws_instance.lablink_vm[0]", 0),
+			[]string{"state", "rm", "-lock=true", "-lock-timeout=0s", "aws_instance.lablink_vm[0]"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, tt.got)
