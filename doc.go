@@ -29,10 +29,21 @@
 //   - Package tfvars renders typed values with hclwrite, checks them against
 //     the module's variables.tf, parses the file back and requires it to
 //     equal both the intended values and the config fields they came from.
+//   - Package clientvars binds every variable of the client module to its
+//     source (the binding table) and renders, verifies and audits the file.
 //   - Package audit keeps what was applied: the latest file where upstream
-//     LabLink kept it, plus an immutable record of every attempt.
+//     LabLink kept it, an immutable record of every attempt, and the
+//     operation record of every request, in a directory or S3, read in
+//     pages whatever the history holds.
+//   - Package plancheck refuses a plan that would disturb a running VM or
+//     open its ports to the internet; package tfstate knows where the
+//     state lives, its lock, and whether a local state may be planned
+//     from; package inventory lists the VMs the cloud holds, so that none
+//     an interrupted apply created is forgotten.
 //   - Package launcher wires these together: request, tfvars, plan, apply,
-//     audit, one apply at a time per working directory.
+//     audit, one OpenTofu at a time per working directory, never killed;
+//     package schedule runs launches and destroys at set times, once, on
+//     any number of allocators.
 //
 // # Errors and secrets
 //
@@ -50,7 +61,8 @@
 //
 // # Where each value comes from
 //
-// The launcher's binding table names the source of every variable: a
+// The binding table of package clientvars names the source of every
+// variable: a
 // config path such as machine.machine_type, a derived value (allocator URL
 // and port, GPU support), the environment (allocator IP, environment name,
 // CloudWatch log group), or the request (instance_count, which is the

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/tfvars"
 )
@@ -29,3 +30,6 @@ func SetRender(f func(*tfvars.Schema, clientvars.Inputs, tfvars.Format) (clientv
 	renderTFVars = f
 	return func() { renderTFVars = old }
 }
+
+// Trail returns the audit trail the launcher writes to.
+func (l *Launcher) Trail() *audit.Trail { return l.trail }

@@ -216,9 +216,6 @@ func tfvarsPath(dir string, f tfvars.Format) string {
 	return filepath.Join(dir, name)
 }
 
-// Trail returns the audit trail the launcher writes to.
-func (l *Launcher) Trail() *audit.Trail { return l.trail }
-
 // Recovery reports what Open found of an earlier process in the working
 // directory and did about it.
 func (l *Launcher) Recovery() Recovery { return l.found }
