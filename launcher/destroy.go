@@ -47,7 +47,7 @@ func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, ids []int64
 	if err := l.preflight(ctx); err != nil {
 		return err
 	}
-	existing, _, err := l.existing(ctx)
+	existing, _, _, err := l.existing(ctx)
 	if err != nil {
 		return fmt.Errorf("count existing VMs: %w", err)
 	}

@@ -65,11 +65,11 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 		return err
 	}
 	for stale := 0; ; stale++ {
-		existing, fromState, err := l.existing(ctx)
+		existing, floor, fromState, err := l.existing(ctx)
 		if err != nil {
 			return snap.restore(fmt.Errorf("count existing VMs: %w", err))
 		}
-		p, err := l.planLaunch(ctx, rec, res, in, &info, existing, fromState)
+		p, err := l.planLaunch(ctx, rec, res, in, &info, existing, floor, fromState)
 		if err != nil {
 			return snap.restore(err)
 		}
@@ -171,14 +171,14 @@ func (l *Launcher) failedApply(ctx context.Context, res *Result, a applied, plan
 	return fmt.Errorf("%s: %w", msg, err)
 }
 
-// planLaunch plans existing + res.Requested VMs. When existing came from
-// state and the plan, which holds the state lock, found another number of
-// client VMs in its prior state (another process applied since), the
-// attempt's record is superseded and the plan made again, once, with the
-// plan's number.
-func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in clientvars.Inputs, info *gpu.Info, existing int, fromState bool) (*savedPlan, error) {
+// planLaunch plans existing + res.Requested VMs, and at least floor (the
+// numbers the state's VMs take). When existing came from state and the
+// plan, which holds the state lock, found another number of client VMs in
+// its prior state (another process applied since), the attempt's record
+// is superseded and the plan made again, once, with the plan's number.
+func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in clientvars.Inputs, info *gpu.Info, existing, floor int, fromState bool) (*savedPlan, error) {
 	for replanned := false; ; replanned = true {
-		in.InstanceCount = existing + res.Requested
+		in.InstanceCount = max(existing+res.Requested, floor)
 		p, err := l.writeAndPlan(ctx, rec, res, in, info, existing)
 		if err != nil {
 			return nil, err
@@ -193,7 +193,7 @@ func (l *Launcher) planLaunch(ctx context.Context, rec *attempt, res *Result, in
 		if err := rec.supersede(ctx, stale); err != nil {
 			return nil, err
 		}
-		existing = prior
+		existing, floor = prior, 0
 	}
 }
 

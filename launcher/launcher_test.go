@@ -552,8 +552,9 @@ fi`)
 
 // A client VM an interrupted or failed apply left tainted would be
 // replaced by the next plan, which the guard refuses, blocking every
-// launch. The next launch keeps it instead; with an inventory, one the
-// cloud does not hold leaves the state and is created again.
+// launch. The next launch keeps it instead; with an inventory, those the
+// cloud does not hold leave the state, and their numbers are filled again
+// rather than the VMs above them deleted.
 func TestLaunchKeepsTaintedVMs(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -571,8 +572,9 @@ func TestLaunchKeepsTaintedVMs(t *testing.T) {
 				opts.Inventory = inventory.NewDir(inv, testkit.Config().ResourcePrefix("test"))
 			}
 			l := f.launcher(t, testkit.Config(), opts)
-			launchOK(t, l, 3)
-			for _, addr := range []string{"terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"} {
+			launchOK(t, l, 4)
+			tainted := []string{"terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"}
+			for _, addr := range tainted {
 				cmd := exec.Command(f.bin, "taint", addr)
 				cmd.Dir, cmd.Env = f.dir, tofutest.Env(t)
 				out, err := cmd.CombinedOutput()
@@ -582,8 +584,8 @@ func TestLaunchKeepsTaintedVMs(t *testing.T) {
 				held, err := inventory.NewDir(inv, "").Instances(context.Background())
 				require.NoError(t, err)
 				for _, in := range held {
-					if in.Index == 2 {
-						require.NoError(t, os.Remove(in.Path), "VM 2 never reached the cloud")
+					if in.Index == 1 || in.Index == 2 {
+						require.NoError(t, os.Remove(in.Path), "VM %d never reached the cloud", in.Index)
 					}
 				}
 			}
@@ -594,15 +596,17 @@ func TestLaunchKeepsTaintedVMs(t *testing.T) {
 			res, err := l.Launch(context.Background(), launcher.Request{Count: 1})
 			require.NoError(t, err, "a launch after VMs were left tainted")
 			if tc.inventory {
-				assert.Equal(t, []string{"terraform_data.lablink_vm[1]"}, res.Untainted)
-				assert.Equal(t, []string{"terraform_data.lablink_vm[2]"}, res.Dropped)
-				assert.Equal(t, []int{2, 3}, []int{res.Existing, res.Total}, "the new VM takes number 2, which never existed")
+				assert.Empty(t, res.Untainted)
+				assert.Equal(t, tainted, res.Dropped)
+				assert.Equal(t, []int{2, 1, 4}, []int{res.Existing, res.Requested, res.Total},
+					"numbers 1 and 2, which never existed, are filled; VM 3 is kept")
+				assert.Equal(t, 2, res.Plan.Add)
 			} else {
-				assert.Equal(t, []string{"terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"}, res.Untainted)
+				assert.Equal(t, tainted, res.Untainted)
 				assert.Empty(t, res.Dropped)
-				assert.Equal(t, []int{3, 4}, []int{res.Existing, res.Total})
+				assert.Equal(t, []int{4, 5}, []int{res.Existing, res.Total})
 			}
-			assert.Zero(t, res.Plan.Replace+res.Plan.Destroy, "nothing replaced")
+			assert.Zero(t, res.Plan.Replace+res.Plan.Destroy, "nothing replaced or deleted")
 			assert.Equal(t, res.Total, f.stateVMs(t))
 		})
 	}

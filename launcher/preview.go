@@ -52,11 +52,11 @@ func (l *Launcher) Preview(ctx context.Context, count int) (Preview, error) {
 	if err != nil {
 		return Preview{}, err
 	}
-	existing, _, err := l.existing(ctx)
+	existing, floor, _, err := l.existing(ctx)
 	if err != nil {
 		return Preview{}, fmt.Errorf("count existing VMs: %w", err)
 	}
-	in.InstanceCount = existing + count
+	in.InstanceCount = max(existing+count, floor)
 	r, err := renderTFVars(l.schema, in, l.opts.Format)
 	if err != nil {
 		return Preview{}, err

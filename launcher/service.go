@@ -46,8 +46,10 @@ type Result struct {
 	// LaunchID names the audit record of the apply.
 	LaunchID string
 	// Existing VMs before the apply, Requested by all merged requests,
-	// Total = Existing + Requested (the instance_count applied; 0 for a
-	// destroy).
+	// Total the instance_count applied (0 for a destroy): Existing +
+	// Requested, or more when numbers below the highest VM are missing
+	// from the state (the plan fills them rather than delete the VMs
+	// above).
 	Existing, Requested, Total int
 	// Merged is how many requests this apply covered (1 when alone).
 	Merged int

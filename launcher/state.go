@@ -176,25 +176,32 @@ func launchIDOf(attrs map[string]json.RawMessage) string {
 const launchTag = "lablink:launch-id"
 
 // existing returns the client VM count: from Options.Counter, else from
-// what this process last applied, else from the state. The second result
-// says the count came from state, so the plan's prior state may correct
-// it.
-func (l *Launcher) existing(ctx context.Context) (int, bool, error) {
+// what this process last applied, else from the state; and the least
+// instance_count that keeps every VM of the state: its highest index + 1,
+// above the count when numbers are missing (a VM dropped from the state,
+// see keepTainted), so that a plan fills those numbers rather than delete
+// the VMs above them. The third result says the count came from state, so
+// the plan's prior state may correct it.
+func (l *Launcher) existing(ctx context.Context) (n, floor int, fromState bool, err error) {
 	if l.opts.Counter != nil {
 		n, err := l.opts.Counter.Count(ctx)
-		return n, false, err
+		return n, 0, false, err
 	}
 	if n := l.getKnown(); n >= 0 {
-		return n, true, nil
+		return n, n, true, nil
 	}
 	raw, err := l.readState(ctx)
 	if errors.Is(err, errStateBusy) {
 		// Another process is writing the state. The count is only a first
 		// guess: the plan, which holds the state lock, reports the real
 		// prior state, and launch re-plans when the two disagree.
-		return 0, true, nil
+		return 0, 0, true, nil
 	}
-	return len(l.vms(raw)), true, err
+	vms := l.vms(raw)
+	for _, vm := range vms {
+		floor = max(floor, vm.Index+1)
+	}
+	return len(vms), floor, true, err
 }
 
 // prior counts the client VMs in the prior state of p, a plan of total
