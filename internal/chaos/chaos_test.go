@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/internal/miniotest"
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/tfstate"
 )
 
 // kind is how a round kills a launch.
@@ -277,4 +279,55 @@ func (h *harness) restoreIfRefused(t *testing.T, s *server, m *mode) bool {
 	require.False(t, m.s3, "an S3 state refused: %s\n%s", st.StateError, s.log)
 	restoreNewest(t, m.workdir)
 	return true
+}
+
+// TestSigtermLargeFleet is issue 16's own report: a working directory
+// holding a large fleet, a launch of many more, SIGTERM to the server
+// during the apply. The server interrupts OpenTofu once and waits for it;
+// the state is whole and holds every VM the inventory holds but those
+// reported as orphans, and the next server launches on top of them.
+func TestSigtermLargeFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server and OpenTofu on hundreds of VMs")
+	}
+	h := newHarness(t)
+	m := h.local
+	ctx, cancel := context.WithTimeout(t.Context(), 3*opBound)
+	defer cancel()
+	s := h.startServer(t, m)
+	id, err := s.startLaunch(300)
+	require.NoError(t, err)
+	o, err := s.final(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", o.Status, "the first 300: %+v", o)
+
+	id, err = s.startLaunch(150)
+	require.NoError(t, err)
+	// SIGTERM once the apply has created a few of the 150.
+	for {
+		var cur op
+		_, err := s.do(http.MethodGet, fmt.Sprintf("/api/operations/%d", id), nil, &cur)
+		require.NoError(t, err)
+		if cur.Done > 10 || !cur.live() {
+			break
+		}
+		require.NoError(t, ctx.Err(), "the apply never progressed")
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.signal(syscall.SIGTERM)
+	require.NoError(t, s.wait(), "the server stops cleanly\n%s", s.log)
+	require.NoError(t, tfstate.Check(m.workdir), "the state is whole after the SIGTERM")
+
+	s = h.startServer(t, m)
+	defer s.stop()
+	next, err := s.startLaunch(1)
+	require.NoError(t, err)
+	o, err = s.final(ctx, next)
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", o.Status, "the launch after the SIGTERM: %+v\n%s", o, s.log)
+	ty := tally{kills: map[kind]int{}}
+	h.check(t, ctx, s, m, &ty)
+	assert.Zero(t, ty.vmsLost)
+	assert.GreaterOrEqual(t, ty.vms, 301, "the first 300, what the interrupted apply saved, and one")
+	t.Logf("after the SIGTERM: %d VMs in the state, %d orphans", ty.vms, ty.orphans)
 }
