@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/launcher/launchertest"
 	"github.com/lablink-go/lablink/schedule"
@@ -147,29 +147,11 @@ func TestRunnerWait(t *testing.T) {
 	}
 }
 
-// clock is a clock the test sets.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // TestRunnerQueuesBehindLaunch: a destroy that falls due while a launch
 // runs is queued behind it (upstream skips it and marks it failed), runs
 // when the launch ends, and completes the schedule.
 func TestRunnerQueuesBehindLaunch(t *testing.T) {
-	clk := &clock{now: occurrence.Add(-time.Hour)}
+	clk := testkit.NewClock(occurrence.Add(-time.Hour))
 	f := newFake(t)
 	cal, err := schedule.NewCalendar(audit.NewDirStore(t.TempDir()), "prod", &schedule.Options{Now: clk.Now})
 	require.NoError(t, err)
