@@ -15,7 +15,6 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
-	"github.com/lablink-go/lablink/internal/miniotest"
 	"github.com/lablink-go/lablink/schedule"
 )
 
@@ -31,26 +30,34 @@ func destroyIn(name string, lead time.Duration) (string, time.Time) {
 		name, due.Format("2006-01-02T15:04:05Z")), due
 }
 
+// scheduleCall sends an authenticated request (a JSON body unless ""),
+// requires a 200 and returns the answer.
+func (c e2eClient) scheduleCall(method, path, body string) scheduleAnswer {
+	c.t.Helper()
+	ct := ""
+	if body != "" {
+		ct = "application/json"
+	}
+	resp, b := c.request(method, path, ct, "", body)
+	require.Equal(c.t, http.StatusOK, resp.StatusCode, "%s %s: %s", method, path, b)
+	var a scheduleAnswer
+	require.NoError(c.t, json.Unmarshal(b, &a), "%s %s: %s", method, path, b)
+	return a
+}
+
 // createSchedule posts body to path as upstream's page does and returns
 // the new schedule's id.
 func (c e2eClient) createSchedule(path, body string) int64 {
 	c.t.Helper()
-	resp, b := c.request(http.MethodPost, path, "application/json", "", body)
-	require.Equal(c.t, http.StatusOK, resp.StatusCode, "create schedule: %s", b)
-	var a scheduleAnswer
-	require.NoError(c.t, json.Unmarshal(b, &a), "create schedule: %s", b)
-	require.True(c.t, a.Success, "create schedule: %s", b)
+	a := c.scheduleCall(http.MethodPost, path, body)
+	require.True(c.t, a.Success, "create schedule: %+v", a)
 	return a.ScheduleID
 }
 
 // schedule reads schedule id of the destruction route.
 func (c e2eClient) schedule(id int64) scheduleAnswer {
 	c.t.Helper()
-	resp, b := c.request(http.MethodGet, fmt.Sprintf("/api/schedule-destruction/%d", id), "", "", "")
-	require.Equal(c.t, http.StatusOK, resp.StatusCode, "schedule %d: %s", id, b)
-	var a scheduleAnswer
-	require.NoError(c.t, json.Unmarshal(b, &a), "schedule %d: %s", id, b)
-	return a
+	return c.scheduleCall(http.MethodGet, fmt.Sprintf("/api/schedule-destruction/%d", id), "")
 }
 
 // scheduleSettled polls schedule id until it is neither scheduled nor
@@ -108,18 +115,13 @@ func TestScheduledDestroyEndToEnd(t *testing.T) {
 	assert.Contains(t, s.log.String(), "schedule: occurrence completed")
 }
 
-// TestScheduledDestroyWaitsForLaunch: a destroy that falls due while a
-// launch applies waits in the queue behind it (upstream skips it and
-// marks it failed), then runs: the launch succeeds, then the destroy,
-// and the schedule completes.
-func TestScheduledDestroyWaitsForLaunch(t *testing.T) {
-	tofu := serverTofu(t, "runs OpenTofu")
+// holdApplies adds to the module in workdir a resource, created after
+// the VMs, that holds every apply until the test writes gate; it touches
+// started first, so that the test knows the apply is under way.
+func holdApplies(t *testing.T, workdir string) (started, gate string) {
+	t.Helper()
 	dir := t.TempDir()
-	workdir := filepath.Join(dir, "client")
-	require.NoError(t, terraform.Materialize("local", workdir))
-	// A resource created after the VMs holds the apply until the test
-	// writes the gate.
-	started, gate := filepath.Join(dir, "started"), filepath.Join(dir, "gate")
+	started, gate = filepath.Join(dir, "started"), filepath.Join(dir, "gate")
 	writeTestFile(t, filepath.Join(workdir, "wait_test.tf"), fmt.Sprintf(`
 resource "terraform_data" "wait" {
   depends_on = [terraform_data.lablink_vm]
@@ -128,14 +130,32 @@ resource "terraform_data" "wait" {
   }
 }
 `, started, gate))
+	return started, gate
+}
+
+// waitForFile waits for path to exist; opBound is a safety net.
+func waitForFile(t *testing.T, path, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	}, opBound, 50*time.Millisecond, msg)
+}
+
+// TestScheduledDestroyWaitsForLaunch: a destroy that falls due while a
+// launch applies waits in the queue behind it (upstream skips it and
+// marks it failed), then runs: the launch succeeds, then the destroy,
+// and the schedule completes.
+func TestScheduledDestroyWaitsForLaunch(t *testing.T) {
+	tofu := serverTofu(t, "runs OpenTofu")
+	workdir := filepath.Join(t.TempDir(), "client")
+	require.NoError(t, terraform.Materialize("local", workdir))
+	started, gate := holdApplies(t, workdir)
 	s := startRun(t, testEnv(), "--config", writeConfig(t, testConfig()), "--workdir", workdir,
 		"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog")
 	c := s.client()
 	launchID := c.startLaunch(2)
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(started)
-		return err == nil
-	}, opBound, 50*time.Millisecond, "the apply never reached the waiting resource")
+	waitForFile(t, started, "the apply never reached the waiting resource")
 
 	body, due := destroyIn("during the launch", 3*time.Second)
 	id := c.createSchedule("/api/schedule-destruction", body)
@@ -162,17 +182,9 @@ resource "terraform_data" "wait" {
 // through one is claimed by exactly one of them: one destroy operation in
 // the shared list, one occurrence record, the VMs gone for both.
 func TestScheduledDestroyTwoServers(t *testing.T) {
-	tofu := serverTofu(t, "runs OpenTofu and MinIO")
-	srv := miniotest.Shared(t)
-	bucket := minioEnv(t, srv)
-	cfg := s3StateConfig(bucket)(t)
-	args := func(workdir string) []string {
-		return []string{"--config", cfg, "--workdir", workdir, "--addr", "127.0.0.1:0", "--terraform", tofu,
-			"--gpu", "catalog", "--state", "s3", "--state-path-style", "--state-not-aws",
-			"--audit", "s3://" + bucket + "/audit", "--schedule-poll", "1s"}
-	}
-	a := startRun(t, testEnv(), args(filepath.Join(t.TempDir(), "a"))...)
-	b := startRun(t, testEnv(), args(filepath.Join(t.TempDir(), "b"))...)
+	// Both read the store every second, so that b knows the schedule a
+	// creates before it is due.
+	a, b, _, _ := sharedS3Servers(t, "--schedule-poll", "1s")
 	ca, cb := a.client(), b.client()
 	// Each launches once, so that either has the runtime tfvars a destroy
 	// reads, whichever claims the occurrence.
