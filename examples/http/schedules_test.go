@@ -381,3 +381,39 @@ func waitSchedule(t *testing.T, s *scheduleServer, path string, status schedule.
 	}, 10*time.Second, 5*time.Millisecond, "schedule %s never %s: %+v", path, status, a.Schedule)
 	return a
 }
+
+// shutdownFunc is a shutdowner made of a function.
+type shutdownFunc func(context.Context) error
+
+func (f shutdownFunc) Shutdown(ctx context.Context) error { return f(ctx) }
+
+// TestSchedulerFirst: the Scheduler stops when shutdown begins (ctx
+// ends), and in any case before the launcher's Shutdown, which is still
+// called once.
+func TestSchedulerFirst(t *testing.T) {
+	for _, name := range []string{"signal", "serve error"} {
+		t.Run(name, func(t *testing.T) {
+			s := newScheduleServer(t)
+			sched := schedule.NewScheduler(s.cal, setup.NewRunner(s.fake, nil), &schedule.SchedulerOptions{Logger: testLogger(t)})
+			require.NoError(t, sched.Start(t.Context()))
+			var shutdowns int
+			var closedFirst bool
+			l := shutdownFunc(func(context.Context) error {
+				shutdowns++
+				closedFirst = errors.Is(sched.Tick(t.Context()), schedule.ErrClosed)
+				return nil
+			})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			sl := schedulerFirst(ctx, l, sched)
+			if name == "signal" {
+				cancel()
+				require.Eventually(t, func() bool { return errors.Is(sched.Tick(t.Context()), schedule.ErrClosed) },
+					10*time.Second, 5*time.Millisecond, "the Scheduler after the signal")
+			}
+			require.NoError(t, sl.Shutdown(t.Context()))
+			assert.Equal(t, 1, shutdowns, "launcher shutdowns")
+			assert.True(t, closedFirst, "Scheduler closed before the launcher's Shutdown")
+		})
+	}
+}
