@@ -4,20 +4,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/lablink-go/lablink/audit"
 )
 
-// Action is what a schedule does at each of its times. The values are
-// those of audit.Action ("launch", "destroy").
-type Action string
+// Action is what a schedule does at each of its times: audit.Action, the
+// one name of that concept across the module, so that a schedule's action
+// and the operation it becomes read alike.
+type Action = audit.Action
 
 // Actions.
 const (
 	// Destroy destroys the environment's client VMs, as upstream's
 	// scheduled destruction does. It is the default.
-	Destroy Action = "destroy"
+	Destroy = audit.Destroy
 	// Launch launches Schedule.NumVMs client VMs, with the meaning of
 	// num_vms in upstream's /api/launch. Upstream has no scheduled launch.
-	Launch Action = "launch"
+	Launch = audit.Launch
 )
 
 // Status is where a schedule is, in upstream's words.

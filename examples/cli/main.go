@@ -18,7 +18,8 @@
 // Other commands validate a config (deprecated keys are warnings, on
 // stderr), list where each module variable gets its value and any drift of
 // its default, launch, inspect and destroy client VMs with OpenTofu in a
-// working directory, and read the audit trail:
+// working directory, read the audit trail, and keep a class's schedule
+// (which an allocator on the same audit store runs):
 //
 //	go run ./examples/cli validate --config config.yaml
 //	go run ./examples/cli defaults
@@ -26,6 +27,7 @@
 //	go run ./examples/cli status --workdir ./run
 //	go run ./examples/cli audit list --store ./run/.lablink/audit
 //	go run ./examples/cli destroy --workdir ./run
+//	go run ./examples/cli schedule add --store ./run/.lablink/audit --name "end of lab" --at 2026-03-06T17:30:00Z
 //
 // Run `go run ./examples/cli help` for every flag. Exit status is 0 on
 // success, 1 on a failure (drift, a failed launch, an unreachable API) and

@@ -37,6 +37,7 @@ Commands:
   destroy   destroy the client VMs of a working directory
   status    show the client VMs and the last launch of a working directory
   audit     list or show launches recorded in an audit store
+  schedule  add, list or cancel scheduled destroys and launches (an allocator runs them)
   help      show this text
 
 Off EC2, render and launch need the allocator's security group: pass
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "audit":
 		err = c.audit(ctx, rest)
 		name = "audit"
+	case "schedule":
+		err = c.schedule(ctx, rest)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", name, usageText)
 		return exitInvalid

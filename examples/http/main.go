@@ -1,10 +1,10 @@
 // Command http serves the allocator's launch API over HTTP: the upstream
-// LabLink allocator's POST /api/launch (and destroy and status) in front
-// of a launcher.Launcher.
+// LabLink allocator's POST /api/launch (and destroy, status and scheduled
+// destruction) in front of a launcher.Launcher.
 //
 //	go run ./examples/http --config config.yaml --workdir /var/lib/lablink/client \
 //	    [--addr 127.0.0.1:8080] [--module local|aws|DIR] [--terraform PATH] \
-//	    [--audit SPEC] [--gpu auto|catalog|true|false] [--insecure-dev]
+//	    [--audit SPEC] [--gpu auto|catalog|true|false] [--schedule-poll 30s] [--insecure-dev]
 //
 // Every /api/ route needs HTTP Basic auth with app.admin_user and
 // app.admin_password; the server refuses to start with a default, short
@@ -29,9 +29,26 @@
 // a request. At start the server marks the operations a dead allocator
 // left as interrupted and clears its stale S3 lock (launcher.Recover).
 //
-// On SIGTERM or SIGINT it stops accepting connections, interrupts
-// in-flight applies (OpenTofu gets SIGINT and releases its state lock),
-// waits for them at most --shutdown-timeout, and exits.
+// A class's schedule destroys (or launches) client VMs at set times, once
+// or on an RFC 5545 RRULE in a time zone: POST /api/schedule-destruction
+// takes upstream's JSON ({"schedule_name", "destruction_time" (ISO 8601,
+// "Z" allowed), "recurrence_rule" (or null), "notification_enabled",
+// "notification_hours_before"}, plus "time_zone" and
+// "grace_period_seconds") and answers {"success": true, "schedule_id",
+// "message"}; POST /api/schedule-launch takes "num_vms" and "launch_time"
+// instead. GET of either lists its schedules (?status=), GET of
+// .../ID shows one with its occurrences and next times, DELETE of
+// .../ID cancels it. Schedules live in the audit store, so every
+// allocator sharing it sees them; each server runs them (package
+// schedule): a due time becomes an operation like any other, queued
+// behind a running one, and is claimed in the store so that it runs once
+// however many allocators share it. --schedule-poll is how often the
+// server looks for schedules others created.
+//
+// On SIGTERM or SIGINT it stops running schedules and accepting
+// connections, interrupts in-flight applies (OpenTofu gets SIGINT and
+// releases its state lock), waits for them at most --shutdown-timeout,
+// and exits.
 package main
 
 import (
@@ -55,6 +72,7 @@ import (
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/schedule"
 )
 
 // Exit codes.
@@ -69,7 +87,7 @@ type flags struct {
 	gpu                                             setup.GPUMode
 	insecureDev                                     bool
 	logLevel                                        slog.Level
-	shutdownTimeout                                 time.Duration
+	shutdownTimeout, schedulePoll                   time.Duration
 	state                                           setup.State // --state, --state-*, --max-count
 }
 
@@ -116,9 +134,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 
 	awsCfg := &setup.AWS{Region: cfg.App.Region}
 	opts := &launcher.Options{Binary: f.terraform, Env: &env, Logger: log}
+	var store audit.Store // nil: the launcher's default, under the workdir
 	if f.audit != "" {
-		store, err := audit.ParseStore(ctx, f.audit, awsCfg.Config)
-		if err != nil {
+		if store, err = audit.ParseStore(ctx, f.audit, awsCfg.Config); err != nil {
 			log.Error("audit store", "spec", f.audit, "err", err)
 			return exitUsage
 		}
@@ -178,9 +196,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("listen", "err", err)
 		return exitFailure
 	}
+	cal, sched, err := startSchedules(ctx, l, store, l.Environment(), f.workdir, schedulerOwner(ln.Addr().String()), f.schedulePoll, log)
+	if err != nil {
+		_ = ln.Close()
+		_ = l.Close()
+		log.Error("schedules", "err", err)
+		return exitFailure
+	}
 	log.Info("lablink http", "workdir", f.workdir, "module", f.module, "gpu", fmt.Sprintf("%T", g.Detector))
-	srv := newHTTPServer(newServer(l, cfg, serverOptions{Logger: log}), log)
-	if err := serve(ctx, srv, ln, l, f.shutdownTimeout, log); err != nil {
+	srv := newHTTPServer(newServer(l, cfg, serverOptions{Logger: log, Calendar: cal}), log)
+	if err := serve(ctx, srv, ln, schedulerFirst(ctx, l, sched), f.shutdownTimeout, log); err != nil {
 		log.Error("serve", "err", err)
 		return exitFailure
 	}
@@ -202,6 +227,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	set.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "the least level logged: DEBUG, INFO, WARN or ERROR")
 	set.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 2*time.Minute,
 		"how long shutdown waits for interrupted applies; keep it below the process manager's kill timeout")
+	set.DurationVar(&f.schedulePoll, "schedule-poll", schedule.DefaultPollInterval,
+		"how often to read the audit store for schedules that other allocators or the CLI created or cancelled")
 	f.state.Register(set)
 	if err := set.Parse(args); err != nil {
 		return f, exitUsage
@@ -225,6 +252,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	}
 	if f.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if f.schedulePoll <= 0 {
+		errs = append(errs, errors.New("--schedule-poll must be positive"))
 	}
 	if set.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q", set.Args()))

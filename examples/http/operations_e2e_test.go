@@ -258,23 +258,33 @@ func s3StateConfig(bucket string) (cfgPath func(t *testing.T) string) {
 	}
 }
 
+// sharedS3Servers starts two servers on their own working directories
+// that share the state at upstream's key in a new bucket of the shared
+// MinIO (--state s3, path style) and the audit store (--audit on the same
+// bucket), with more args. It returns them, the MinIO and the bucket.
+func sharedS3Servers(t *testing.T, more ...string) (a, b *runningServer, srv *miniotest.Server, bucket string) {
+	t.Helper()
+	tofu := serverTofu(t, "runs OpenTofu and MinIO")
+	srv = miniotest.Shared(t)
+	bucket = minioEnv(t, srv)
+	cfg := s3StateConfig(bucket)(t)
+	args := func(workdir string) []string {
+		return append([]string{"--config", cfg, "--workdir", workdir, "--addr", "127.0.0.1:0", "--terraform", tofu,
+			"--gpu", "catalog", "--state", "s3", "--state-path-style", "--state-not-aws",
+			"--audit", "s3://" + bucket + "/audit"}, more...)
+	}
+	a = startRun(t, testEnv(), args(filepath.Join(t.TempDir(), "a"))...)
+	b = startRun(t, testEnv(), args(filepath.Join(t.TempDir(), "b"))...)
+	return a, b, srv, bucket
+}
+
 // TestSharedS3State: two servers on their own working directories share
 // the state at upstream's key in a real MinIO (--state s3, path style)
 // and the operations (--audit on the same bucket): the second sees the
 // VMs and the operation of the first, launches on top of them, and no
 // lock object is left.
 func TestSharedS3State(t *testing.T) {
-	tofu := serverTofu(t, "runs OpenTofu and MinIO")
-	srv := miniotest.Shared(t)
-	bucket := minioEnv(t, srv)
-	cfg := s3StateConfig(bucket)(t)
-	args := func(workdir string) []string {
-		return []string{"--config", cfg, "--workdir", workdir, "--addr", "127.0.0.1:0", "--terraform", tofu,
-			"--gpu", "catalog", "--state", "s3", "--state-path-style", "--state-not-aws",
-			"--audit", "s3://" + bucket + "/audit"}
-	}
-	a := startRun(t, testEnv(), args(filepath.Join(t.TempDir(), "a"))...)
-	b := startRun(t, testEnv(), args(filepath.Join(t.TempDir(), "b"))...)
+	a, b, srv, bucket := sharedS3Servers(t)
 	ca, cb := a.client(), b.client()
 
 	id := ca.startLaunch(2)
@@ -310,15 +320,7 @@ func TestCrashRecovery(t *testing.T) {
 	dir := t.TempDir()
 	workdir := filepath.Join(dir, "client")
 	require.NoError(t, terraform.Materialize("local", workdir))
-	started, gate := filepath.Join(dir, "started"), filepath.Join(dir, "gate")
-	writeTestFile(t, filepath.Join(workdir, "wait_test.tf"), fmt.Sprintf(`
-resource "terraform_data" "wait" {
-  depends_on = [terraform_data.lablink_vm]
-  provisioner "local-exec" {
-    command = "touch '%s'; while [ ! -e '%s' ]; do sleep 0.05; done"
-  }
-}
-`, started, gate))
+	started, gate := holdApplies(t, workdir)
 	args := []string{"--config", s3StateConfig(bucket)(t), "--workdir", workdir, "--addr", "127.0.0.1:0",
 		"--terraform", tofu, "--gpu", "catalog", "--state", "s3", "--state-path-style", "--state-not-aws"}
 
@@ -353,10 +355,7 @@ resource "terraform_data" "wait" {
 	}
 	c := e2eClient{t, "http://" + addr}
 	id := c.startLaunch(2)
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(started)
-		return err == nil
-	}, opBound, 50*time.Millisecond, "the apply never reached the waiting resource")
+	waitForFile(t, started, "the apply never reached the waiting resource")
 	assert.Equal(t, audit.StatusRunning, c.operation(id).Status, "operation mid-apply")
 
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))

@@ -26,6 +26,7 @@ import (
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/schedule"
 )
 
 // testEnv is an allocator environment that passes setup.CheckInputs and supplies
@@ -250,7 +251,8 @@ func (s *runningServer) client() e2eClient { return e2eClient{s.t, s.url} }
 func TestParseFlags(t *testing.T) {
 	moduleDir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(moduleDir, "main.tf"), nil, 0o644))
-	defaults := flags{config: "c.yaml", workdir: "w", addr: "127.0.0.1:8080", module: "local", shutdownTimeout: 2 * time.Minute}
+	defaults := flags{config: "c.yaml", workdir: "w", addr: "127.0.0.1:8080", module: "local", shutdownTimeout: 2 * time.Minute,
+		schedulePoll: schedule.DefaultPollInterval}
 	with := func(f func(*flags)) flags {
 		fl := defaults
 		f(&fl)
@@ -268,10 +270,10 @@ func TestParseFlags(t *testing.T) {
 		{name: "every flag",
 			args: []string{"--config", "c.yaml", "--workdir", "w", "--addr", ":9000", "--module", "aws",
 				"--terraform", "/bin/tofu", "--audit", "s3://b/p", "--gpu", "catalog", "--insecure-dev",
-				"--shutdown-timeout", "30s"},
+				"--shutdown-timeout", "30s", "--schedule-poll", "2s"},
 			want: with(func(f *flags) {
 				f.addr, f.module, f.terraform, f.audit, f.gpu = ":9000", "aws", "/bin/tofu", "s3://b/p", "catalog"
-				f.insecureDev, f.shutdownTimeout = true, 30*time.Second
+				f.insecureDev, f.shutdownTimeout, f.schedulePoll = true, 30*time.Second, 2*time.Second
 			})},
 		{name: "gpu auto", args: []string{"--config", "c.yaml", "--workdir", "w", "--gpu", "auto"},
 			want: with(func(f *flags) { f.gpu = "auto" })},
@@ -289,6 +291,8 @@ func TestParseFlags(t *testing.T) {
 			code: exitUsage, stderr: []string{`--gpu "ec2": want auto, catalog, true or false`}},
 		{name: "zero shutdown timeout", args: []string{"--config", "c.yaml", "--workdir", "w", "--shutdown-timeout", "0s"},
 			code: exitUsage, stderr: []string{"--shutdown-timeout must be positive"}},
+		{name: "zero schedule poll", args: []string{"--config", "c.yaml", "--workdir", "w", "--schedule-poll", "0s"},
+			code: exitUsage, stderr: []string{"--schedule-poll must be positive"}},
 		{name: "bad duration", args: []string{"--config", "c.yaml", "--workdir", "w", "--shutdown-timeout", "soon"},
 			code: exitUsage, stderr: []string{"invalid value \"soon\""}},
 		{name: "bad bool", args: []string{"--config", "c.yaml", "--workdir", "w", "--insecure-dev=maybe"},

@@ -16,6 +16,7 @@ import (
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/plancheck"
+	"github.com/lablink-go/lablink/schedule"
 )
 
 // launcherAPI is what the HTTP layer needs from a *launcher.Launcher.
@@ -44,6 +45,9 @@ type serverOptions struct {
 	// comment, so that proxies and load balancers (AWS ALB: 60 s idle
 	// timeout) keep it open. Default 15 s.
 	Heartbeat time.Duration
+	// Calendar keeps the schedules the /api/schedule-* routes serve
+	// (schedules.go). Default nil: no schedule routes.
+	Calendar *schedule.Calendar
 }
 
 const (
@@ -91,6 +95,7 @@ func newServer(l launcherAPI, cfg lablink.Config, opts serverOptions) http.Handl
 	mux.Handle("/api/operations", s.auth(allow(s.operations, http.MethodGet, http.MethodHead)))
 	mux.Handle("/api/operations/{id}", s.auth(allow(s.operation, http.MethodGet, http.MethodHead)))
 	mux.Handle("/api/operations/{id}/events", s.auth(allow(s.events, http.MethodGet)))
+	s.scheduleRoutes(mux)
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})))
