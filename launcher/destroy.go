@@ -14,15 +14,20 @@ import (
 	"github.com/lablink-go/lablink/tfvars"
 )
 
-// destroy is a destroy's job in the queue: it needs the runtime tfvars of
-// an earlier launch, which it passes as -var-file, plans with -destroy,
-// applies the saved plan and records the attempt in the audit trail.
+// destroy is a destroy's job in the queue: it passes the runtime tfvars of
+// the last launch as -var-file (or, in a working directory that launched
+// nothing on a state that holds VMs, another allocator's, tfvars rendered
+// from the config for them), plans with -destroy, applies the saved plan
+// and records the attempt in the audit trail.
 func (l *Launcher) destroy(ctx context.Context, req Request) (Result, error) {
 	start := l.opts.Now()
 	ids := []int64{req.op}
 	l.startOps(ctx, ids)
 	var res Result
 	r, err := l.appliedTFVars()
+	if errors.Is(err, ErrNothingLaunched) {
+		r, err = l.tfvarsForShared(ctx)
+	}
 	if err != nil {
 		// Nothing to destroy, nothing attempted: no audit record.
 		err = fmt.Errorf("destroy: %w", err)
@@ -95,4 +100,31 @@ func (l *Launcher) appliedTFVars() (clientvars.Rendered, error) {
 	}
 	sum := sha256.Sum256(data)
 	return clientvars.Rendered{Data: data, Format: l.opts.Format, Values: vals, SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// tfvarsForShared renders, and writes, the runtime tfvars for the VMs of a
+// state that this working directory did not launch (another allocator
+// shares it), so that a destroy or a scheduled one can run here; with no
+// VM in the state it is ErrNothingLaunched, upstream's 404.
+func (l *Launcher) tfvarsForShared(ctx context.Context) (clientvars.Rendered, error) {
+	existing, floor, _, err := l.existing(ctx)
+	if err != nil {
+		return clientvars.Rendered{}, fmt.Errorf("count existing VMs: %w", err)
+	}
+	if existing == 0 || l.opts.NoLaunch {
+		return clientvars.Rendered{}, ErrNothingLaunched
+	}
+	in, _, err := l.resolve(ctx)
+	if err != nil {
+		return clientvars.Rendered{}, err
+	}
+	in.InstanceCount = max(existing, floor)
+	r, err := renderTFVars(l.schema, in, l.opts.Format)
+	if err != nil {
+		return clientvars.Rendered{}, err
+	}
+	if err := writeTFVars(l.TFVarsPath(), r.Data); err != nil {
+		return clientvars.Rendered{}, fmt.Errorf("write tfvars: %w", err)
+	}
+	return r, nil
 }

@@ -117,6 +117,14 @@ func TestTwoAllocatorsShareS3State(t *testing.T) {
 	s, err := fresh.Status(t.Context())
 	require.NoError(t, err)
 	assert.Len(t, s.VMs, 5, "a fresh working directory reads the shared state")
+	// It can destroy them too, though it launched none (a scheduled
+	// destroy may fall to any allocator sharing the state).
+	d, err := fresh.Destroy(t.Context(), launcher.Request{Actor: "c"})
+	require.NoError(t, err, "destroy from an allocator that launched nothing")
+	assert.Equal(t, 5, d.Destroyed)
+	s, err = b.Status(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, s.VMs, "the shared state holds no VM")
 	_, err = os.Stat(filepath.Join(t.TempDir(), "terraform.tfstate"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
