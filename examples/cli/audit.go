@@ -98,7 +98,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 
 	if sub == "list" {
 		if len(pos) > 0 {
-			return badInput(pos[0], "unexpected argument %q: audit list takes flags only", pos[0])
+			return badInput(pos[0], "unexpected argument %q: audit list takes flags only (audit show takes a LAUNCH_ID)", pos[0])
 		}
 		list, _, err := trail.List(ctx, env, audit.HistoryQuery{})
 		if err != nil {
@@ -123,7 +123,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	}
 
 	if len(pos) != 1 {
-		return badInput("LAUNCH_ID", "audit show wants exactly one LAUNCH_ID (audit list shows them), got %d arguments", len(pos))
+		return badInput("LAUNCH_ID", "want exactly one LAUNCH_ID (audit list shows them), got %d arguments", len(pos))
 	}
 	m, data, err := trail.Show(ctx, env, pos[0])
 	if errors.Is(err, audit.ErrNotFound) {

@@ -129,12 +129,12 @@ func (c *cli) defaults(args []string) error {
 	}
 	var errs []error
 	if len(drifts) > 0 {
-		errs = append(errs, fmt.Errorf("the module's default of %s disagrees with the config default; "+
-			"align variables.tf with the config (see DRIFT)", strings.Join(drifts, ", ")))
+		errs = append(errs, fmt.Errorf("the module's defaults disagree with the config's for %s: "+
+			"align variables.tf with the config defaults (see each drift)", strings.Join(drifts, ", ")))
 	}
 	if len(unbound) > 0 {
-		errs = append(errs, fmt.Errorf("the module requires %s and lablink knows no source for it; "+
-			"give it a default in variables.tf or remove it", strings.Join(unbound, ", ")))
+		errs = append(errs, fmt.Errorf("the module requires variables lablink knows no source for: %s; "+
+			"give each a default in variables.tf or remove it", strings.Join(unbound, ", ")))
 	}
 	err = errors.Join(errs...)
 	if c.json {

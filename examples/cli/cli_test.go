@@ -777,6 +777,23 @@ func TestUsage(t *testing.T) {
 	assert.Contains(t, r.stderr, "--allocator-ip", "the missing IP message names the flag")
 	assert.Contains(t, r.stderr, "ALLOCATOR_PUBLIC_IP", "the missing IP message names the variable")
 
+	// The usage names the binary as the README builds it, and the exit
+	// statuses.
+	r = runCLI(t, nil, "help")
+	assert.True(t, strings.HasPrefix(r.stdout, "usage: lablink <command> [flags]\n"), "help:\n%s", r.stdout)
+	for _, want := range []string{"\n  0  success\n", "\n  1  failure: ", "\n  2  invalid input: ", "restore-state"} {
+		assert.Contains(t, r.stdout, want, "help")
+	}
+	for _, cmd := range [][]string{{"render"}, {"validate"}, {"defaults"}, {"launch"}, {"status"}, {"destroy"},
+		{"restore-state"}, {"audit", "list"}, {"audit", "show"}} {
+		r := runCLI(t, nil, append(cmd, "-h")...)
+		assert.Equal(t, exitOK, r.code, "%v -h: %v", cmd, r)
+		assert.True(t, strings.HasPrefix(r.stderr, "usage: lablink "+strings.Join(cmd, " ")+" "), "%v -h:\n%s", cmd, r.stderr)
+		assert.Contains(t, r.stderr, "-json", "%v -h", cmd)
+		assert.Contains(t, r.stderr, "JSON (--json): ", "%v -h", cmd)
+		assert.NotContains(t, r.stderr, "go run", "%v -h", cmd)
+	}
+
 	// render -h documents the flags of today's contract.
 	r = runCLI(t, nil, "render", "-h")
 	for _, flag := range []string{"-allocator-sg-id", "ALLOCATOR_SG_ID", "-workdir", "LABLINK_AGENT_TOKEN"} {
@@ -853,6 +870,21 @@ func TestLaunchStatusDestroy(t *testing.T) {
 	assert.Contains(t, r.stdout, "client VMs:     5\n")
 	assert.Contains(t, r.stdout, "terraform.runtime.tfvars")
 	assert.Regexp(t, `last launch:    \S+ launch succeeded at `, r.stdout)
+	assert.Contains(t, r.stdout, "environment:    prod\n")
+	assert.Contains(t, r.stdout, "orphans:        0\n")
+	rowRE := regexp.MustCompile(`(?m)^  (\d+)\s+sleap-lablink-client-prod-vm-(\d+)\s+\S+\s+-\s+unknown$`)
+	vmRows := rowRE.FindAllStringSubmatch(r.stdout, -1)
+	require.Len(t, vmRows, 5, "a row per VM:\n%s", r.stdout)
+	for i, row := range vmRows {
+		assert.Equal(t, []string{strconv.Itoa(i), strconv.Itoa(i + 1)}, row[1:], "index and name of row %d", i)
+	}
+
+	// The module holds 1024 VMs at most: with 5 in the state, 1020 more
+	// are refused before the plan, whatever --max-count allows.
+	r = runCLI(t, sgEnv, append([]string{"launch", "--count", "1020", "--max-count", "2000", "--gpu", "catalog", "--allocator-ip", ip}, common...)...)
+	require.Equal(t, exitInvalid, r.code, "%v", r)
+	assert.Equal(t, "launch: --count 1020: the state holds 5 client VMs and the module at most 1024 in all "+
+		"(OpenTofu's range() over instance_count); ask for at most 1019\n", r.stderr)
 
 	store := filepath.Join(work, ".lablink", "audit")
 	r = runCLI(t, nil, "audit", "list", "--store", store)

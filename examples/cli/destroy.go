@@ -48,7 +48,7 @@ func (c *cli) destroy(ctx context.Context, args []string) error {
 		return err
 	}
 	if !yes && !c.terminal {
-		return badInput("--yes", "destroy asks for confirmation, and stdin is not a terminal: pass --yes to destroy without asking")
+		return badInput("--yes", "no terminal to confirm on (stdin is not one): pass --yes to destroy without asking")
 	}
 	if !has {
 		return fmt.Errorf("%w in %s: it holds no module", launcher.ErrNothingLaunched, w.workdir)

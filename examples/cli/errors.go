@@ -297,5 +297,5 @@ func restoreHint(err error, workdir string) error {
 	if !errors.As(err, &ig) {
 		return err
 	}
-	return &hinted{err: err, hint: fmt.Sprintf("see what differs and restore it: %s restore-state --workdir %s", progName, workdir)}
+	return &hinted{err: err, hint: fmt.Sprintf("run %s restore-state --workdir %s", progName, workdir)}
 }

@@ -22,6 +22,12 @@ func (c *cli) writeJSON(v any) {
 	}
 }
 
+// errorDoc is the document of a command that fails before it has a
+// result to report.
+type errorDoc struct {
+	Error *errorBody `json:"error"`
+}
+
 // failed is embedded in each result document: its "error" member, set
 // when the command fails after it has something to report.
 type failed struct {

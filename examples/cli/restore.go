@@ -194,7 +194,7 @@ func (c *cli) confirmRestore(yes bool) error {
 	case yes:
 		return nil
 	case !c.terminal:
-		return badInput("--yes", "restore-state asks for confirmation, and stdin is not a terminal: "+
+		return badInput("--yes", "no terminal to confirm on (stdin is not one): "+
 			"check what differs (shown with this message) and pass --yes to restore")
 	}
 	fmt.Fprint(c.stderr, "restore-state: type yes to restore the copy: ")

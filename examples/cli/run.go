@@ -125,6 +125,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.restoreState(rest)
 	case "audit":
 		err = c.audit(ctx, rest)
+		if len(rest) > 0 && (rest[0] == "list" || rest[0] == "show") {
+			name += " " + rest[0]
+		}
 	default:
 		err = badInput(name, "unknown command %q; run %s help for the list", name, progName)
 		if !c.json {
@@ -163,9 +166,7 @@ func (c *cli) exit(cmd string, err error) int {
 		return code
 	}
 	if c.json {
-		c.writeJSON(struct {
-			Error *errorBody `json:"error"`
-		}{newErrorBody(cmd, err)})
+		c.writeJSON(errorDoc{newErrorBody(cmd, err)})
 		return code
 	}
 	for _, p := range problems(cmd, err) {

@@ -94,7 +94,8 @@ const statusJSON = `JSON (--json): {"workdir", "environment", "module", "vms": [
 "address", "launch_id", "config_digest", "stale"}], "orphans": [{"id", "name",
 "launch_id", "import", "terminate"}], "tfvars", "busy", "last": {"launch_id",
 "operation", "outcome", "actor", "started", "requested", "total", "error"},
-"state_problem": {"message", "file", "copy", "restore"}, "recovery"}; see JSON.md.
+"state_problem": {"message", "file", "copy", "restore"}, "recovery", "error"};
+see JSON.md.
 `
 
 func (c *cli) status(ctx context.Context, args []string) error {
