@@ -82,7 +82,6 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		env = *envName
 	}
 	env = lablink.NormalizeEnvironment(env)
-
 	if *region == "" {
 		cfg, err := c.loadConfig("")
 		if err != nil {
@@ -95,39 +94,47 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		return err
 	}
 	trail := audit.NewTrail(store, nil)
-
 	if sub == "list" {
-		if len(pos) > 0 {
-			return badInput(pos[0], "unexpected argument %q: audit list takes flags only (audit show takes a LAUNCH_ID)", pos[0])
-		}
-		list, _, err := trail.List(ctx, env, audit.HistoryQuery{})
-		if err != nil {
-			return err
-		}
-		if c.json {
-			c.writeJSON(auditListDoc{Store: *spec, Environment: env, Records: append([]audit.Manifest{}, list...)})
-			return nil
-		}
-		if len(list) == 0 {
-			fmt.Fprintf(c.stderr, "audit list: no launches recorded for environment %q in %s\n", env, *spec)
-			return nil
-		}
-		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "LAUNCH ID\tSTARTED\tOPERATION\tOUTCOME\tVMS\tACTOR")
-		for _, m := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d existing + %d requested = %d\t%s\n",
-				m.LaunchID, m.Started.UTC().Format(time.RFC3339), m.Action, m.Outcome,
-				m.Existing, m.Requested, m.Total, m.Actor)
-		}
-		return tw.Flush()
+		return c.auditList(ctx, trail, *spec, env, pos)
 	}
+	return c.auditShow(ctx, trail, *spec, env, pos)
+}
 
+// auditList lists the records of env, newest first.
+func (c *cli) auditList(ctx context.Context, trail *audit.Trail, spec, env string, pos []string) error {
+	if len(pos) > 0 {
+		return badInput(pos[0], "unexpected argument %q: audit list takes flags only (audit show takes a LAUNCH_ID)", pos[0])
+	}
+	list, _, err := trail.List(ctx, env, audit.HistoryQuery{})
+	if err != nil {
+		return err
+	}
+	if c.json {
+		c.writeJSON(auditListDoc{Store: spec, Environment: env, Records: append([]audit.Manifest{}, list...)})
+		return nil
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(c.stderr, "audit list: no launches recorded for environment %q in %s\n", env, spec)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAUNCH ID\tSTARTED\tOPERATION\tOUTCOME\tVMS\tACTOR")
+	for _, m := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d existing + %d requested = %d\t%s\n",
+			m.LaunchID, m.Started.UTC().Format(time.RFC3339), m.Action, m.Outcome,
+			m.Existing, m.Requested, m.Total, m.Actor)
+	}
+	return tw.Flush()
+}
+
+// auditShow shows one record and the tfvars stored with it.
+func (c *cli) auditShow(ctx context.Context, trail *audit.Trail, spec, env string, pos []string) error {
 	if len(pos) != 1 {
 		return badInput("LAUNCH_ID", "want exactly one LAUNCH_ID (audit list shows them), got %d arguments", len(pos))
 	}
 	m, data, err := trail.Show(ctx, env, pos[0])
 	if errors.Is(err, audit.ErrNotFound) {
-		return badInput("LAUNCH_ID", "%s: no audit record of environment %q in %s (audit list shows them; --environment picks another)", pos[0], env, *spec)
+		return badInput("LAUNCH_ID", "%s: no audit record of environment %q in %s (audit list shows them; --environment picks another)", pos[0], env, spec)
 	}
 	if err != nil {
 		return err

@@ -76,17 +76,7 @@ func (c *cli) destroy(ctx context.Context, args []string) error {
 	if res.LaunchID != "" {
 		doc.Plan = &res.Plan
 	}
-	switch {
-	case errors.Is(err, launcher.ErrNothingLaunched):
-		return fmt.Errorf("%w in %s: no runtime tfvars", err, w.workdir)
-	case err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled):
-		ie := interrupted("destroy", err)
-		ie.hint = fmt.Sprintf("%s status --workdir %s lists the VMs left", progName, w.workdir)
-		err = ie
-	default:
-		err = restoreHint(err, w.workdir)
-	}
-	if err != nil {
+	if err = destroyError(ctx, err, w.workdir); err != nil {
 		if res.LaunchID == "" {
 			return err
 		}
@@ -103,6 +93,19 @@ func (c *cli) destroy(ctx context.Context, args []string) error {
 	})
 }
 
+// destroyError says what to do after a failed destroy.
+func destroyError(ctx context.Context, err error, workdir string) error {
+	switch {
+	case errors.Is(err, launcher.ErrNothingLaunched):
+		return fmt.Errorf("%w in %s: no runtime tfvars", err, workdir)
+	case err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled):
+		ie := interrupted("destroy", err)
+		ie.hint = fmt.Sprintf("%s status --workdir %s lists the VMs left", progName, workdir)
+		return ie
+	}
+	return restoreHint(err, workdir)
+}
+
 // confirmDestroy asks on the terminal, naming what will go, and reads the
 // answer: the environment's name or yes.
 func (c *cli) confirmDestroy(ctx context.Context, l *launcher.Launcher, workdir string) error {
@@ -111,11 +114,10 @@ func (c *cli) confirmDestroy(ctx context.Context, l *launcher.Launcher, workdir 
 		vms = fmt.Sprintf("all %d client VMs", len(st.VMs))
 	}
 	env := l.Environment()
-	fmt.Fprintf(c.stderr, "destroy: this destroys %s of environment %q in %s, and every other resource of its module.\n"+
-		"Type %s or yes to destroy them: ", vms, env, workdir, env)
-	answer, err := readAnswer(c.stdin)
+	answer, err := c.ask(ctx, fmt.Sprintf("destroy: this destroys %s of environment %q in %s, and every other resource of its module.\n"+
+		"Type %s or yes to destroy them: ", vms, env, workdir, env))
 	if err != nil {
-		return fmt.Errorf("read the confirmation: %w", err)
+		return fmt.Errorf("not confirmed: %w; nothing was destroyed", err)
 	}
 	if answer != env && answer != "yes" {
 		return fmt.Errorf("not confirmed (the answer was %q, not %s or yes); nothing was destroyed", answer, env)
@@ -123,11 +125,31 @@ func (c *cli) confirmDestroy(ctx context.Context, l *launcher.Launcher, workdir 
 	return nil
 }
 
-// readAnswer reads one line, trimmed; end of input is an empty answer.
-func readAnswer(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", err
+// ask prints prompt on stderr and reads one line of stdin, trimmed; end
+// of input is an empty answer. A signal while it waits (Ctrl-C) ends the
+// wait with ctx's error.
+func (c *cli) ask(ctx context.Context, prompt string) (string, error) {
+	fmt.Fprint(c.stderr, prompt)
+	type answer struct {
+		line string
+		err  error
 	}
-	return strings.TrimSpace(line), nil
+	got := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(c.stdin).ReadString('\n')
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		got <- answer{strings.TrimSpace(line), err}
+	}()
+	select {
+	case a := <-got:
+		if a.err != nil {
+			return "", fmt.Errorf("read the confirmation: %w", a.err)
+		}
+		return a.line, nil
+	case <-ctx.Done():
+		fmt.Fprintln(c.stderr)
+		return "", ctx.Err()
+	}
 }

@@ -246,7 +246,7 @@ func (e *interruptedError) Unwrap() error { return e.err }
 // command waits for OpenTofu; call the function it returns when done.
 func (c *cli) sayInterrupt(ctx context.Context, cmd string) (stop func() bool) {
 	return context.AfterFunc(ctx, func() {
-		fmt.Fprintf(c.stderr, "%s: interrupted; OpenTofu got one interrupt and is stopping: waiting for it to save the state (it is never killed)\n", cmd)
+		fmt.Fprintf(c.stderr, "%s: interrupted; waiting for OpenTofu, if it runs, to stop and save the state (it gets one interrupt and is never killed)\n", cmd)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
+	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
@@ -92,17 +93,23 @@ func (c *cli) render(ctx context.Context, args []string) error {
 	}
 	doc := renderDoc{Format: formatName(f), SHA256: r.SHA256, Variables: len(r.Values), InstanceCount: in.InstanceCount,
 		AllocatorURL: in.URL.String(), GPU: newGPUDoc(info), TokensMade: made, Out: *out}
+	return c.writeRendered(doc, r.Data, info)
+}
+
+// writeRendered puts the file where --out says, or on stdout (into the
+// JSON document with --json), and says what it wrote on stderr.
+func (c *cli) writeRendered(doc renderDoc, data []byte, info gpu.Info) error {
 	dest := "stdout"
 	switch {
-	case *out != "":
-		if err := tfvars.WriteFile(*out, r.Data); err != nil {
-			return &inputError{field: "--out", msg: fmt.Sprintf("--out %s: %v", *out, err)}
+	case doc.Out != "":
+		if err := tfvars.WriteFile(doc.Out, data); err != nil {
+			return &inputError{field: "--out", msg: fmt.Sprintf("--out %s: %v", doc.Out, err)}
 		}
-		dest = *out
+		dest = doc.Out
 	case c.json:
-		doc.TFVars = string(r.Data)
+		doc.TFVars = string(data)
 	default:
-		if _, err := c.stdout.Write(r.Data); err != nil {
+		if _, err := c.stdout.Write(data); err != nil {
 			return err
 		}
 	}
@@ -110,11 +117,11 @@ func (c *cli) render(ctx context.Context, args []string) error {
 		c.writeJSON(doc)
 		return nil
 	}
-	if made != "" {
-		fmt.Fprintf(c.stderr, "render: %s made for this file alone; set LABLINK_AGENT_TOKEN and LABLINK_REGISTER_TOKEN, or --workdir, to use the allocator's\n", made)
+	if doc.TokensMade != "" {
+		fmt.Fprintf(c.stderr, "render: %s made for this file alone; set LABLINK_AGENT_TOKEN and LABLINK_REGISTER_TOKEN, or --workdir, to use the allocator's\n", doc.TokensMade)
 	}
 	fmt.Fprintf(c.stderr, "render: %d variables, instance_count=%d, gpu_support=%s, allocator_url=%s -> %s (sha256 %s)\n",
-		len(r.Values), in.InstanceCount, describeGPU(info), in.URL, dest, r.SHA256)
+		doc.Variables, doc.InstanceCount, describeGPU(info), doc.AllocatorURL, dest, doc.SHA256)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +74,7 @@ JSON (--json): {"workdir", "state_file", "problem", "current": {"bytes", "serial
 // restoreState restores the newest good copy of a refused local state
 // (issue 16): it shows what differs, asks, restores and keeps the file it
 // replaces.
-func (c *cli) restoreState(args []string) error {
+func (c *cli) restoreState(ctx context.Context, args []string) error {
 	fs := c.newFlags("restore-state", "--workdir DIR [--yes]", restoreJSON)
 	workdir := fs.String("workdir", "", "OpenTofu working directory whose local state to restore (required)")
 	yes := fs.Bool("yes", false, "restore without asking for confirmation")
@@ -106,15 +107,13 @@ func (c *cli) restoreState(args []string) error {
 	}
 	doc.Problem = ie.Err.Error()
 	if ie.Copy == nil {
-		return c.fail("restore-state", &doc, &doc.failed, fmt.Errorf("%s: %v; there is no good copy in %s to restore: "+
-			"OpenTofu's %s.backup, or a backup of your own, may hold the state", doc.StateFile, ie.Err,
-			filepath.Join(*workdir, ".lablink", "state-copies"), doc.StateFile))
+		return c.fail("restore-state", &doc, &doc.failed, noCopy(*workdir, ie))
 	}
 	describeRestore(&doc, *workdir, *ie.Copy)
 	if !c.json {
 		printRestore(c.stdout, doc)
 	}
-	if err := c.confirmRestore(*yes); err != nil {
+	if err := c.confirmRestore(ctx, *yes); err != nil {
 		return c.fail("restore-state", &doc, &doc.failed, err)
 	}
 	now := c.now()
@@ -134,6 +133,12 @@ func (c *cli) restoreState(args []string) error {
 			doc.Copy.Taken.Format(time.RFC3339), progName, *workdir)
 		return nil
 	})
+}
+
+// noCopy explains a refused state that has no good copy.
+func noCopy(workdir string, ie *tfstate.IntegrityError) error {
+	return fmt.Errorf("%s: %v; there is no good copy in %s to restore: OpenTofu's %s.backup, or a backup of your own, may hold the state",
+		ie.File, ie.Err, filepath.Join(workdir, ".lablink", "state-copies"), ie.File)
 }
 
 // localStateOnly refuses a working directory whose state lablink keeps in
@@ -189,7 +194,7 @@ func cmpList(s []string) string {
 
 // confirmRestore asks on a terminal unless yes; off a terminal without
 // yes it refuses, naming --yes.
-func (c *cli) confirmRestore(yes bool) error {
+func (c *cli) confirmRestore(ctx context.Context, yes bool) error {
 	switch {
 	case yes:
 		return nil
@@ -197,10 +202,9 @@ func (c *cli) confirmRestore(yes bool) error {
 		return badInput("--yes", "no terminal to confirm on (stdin is not one): "+
 			"check what differs (shown with this message) and pass --yes to restore")
 	}
-	fmt.Fprint(c.stderr, "restore-state: type yes to restore the copy: ")
-	answer, err := readAnswer(c.stdin)
+	answer, err := c.ask(ctx, "restore-state: type yes to restore the copy: ")
 	if err != nil {
-		return fmt.Errorf("read the confirmation: %w", err)
+		return fmt.Errorf("not confirmed: %w; nothing was restored", err)
 	}
 	if answer != "yes" {
 		return fmt.Errorf("not confirmed (the answer was %q, not yes); nothing was restored", answer)

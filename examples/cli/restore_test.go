@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,6 +150,33 @@ func TestRestoreStateRefusals(t *testing.T) {
 		assert.Contains(t, r.stderr, "restore-state: --workdir "+work+" keeps its state in S3 (lablink_backend_override.tf): "+
 			"restore-state restores a local state only")
 	})
+	t.Run("interrupted at the prompt", func(t *testing.T) {
+		t.Parallel()
+		work := t.TempDir()
+		state := filepath.Join(work, tfstate.LocalFile)
+		whole := `{"version": 4, "terraform_version": "1.12.6", "serial": 3, "lineage": "4f0c2b7e-1111-2222-3333-444455556666",
+ "outputs": {}, "resources": [{"mode": "managed", "type": "terraform_data", "name": "lablink_vm",
+ "provider": "provider[\"terraform.io/builtin/terraform\"]", "instances": [{"index_key": 0, "attributes": {"id": "a"}}]}]}`
+		require.NoError(t, os.WriteFile(state, []byte(whole), 0o600))
+		_, err := tfstate.Keep(work, time.Now())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(state, nil, 0o600))
+		ctx, cancel := context.WithCancel(t.Context())
+		stdin, _ := io.Pipe() // nobody answers
+		var out bytes.Buffer
+		var errb lockedBuffer
+		c := &cli{stdin: stdin, stdout: &out, stderr: &errb, getenv: func(string) string { return "" }, now: time.Now, terminal: true}
+		go func() {
+			for !strings.Contains(errb.String(), "type yes") {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+		code := c.run(ctx, []string{"restore-state", "--workdir", work})
+		assert.Equal(t, exitFailure, code, "stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+		assert.Contains(t, errb.String(), "restore-state: not confirmed: context canceled; nothing was restored\n")
+		assert.Equal(t, int64(0), fileSize(t, state), "restored without confirmation")
+	})
 	t.Run("busy", func(t *testing.T) {
 		t.Parallel()
 		work := t.TempDir()
@@ -169,4 +199,23 @@ func TestRestoreStateRefusals(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, truncated, data, "the state was touched")
 	})
+}
+
+// lockedBuffer is a bytes.Buffer that one goroutine may read while
+// another writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

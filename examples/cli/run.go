@@ -104,7 +104,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return exitInvalid
 	}
 	name, rest := args[0], args[1:]
-	c.json = wantsJSON(rest)
+	c.json = wantsJSON(args)
 	var err error
 	switch name {
 	case "help", "-h", "-help", "--help":
@@ -122,14 +122,14 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	case "status":
 		err = c.status(ctx, rest)
 	case "restore-state":
-		err = c.restoreState(rest)
+		err = c.restoreState(ctx, rest)
 	case "audit":
 		err = c.audit(ctx, rest)
 		if len(rest) > 0 && (rest[0] == "list" || rest[0] == "show") {
 			name += " " + rest[0]
 		}
 	default:
-		err = badInput(name, "unknown command %q; run %s help for the list", name, progName)
+		err = badInput("command", "unknown command %q; run %s help for the list", name, progName)
 		if !c.json {
 			fmt.Fprintf(c.stderr, "unknown command %q\n\n%s", name, usageText())
 			err = silent(exitInvalid)

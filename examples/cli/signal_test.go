@@ -69,7 +69,7 @@ func TestLaunchInterrupted(t *testing.T) {
 
 	r := interruptLaunch(t, work, started, syscall.SIGTERM, 2)
 	require.Equal(t, exitFailure, r.code, "%v", r)
-	assert.Contains(t, r.stderr, "launch: interrupted; OpenTofu got one interrupt and is stopping: waiting for it to save the state (it is never killed)\n")
+	assert.Contains(t, r.stderr, "launch: interrupted; waiting for OpenTofu, if it runs, to stop and save the state (it gets one interrupt and is never killed)\n")
 	assert.Contains(t, r.stderr, "launch: interrupted: apply was interrupted after creating 2 of 2 VMs; the state holds 2 client VMs; "+
 		"lablink status --workdir "+work+" lists the VMs the state holds, and the next launch adds to them\n")
 	assert.Regexp(t, `launch: \S+ did not succeed; audit record: `, r.stderr)
