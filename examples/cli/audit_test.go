@@ -157,7 +157,7 @@ func TestAuditS3(t *testing.T) {
 		t.Errorf("audit list of an empty environment: %v", r)
 	}
 	r = runCLI(t, nil, "audit", "show", "--store", store, "--environment", "prod", first.LaunchID)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "not found") {
+	if r.code != exitInvalid || !strings.Contains(r.stderr, "audit show: "+first.LaunchID+`: no audit record of environment "prod" in `+store) {
 		t.Errorf("audit show of another environment's launch: %v", r)
 	}
 

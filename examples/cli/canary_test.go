@@ -27,7 +27,7 @@ func TestCLINeverPrintsTokens(t *testing.T) {
 		// A failing launch: the token is not one the module accepts.
 		runCLI(t, map[string]string{"ALLOCATOR_SG_ID": sg, "LABLINK_AGENT_TOKEN": agent + " x", "LABLINK_REGISTER_TOKEN": register},
 			append([]string{"launch", "--count", "1", "--gpu", "catalog", "--allocator-ip", "203.0.113.10"}, common...)...),
-		runCLI(t, env, append([]string{"destroy"}, common...)...),
+		runCLI(t, env, append([]string{"destroy", "--yes"}, common...)...),
 	}
 	require.Equal(t, exitOK, runs[0].code, "launch: %v", runs[0])
 	require.NotEqual(t, exitOK, runs[3].code, "the bad token fails: %v", runs[3])

@@ -483,9 +483,7 @@ func TestRenderUpstreamModule(t *testing.T) {
 		r := runCLI(t, tokens, "render", "--module", module, "--allocator-ip", ip, "--gpu", "catalog")
 		require.Equal(t, exitInvalid, r.code, "%v", r)
 		assert.Empty(t, r.stdout)
-		assert.Contains(t, r.stderr, `variable "allocator_sg_id"`)
-		assert.Contains(t, r.stderr, "--allocator-sg-id")
-		assert.Contains(t, r.stderr, "ALLOCATOR_SG_ID")
+		assert.Equal(t, "render: "+noSGMessage+"\n", r.stderr)
 	})
 }
 
@@ -782,6 +780,23 @@ func TestUsage(t *testing.T) {
 	assert.Contains(t, r.stderr, "--allocator-ip", "the missing IP message names the flag")
 	assert.Contains(t, r.stderr, "ALLOCATOR_PUBLIC_IP", "the missing IP message names the variable")
 
+	// The usage names the binary as the README builds it, and the exit
+	// statuses.
+	r = runCLI(t, nil, "help")
+	assert.True(t, strings.HasPrefix(r.stdout, "usage: lablink <command> [flags]\n"), "help:\n%s", r.stdout)
+	for _, want := range []string{"\n  0  success\n", "\n  1  failure: ", "\n  2  invalid input: ", "restore-state"} {
+		assert.Contains(t, r.stdout, want, "help")
+	}
+	for _, cmd := range [][]string{{"render"}, {"validate"}, {"defaults"}, {"launch"}, {"status"}, {"destroy"},
+		{"restore-state"}, {"audit", "list"}, {"audit", "show"}} {
+		r := runCLI(t, nil, append(cmd, "-h")...)
+		assert.Equal(t, exitOK, r.code, "%v -h: %v", cmd, r)
+		assert.True(t, strings.HasPrefix(r.stderr, "usage: lablink "+strings.Join(cmd, " ")+" "), "%v -h:\n%s", cmd, r.stderr)
+		assert.Contains(t, r.stderr, "-json", "%v -h", cmd)
+		assert.Contains(t, r.stderr, "JSON (--json): ", "%v -h", cmd)
+		assert.NotContains(t, r.stderr, "go run", "%v -h", cmd)
+	}
+
 	// render -h documents the flags of today's contract.
 	r = runCLI(t, nil, "render", "-h")
 	for _, flag := range []string{"-allocator-sg-id", "ALLOCATOR_SG_ID", "-workdir", "LABLINK_AGENT_TOKEN"} {
@@ -799,12 +814,14 @@ func TestLaunchWithoutSecurityGroup(t *testing.T) {
 	r := runCLI(t, nil, "launch", "--count", "1", "--gpu", "catalog", "--allocator-ip", ip,
 		"--workdir", work, "--terraform", tofutest.Binary(t))
 	require.Equal(t, exitInvalid, r.code, "%v", r)
-	assert.Contains(t, r.stderr, `variable "allocator_sg_id"`)
-	assert.Contains(t, r.stderr, "--allocator-sg-id")
+	assert.Equal(t, "launch: "+noSGMessage+"\n", r.stderr)
 	assert.Empty(t, r.stdout)
-	assert.NoDirExists(t, filepath.Join(work, ".lablink", "audit"), "an audit record of a refused launch")
-	assert.NoDirExists(t, filepath.Join(work, ".terraform"), "OpenTofu ran")
+	assert.NoDirExists(t, work, "a refused launch wrote into its workdir")
 }
+
+// noSGMessage is what render and launch say without a security group.
+const noSGMessage = "no allocator security group: the module requires allocator_sg_id; pass --allocator-sg-id or " +
+	"set ALLOCATOR_SG_ID to the allocator's security group (on EC2 it is read from instance metadata)"
 
 // TestLaunchStatusDestroy drives a real OpenTofu (or Terraform) through
 // the local module.
@@ -825,9 +842,9 @@ func TestLaunchStatusDestroy(t *testing.T) {
 		return r
 	}
 
-	r := runCLI(t, nil, append([]string{"destroy"}, common...)...)
-	require.Equal(t, exitFailure, r.code, "destroy before any launch: %v", r)
-	require.Contains(t, r.stderr, "no client VMs were launched")
+	r := runCLI(t, nil, append([]string{"destroy", "--yes"}, common...)...)
+	require.Equal(t, exitInvalid, r.code, "destroy before any launch: %v", r)
+	require.Equal(t, "destroy: --workdir "+work+": no such directory; give the working directory of an earlier launch\n", r.stderr)
 
 	launch("2")
 	r = launch("3")
@@ -856,6 +873,21 @@ func TestLaunchStatusDestroy(t *testing.T) {
 	assert.Contains(t, r.stdout, "client VMs:     5\n")
 	assert.Contains(t, r.stdout, "terraform.runtime.tfvars")
 	assert.Regexp(t, `last launch:    \S+ launch succeeded at `, r.stdout)
+	assert.Contains(t, r.stdout, "environment:    prod\n")
+	assert.Contains(t, r.stdout, "orphans:        0\n")
+	rowRE := regexp.MustCompile(`(?m)^  (\d+)\s+sleap-lablink-client-prod-vm-(\d+)\s+\S+\s+\d{8}T\d{6}Z-[0-9a-f]{8}\s+current$`)
+	vmRows := rowRE.FindAllStringSubmatch(r.stdout, -1)
+	require.Len(t, vmRows, 5, "a row per VM:\n%s", r.stdout)
+	for i, row := range vmRows {
+		assert.Equal(t, []string{strconv.Itoa(i), strconv.Itoa(i + 1)}, row[1:], "index and name of row %d", i)
+	}
+
+	// The module holds 1024 VMs at most: with 5 in the state, 1020 more
+	// are refused before the plan, whatever --max-count allows.
+	r = runCLI(t, sgEnv, append([]string{"launch", "--count", "1020", "--max-count", "2000", "--gpu", "catalog", "--allocator-ip", ip}, common...)...)
+	require.Equal(t, exitInvalid, r.code, "%v", r)
+	assert.Equal(t, "launch: --count 1020: the state holds 5 client VMs and the module at most 1024 in all "+
+		"(OpenTofu's range() over instance_count); ask for at most 1019\n", r.stderr)
 
 	store := filepath.Join(work, ".lablink", "audit")
 	r = runCLI(t, nil, "audit", "list", "--store", store)
@@ -869,7 +901,7 @@ func TestLaunchStatusDestroy(t *testing.T) {
 	assert.Contains(t, r.stdout, `"outcome": "succeeded"`)
 	assert.Contains(t, r.stdout, "instance_count")
 
-	r = runCLI(t, nil, append([]string{"destroy"}, common...)...)
+	r = runCLI(t, nil, append([]string{"destroy", "--yes"}, common...)...)
 	require.Equal(t, exitOK, r.code, "destroy: %v", r)
 	require.Contains(t, r.stdout, "client VMs: 5 destroyed")
 	r = runCLI(t, nil, append([]string{"status"}, common...)...)

@@ -18,7 +18,7 @@ import (
 func (c *cli) chooseDetector(ctx context.Context, flagValue string, a *setup.AWS, cmd string) (launcher.GPUDetector, error) {
 	mode, err := setup.ParseGPUMode(flagValue)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, invalid(&inputError{field: "--gpu", msg: err.Error()})
 	}
 	g, err := setup.ChooseGPU(ctx, mode, a)
 	if err != nil {
@@ -31,12 +31,13 @@ func (c *cli) chooseDetector(ctx context.Context, flagValue string, a *setup.AWS
 }
 
 // resolve is clientvars.Resolve with its errors told apart: a problem of
-// the config or the environment is invalid input; so is an instance type
-// the detector does not know; any other failure of the GPU lookup (the
-// API, the network) is a failure, never an answer without a GPU.
-func resolve(ctx context.Context, cfg lablink.Config, env clientvars.Env, det launcher.GPUDetector) (clientvars.Inputs, gpu.Info, error) {
+// the config or the environment is invalid input, named as the user gave
+// it (see blame); so is an instance type the detector does not know; any
+// other failure of the GPU lookup (the API, the network) is a failure,
+// never an answer without a GPU.
+func (c *cli) resolve(ctx context.Context, cfg lablink.Config, env clientvars.Env, det launcher.GPUDetector) (clientvars.Inputs, gpu.Info, error) {
 	if _, err := clientvars.CheckInputs(cfg, env); err != nil {
-		return clientvars.Inputs{}, gpu.Info{}, invalid(err)
+		return clientvars.Inputs{}, gpu.Info{}, invalid(c.blame(err, env))
 	}
 	// The inputs are valid, so an error now is the detector's.
 	in, info, err := clientvars.Resolve(ctx, cfg, env, det)
@@ -44,7 +45,8 @@ func resolve(ctx context.Context, cfg lablink.Config, env clientvars.Env, det la
 	case err == nil:
 		return in, info, nil
 	case errors.Is(err, gpu.ErrUnknownInstanceType):
-		err = invalidf("machine.machine_type %q: %w", cfg.Machine.MachineType, err)
+		err = invalid(&inputError{field: "machine.machine_type", msg: fmt.Sprintf(
+			"machine.machine_type %q: %v; set machine.machine_type to an EC2 instance type", cfg.Machine.MachineType, err)})
 	case ctx.Err() == nil:
 		err = fmt.Errorf("cannot tell whether %s has a GPU, and gpu_support is never guessed: %w\n"+
 			"retry, or pass --gpu catalog, --gpu true or --gpu false", cfg.Machine.MachineType, err)

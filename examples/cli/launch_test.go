@@ -12,24 +12,36 @@ import (
 	"github.com/lablink-go/lablink/examples/terraform"
 )
 
+// failingTofu returns an executable that fails when it is run, as the
+// launcher first runs OpenTofu (its version check): a launch gets past
+// every check of its own and the module's installation, and stops there.
+func failingTofu(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tofu")
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho 'not OpenTofu' >&2\nexit 3\n"), 0o755))
+	return p
+}
+
 // TestLaunchModule covers how launch puts the module into its working
-// directory, up to the point where it needs OpenTofu (--terraform names no
-// binary, so every run that gets there exits 1 with the module in place).
+// directory, up to the point where it runs OpenTofu (--terraform names a
+// binary that fails, so every run that gets there exits 1 with the module
+// in place).
 func TestLaunchModule(t *testing.T) {
 	noAWS(t)
 	local, err := terraform.Open("local")
 	require.NoError(t, err)
+	tofu := failingTofu(t)
 	launch := func(t *testing.T, work string, more ...string) result {
 		t.Helper()
 		args := append([]string{"launch", "--count", "1", "--gpu", "catalog", "--allocator-ip", ip,
-			"--allocator-sg-id", sg, "--workdir", work, "--terraform", filepath.Join(t.TempDir(), "no-tofu")}, more...)
+			"--allocator-sg-id", sg, "--workdir", work, "--terraform", tofu}, more...)
 		return runCLI(t, nil, args...)
 	}
-	// noTofu requires r to have stopped for want of OpenTofu.
+	// noTofu requires r to have stopped when it ran OpenTofu.
 	noTofu := func(t *testing.T, r result) {
 		t.Helper()
 		require.Equal(t, exitFailure, r.code, "%v", r)
-		assert.Contains(t, r.stderr, "opentofu binary")
+		assert.Contains(t, r.stderr, "launch: open launcher: "+tofu)
 	}
 
 	t.Run("missing workdir", func(t *testing.T) {
@@ -93,6 +105,7 @@ func TestLaunchModule(t *testing.T) {
 		require.Equal(t, exitInvalid, r.code, "%v", r)
 		assert.Contains(t, r.stderr, "is neither empty nor an OpenTofu module directory: it holds notes.txt")
 		assert.Equal(t, []string{"notes.txt"}, glob(t, work), "nothing written")
+		assert.NoDirExists(t, filepath.Join(work, ".lablink"), "nothing written")
 	})
 
 	t.Run("unknown module", func(t *testing.T) {
@@ -108,7 +121,8 @@ func TestLaunchModule(t *testing.T) {
 		r := runCLI(t, nil, "launch", "--count", "1", "--gpu", "catalog", "--allocator-ip", "allocator.example.com",
 			"--workdir", work)
 		require.Equal(t, exitInvalid, r.code, "%v", r)
-		assert.Contains(t, r.stderr, "ALLOCATOR_PUBLIC_IP")
+		assert.Equal(t, "launch: --allocator-ip: \"allocator.example.com\" is not an IP address\n", r.stderr,
+			"the flag the user gave, not the variable")
 		assert.NoDirExists(t, work)
 	})
 }
@@ -129,10 +143,11 @@ func TestGPUFlag(t *testing.T) {
 	assert.Empty(t, r.stdout)
 }
 
-// glob returns the names of the files in dir, sorted.
+// glob returns the names of the files in dir, sorted, but the hidden
+// ones (.lablink, .terraform).
 func glob(t *testing.T, dir string) []string {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(dir, "*"))
+	paths, err := filepath.Glob(filepath.Join(dir, "[^.]*"))
 	require.NoError(t, err)
 	for i, p := range paths {
 		paths[i] = filepath.Base(p)

@@ -40,6 +40,19 @@ func TestMain(m *testing.M) {
 // and extra; nothing else of the machine running the tests.
 func runMain(t *testing.T, extra map[string]string, args ...string) result {
 	t.Helper()
+	p := startMain(t, extra, args...)
+	return p.wait(t)
+}
+
+// mainProcess is the CLI running as a process of its own.
+type mainProcess struct {
+	cmd            *exec.Cmd
+	stdout, stderr *bytes.Buffer
+}
+
+// startMain starts the CLI as runMain runs it.
+func startMain(t *testing.T, extra map[string]string, args ...string) *mainProcess {
+	t.Helper()
 	js, err := json.Marshal(args)
 	require.NoError(t, err)
 	home := t.TempDir()
@@ -51,18 +64,24 @@ func runMain(t *testing.T, extra map[string]string, args ...string) result {
 	for k, v := range extra {
 		env = append(env, k+"="+v)
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0])
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	p := &mainProcess{cmd: exec.CommandContext(t.Context(), os.Args[0]), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	require.NoError(t, p.cmd.Start())
+	return p
+}
+
+// wait waits for the process to end and returns what it did.
+func (p *mainProcess) wait(t *testing.T) result {
+	t.Helper()
+	err := p.cmd.Wait()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else {
 		require.NoError(t, err)
 	}
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return result{code: code, stdout: p.stdout.String(), stderr: p.stderr.String()}
 }
 
 // TestREADMECommandQuiet runs the README's first command as a process on

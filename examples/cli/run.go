@@ -7,11 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
+	"slices"
 	"strings"
-
-	"github.com/lablink-go/lablink"
-	"github.com/lablink-go/lablink/clientvars"
+	"time"
 )
 
 // exampleConfig is used whenever --config is not given, the way upstream
@@ -20,57 +18,98 @@ import (
 //go:embed config.yaml
 var exampleConfig []byte
 
-// Exit statuses.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitInvalid = 2
-)
+// progName is the name usage texts give the binary, as the README builds
+// it (go build -o bin/lablink ./examples/cli).
+const progName = "lablink"
 
-const usageText = `usage: go run ./examples/cli <command> [flags]
+// commands lists the commands for the usage text and help --json, in
+// that order.
+var commands = []struct{ name, summary string }{
+	{"render", "render and verify the runtime tfvars (stdout or --out FILE)"},
+	{"validate", "check a config file and list every problem"},
+	{"defaults", "list where each module variable gets its value, and any drift of its default"},
+	{"launch", "add client VMs with OpenTofu in a working directory"},
+	{"status", "list the client VMs, orphans and last launch of a working directory"},
+	{"destroy", "destroy the client VMs of a working directory (asks first on a terminal)"},
+	{"restore-state", "restore the newest good copy of a refused local state, after showing what differs"},
+	{"audit", "list or show launches recorded in an audit store"},
+	{"schedule", "add, list or cancel scheduled destroys and launches (an allocator runs them)"},
+	{"help", "show this text"},
+}
 
-Commands:
-  render    render and verify the runtime tfvars (stdout or --out FILE)
-  validate  check a config file and list every problem
-  defaults  list where each module variable gets its value, and any drift of its default
-  launch    add client VMs with OpenTofu in a working directory
-  destroy   destroy the client VMs of a working directory
-  status    show the client VMs and the last launch of a working directory
-  audit     list or show launches recorded in an audit store
-  schedule  add, list or cancel scheduled destroys and launches (an allocator runs them)
-  help      show this text
+// exitStatuses documents the exit statuses for the usage text and help
+// --json.
+var exitStatuses = []struct {
+	Status  int    `json:"status"`
+	Meaning string `json:"meaning"`
+}{
+	{exitOK, "success"},
+	{exitFailure, "failure: drift, a failed or interrupted launch or destroy, a refused state, an unreachable API"},
+	{exitInvalid, "invalid input: a bad flag or argument, an invalid config, a request beyond the limits, a module variable nothing supplies, a confirmation that cannot be asked"},
+}
 
+func usageText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: %s <command> [flags]\n\nCommands:\n", progName)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-14s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(&b, `
 Off EC2, render and launch need the allocator's security group: pass
 --allocator-sg-id or set ALLOCATOR_SG_ID (on EC2 it is read from instance
 metadata). The agent and register tokens come from LABLINK_AGENT_TOKEN and
 LABLINK_REGISTER_TOKEN, else from the working directory (render --workdir).
 
-Run "go run ./examples/cli <command> -h" for the flags of a command.
-Exit status: 0 success, 1 failure, 2 invalid input or usage.
-`
+Every command takes --json: stdout then holds exactly one JSON document,
+with an "error" member when the exit status is not 0 (see JSON.md).
 
-// cli carries the process boundary: streams and environment. Everything
-// else is passed explicitly.
+Run "%s <command> -h" for the flags of a command.
+Exit status:
+`, progName)
+	for _, s := range exitStatuses {
+		fmt.Fprintf(&b, "  %d  %s\n", s.Status, s.Meaning)
+	}
+	return b.String()
+}
+
+// cli carries the process boundary: streams, environment, clock and
+// whether a person can be asked. Everything else is passed explicitly.
 type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	now    func() time.Time
+	// terminal reports that stdin is a terminal: destroy and
+	// restore-state may ask for confirmation there.
+	terminal bool
+	// json is --json: stdout holds one JSON document.
+	json bool
+	// fromFlag maps the environment variables that a flag set on the
+	// command line replaced to that flag, for messages to name the input
+	// the user gave.
+	fromFlag map[string]string
 }
 
 // run executes one command and returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now,
+		terminal: isTerminal(stdin)}
+	return c.run(ctx, args)
+}
+
+// run dispatches args to a command.
+func (c *cli) run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
+		fmt.Fprint(c.stderr, usageText())
 		return exitInvalid
 	}
 	name, rest := args[0], args[1:]
+	c.json = wantsJSON(args)
 	var err error
 	switch name {
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usageText)
-		return exitOK
+		err = c.help(rest)
 	case "render":
 		err = c.render(ctx, rest)
 	case "validate":
@@ -83,191 +122,92 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = c.destroy(ctx, rest)
 	case "status":
 		err = c.status(ctx, rest)
+	case "restore-state":
+		err = c.restoreState(ctx, rest)
 	case "audit":
 		err = c.audit(ctx, rest)
-		name = "audit"
+		if len(rest) > 0 && (rest[0] == "list" || rest[0] == "show") {
+			name += " " + rest[0]
+		}
 	case "schedule":
 		err = c.schedule(ctx, rest)
 	default:
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", name, usageText)
-		return exitInvalid
+		err = badInput("command", "unknown command %q; run %s help for the list", name, progName)
+		if !c.json {
+			fmt.Fprintf(c.stderr, "unknown command %q\n\n%s", name, usageText())
+			err = silent(exitInvalid)
+		}
+		name = progName
 	}
 	return c.exit(name, err)
 }
 
-// exitError carries an exit status. A nil err means the command has
-// already said everything on its output streams.
-type exitError struct {
-	code int
-	err  error
+// wantsJSON reports whether args ask for --json, looked at before the
+// flags are parsed so that an error in parsing them is a JSON document
+// too.
+func wantsJSON(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool {
+		switch a {
+		case "--json", "-json", "--json=true", "-json=true", "--json=1", "-json=1":
+			return true
+		}
+		return false
+	})
 }
 
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
-// invalid marks err as invalid input (exit 2).
-func invalid(err error) error { return &exitError{code: exitInvalid, err: err} }
-
-// invalidf is invalid with a formatted message.
-func invalidf(format string, a ...any) error { return invalid(fmt.Errorf(format, a...)) }
-
-// silent is an exit status whose explanation is already printed.
-func silent(code int) error { return &exitError{code: code} }
-
-// exit prints err, if any, prefixed with the command name, and returns the
-// exit status it stands for: 0 for nil and for -h, the status an
-// *exitError carries, else 1.
+// exit reports err, if any, and returns the exit status it stands for:
+// 0 for nil and for -h, the status an *exitError carries, else 1. In text
+// mode each problem is a line on stderr prefixed with cmd; with --json
+// the error is stdout's one document.
 func (c *cli) exit(cmd string, err error) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	code := exitFailure
+	code := codeOf(err)
 	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-		if ee.err == nil {
-			return code
-		}
-		err = ee.err
+	if errors.As(err, &ee) && (ee.err == nil || ee.said && !c.json) {
+		return code
 	}
-	fmt.Fprintf(c.stderr, "%s: %v\n", cmd, err)
+	if c.json {
+		c.writeJSON(errorDoc{newErrorBody(cmd, err)})
+		return code
+	}
+	for _, p := range problems(cmd, err) {
+		fmt.Fprintf(c.stderr, "%s: %s\n", cmd, p.Message)
+	}
 	return code
 }
 
-// newFlags returns a flag set that reports to stderr and does not exit.
-func (c *cli) newFlags(name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./examples/cli %s %s\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+// helpDoc is the JSON document of help --json.
+type helpDoc struct {
+	Usage    string        `json:"usage"`
+	Commands []commandDoc  `json:"commands"`
+	Exit     []exitDocItem `json:"exit_statuses"`
 }
 
-// parse parses args, allowing flags after positional arguments, and
-// returns the positional ones. A bad flag is invalid input (the flag
-// package has printed the problem and the usage already); -h yields
-// flag.ErrHelp.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, silent(exitInvalid)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+type commandDoc struct {
+	Name    string `json:"name"`
+	Summary string `json:"summary"`
 }
 
-// noArgs parses args for a command that takes flags only.
-func noArgs(fs *flag.FlagSet, args []string) error {
-	pos, err := parse(fs, args)
-	if err != nil {
+type exitDocItem = struct {
+	Status  int    `json:"status"`
+	Meaning string `json:"meaning"`
+}
+
+func (c *cli) help(args []string) error {
+	fs := c.newFlags("help", "")
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return invalidf("unexpected argument %q (run with -h for usage)", pos[0])
+	if !c.json {
+		fmt.Fprint(c.stdout, usageText())
+		return nil
 	}
-	return nil
-}
-
-// isSet reports whether the flag called name was given on the command line.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == name {
-			set = true
-		}
-	})
-	return set
-}
-
-// loadConfig reads and validates the config at path, or the embedded
-// example config when path is "". Deprecation warnings go to stderr; a
-// config with problems is invalid input, every problem named.
-func (c *cli) loadConfig(path string) (lablink.Config, error) {
-	cfg, warns, err := c.readConfig(path)
-	for _, w := range warns {
-		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	doc := helpDoc{Usage: usageText(), Exit: exitStatuses}
+	for _, cmd := range commands {
+		doc.Commands = append(doc.Commands, commandDoc{cmd.name, cmd.summary})
 	}
-	if err != nil {
-		return lablink.Config{}, invalid(err)
-	}
-	return cfg, nil
-}
-
-// readConfig is lablink.LoadConfig of path, or ParseConfig of the example.
-func (c *cli) readConfig(path string) (lablink.Config, []lablink.Warning, error) {
-	if path == "" {
-		return lablink.ParseConfig(exampleConfig)
-	}
-	return lablink.LoadConfig(path)
-}
-
-// envFlags are the flags that stand in for the allocator's environment
-// variables; a flag given on the command line wins over the variable.
-type envFlags struct {
-	fs                                     *flag.FlagSet
-	allocatorIP, environment, fqdn, lg, sg string
-}
-
-func addEnvFlags(fs *flag.FlagSet) *envFlags {
-	e := &envFlags{fs: fs}
-	fs.StringVar(&e.allocatorIP, "allocator-ip", "", "allocator public IP (default $ALLOCATOR_PUBLIC_IP)")
-	fs.StringVar(&e.environment, "environment", "", `environment name (default $ENVIRONMENT, else the config's environment, else "prod")`)
-	fs.StringVar(&e.fqdn, "fqdn", "", "allocator URL or host name overriding DNS and IP (default $ALLOCATOR_FQDN)")
-	fs.StringVar(&e.lg, "log-group", "", "CloudWatch log group for cloud-init output (default $CLOUD_INIT_LOG_GROUP)")
-	fs.StringVar(&e.sg, "allocator-sg-id", "", "the allocator's security group, allowed to reach the VMs (default $ALLOCATOR_SG_ID, else instance metadata on EC2)")
-	return e
-}
-
-// env returns the launcher environment: the variables read through getenv,
-// overridden by the flags that were set. configPath is the --config given
-// ("" for the embedded one), against whose directory a relative
-// startup_script.path is resolved.
-func (e *envFlags) env(getenv func(string) string, configPath string) clientvars.Env {
-	env := clientvars.EnvFrom(getenv)
-	if configPath != "" {
-		env.ConfigDir = filepath.Dir(configPath)
-	}
-	if isSet(e.fs, "allocator-sg-id") {
-		env.AllocatorSGID = e.sg
-	}
-	if isSet(e.fs, "allocator-ip") {
-		env.AllocatorIP = e.allocatorIP
-	}
-	if isSet(e.fs, "environment") {
-		env.Environment = e.environment
-	}
-	if isSet(e.fs, "fqdn") {
-		env.FQDN = e.fqdn
-	}
-	if isSet(e.fs, "log-group") {
-		env.LogGroup = e.lg
-	}
-	return env
-}
-
-// requireIP checks that an allocator IP was given one way or the other;
-// clientvars.Resolve would reject the empty string too, but without naming
-// the flag.
-func requireIP(env clientvars.Env) error {
-	if strings.TrimSpace(env.AllocatorIP) == "" {
-		return invalidf("no allocator IP: pass --allocator-ip or set ALLOCATOR_PUBLIC_IP")
-	}
+	c.writeJSON(doc)
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,9 +16,9 @@ import (
 	"github.com/lablink-go/lablink/schedule"
 )
 
-const scheduleUsage = `usage: go run ./examples/cli schedule add --store SPEC --name NAME --at TIME [--rule RRULE] [--zone ZONE] [--launch N] [--grace D]
-       go run ./examples/cli schedule list --store SPEC [--status STATUS] [--json]
-       go run ./examples/cli schedule cancel --store SPEC ID
+const scheduleUsage = `usage: lablink schedule add --store SPEC --name NAME --at TIME [--rule RRULE] [--zone ZONE] [--launch N] [--grace D]
+       lablink schedule list --store SPEC [--status STATUS] [--json]
+       lablink schedule cancel --store SPEC ID
 
 Every subcommand takes --environment ENV and --region REGION, as audit does.
 SPEC is the allocator's audit store: s3://BUCKET[/PREFIX] or a directory.
@@ -62,7 +61,7 @@ func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 // calendar opens the Calendar of the flags' store and environment.
 func (c *cli) calendar(ctx context.Context, s *storeFlags) (*schedule.Calendar, error) {
 	if s.spec == "" {
-		return nil, invalidf("--store is required")
+		return nil, badInput("--store", "--store is required")
 	}
 	env := c.getenv("ENVIRONMENT")
 	if isSet(s.fs, "environment") {
@@ -130,13 +129,30 @@ func (c *cli) scheduleAdd(ctx context.Context, args []string) error {
 	}
 	s, err := cal.Create(ctx, req)
 	if errors.Is(err, schedule.ErrDuplicateName) {
-		return invalidf("--name: a schedule named %q exists", strings.TrimSpace(req.Name))
+		return badInput("--name", "--name: a schedule named %q exists", strings.TrimSpace(req.Name))
 	}
 	if err != nil {
 		return flagErrors(err)
 	}
+	if c.json {
+		c.writeJSON(scheduleDoc{Store: sf.spec, Schedule: s})
+		return nil
+	}
 	fmt.Fprintf(c.stdout, "schedule %d %q created: %s\n", s.ID, s.Name, describe(s))
 	return nil
+}
+
+// scheduleDoc is the JSON document of schedule add and cancel: the
+// schedule's record as the allocator's API gives it.
+type scheduleDoc struct {
+	Store    string            `json:"store"`
+	Schedule schedule.Schedule `json:"schedule"`
+}
+
+// scheduleListDoc is the JSON document of schedule list.
+type scheduleListDoc struct {
+	Store     string              `json:"store"`
+	Schedules []schedule.Schedule `json:"schedules"`
 }
 
 // flagErrors turns a Create's field errors into one invalid-input error
@@ -181,13 +197,12 @@ func (c *cli) scheduleList(ctx context.Context, args []string) error {
 	fs := c.newFlags("schedule list", "--store SPEC [--status STATUS] [--json]")
 	sf := addStoreFlags(fs)
 	statusFlag := fs.String("status", "", "only schedules in this status: scheduled, executing, completed, failed or cancelled")
-	asJSON := fs.Bool("json", false, "print the records as a JSON array (the allocator API's schedule records)")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	status, err := schedule.ParseStatus(*statusFlag)
 	if err != nil {
-		return invalidf("--status %q: want scheduled, executing, completed, failed or cancelled", *statusFlag)
+		return badInput("--status", "--status %q: want scheduled, executing, completed, failed or cancelled", *statusFlag)
 	}
 	cal, err := c.calendar(ctx, sf)
 	if err != nil {
@@ -197,10 +212,9 @@ func (c *cli) scheduleList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(append([]schedule.Schedule{}, list...))
+	if c.json {
+		c.writeJSON(scheduleListDoc{Store: sf.spec, Schedules: append([]schedule.Schedule{}, list...)})
+		return nil
 	}
 	if len(list) == 0 {
 		fmt.Fprintf(c.stderr, "schedule list: no schedules in %s\n", sf.spec)
@@ -232,11 +246,11 @@ func (c *cli) scheduleCancel(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return invalidf("want exactly one schedule ID, got %d arguments", len(pos))
+		return badInput("ID", "want exactly one schedule ID, got %d arguments", len(pos))
 	}
 	id, err := strconv.ParseInt(pos[0], 10, 64)
 	if err != nil || id < 1 {
-		return invalidf("schedule ID %q: want a whole number from 1", pos[0])
+		return badInput("ID", "schedule ID %q: want a whole number from 1", pos[0])
 	}
 	cal, err := c.calendar(ctx, sf)
 	if err != nil {
@@ -245,6 +259,10 @@ func (c *cli) scheduleCancel(ctx context.Context, args []string) error {
 	s, err := cal.Cancel(ctx, id, cmp.Or(c.getenv("USER"), "cli"))
 	if err != nil {
 		return err
+	}
+	if c.json {
+		c.writeJSON(scheduleDoc{Store: sf.spec, Schedule: s})
+		return nil
 	}
 	fmt.Fprintf(c.stdout, "schedule %d %q cancelled\n", s.ID, s.Name)
 	return nil

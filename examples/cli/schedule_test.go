@@ -26,9 +26,9 @@ func listJSON(t *testing.T, store string, more ...string) []schedule.Schedule {
 	t.Helper()
 	r := runCLI(t, scheduleEnv, append([]string{"schedule", "list", "--store", store, "--json"}, more...)...)
 	require.Equal(t, exitOK, r.code, "%s", r)
-	var list []schedule.Schedule
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &list), "%s", r)
-	return list
+	var doc scheduleListDoc
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc), "%s", r)
+	return doc.Schedules
 }
 
 func TestScheduleAdd(t *testing.T) {

@@ -171,7 +171,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("prepare workdir", "err", err)
 		return exitFailure
 	}
-	if opts.Inventory, err = setup.Inventory(ctx, f.module, cfg, env, awsCfg); err != nil {
+	if opts.Inventory, err = setup.Inventory(ctx, f.module, f.workdir, cfg, env, awsCfg); err != nil {
 		log.Warn("no inventory of the cloud's VMs: VMs an interrupted apply created outside the state are not reported",
 			"err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -40,7 +41,7 @@ func (f *State) Register(set *flag.FlagSet) {
 	set.StringVar(&f.LockTable, "state-lock-table", "", "lock the S3 state with this DynamoDB table as well, "+
 		"as upstream's existing deployments do")
 	set.IntVar(&f.MaxCount, "max-count", 0, "the most VMs one request may ask for, and one apply add "+
-		"(default: the launcher's, 500)")
+		"(default: the launcher's, "+strconv.Itoa(DefaultMaxCount)+")")
 }
 
 // Check validates the flags on their own; the config is not loaded yet.
