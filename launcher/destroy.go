@@ -74,11 +74,12 @@ func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, ids []int64
 	res.Destroyed = l.prior(p, 0)
 	a, err := l.applyJournaled(ctx, rec, ids, p, sum.Destroy, journal{Action: "destroy"})
 	if err != nil {
-		what := "failed"
-		if errors.Is(err, context.Canceled) {
-			what = "was interrupted"
+		e := &ApplyError{Action: "destroy", Interrupted: errors.Is(err, context.Canceled), Done: a.Done,
+			Planned: sum.Destroy, InState: -1, Err: err}
+		if raw, serr := l.stableState(context.WithoutCancel(ctx)); serr == nil {
+			e.InState = len(l.vms(raw))
 		}
-		return fmt.Errorf("destroy %s after %d of %d changes: %w", what, a.Done, sum.Destroy, err)
+		return e
 	}
 	l.setKnown(0)
 	return nil

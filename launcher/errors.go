@@ -1,6 +1,9 @@
 package launcher
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Conditions callers branch on. A plan the guard refuses is
 // plancheck.ErrRefused (a *plancheck.RefusedError naming every violation);
@@ -8,7 +11,7 @@ import "errors"
 // *tfstate.IntegrityError.
 var (
 	// ErrInvalidCount: the request asks for fewer than 1 or more than
-	// Options.MaxCount VMs.
+	// Options.MaxCount (DefaultMaxCount) VMs.
 	ErrInvalidCount = errors.New("invalid number of VMs")
 	// ErrNothingLaunched: a destroy found no runtime tfvars in the working
 	// directory (upstream answers 404 "no client VMs were launched").
@@ -36,6 +39,46 @@ func (e *InputError) Error() string { return e.Err.Error() }
 // Unwrap returns ErrInvalidInput and the problems.
 func (e *InputError) Unwrap() []error { return []error{ErrInvalidInput, e.Err} }
 
+// DefaultMaxCount is Options.MaxCount's default: the most VMs one request
+// may ask for, and one apply add.
+const DefaultMaxCount = 500
+
 // errSuperseded closes an attempt whose tfvars were re-rendered because the
 // plan found a different number of client VMs than expected.
 var errSuperseded = errors.New("superseded by a new attempt")
+
+// ApplyError is an apply (of a launch or a destroy) that failed or was
+// interrupted after it began: what it did, as far as OpenTofu said, and
+// what the state holds now. Unwrap gives OpenTofu's failure (and, when
+// interrupted, context.Canceled).
+type ApplyError struct {
+	// Action is "launch" or "destroy".
+	Action string
+	// Interrupted reports that the apply stopped on the interrupt the
+	// launcher sent (its context ended); else it failed.
+	Interrupted bool
+	// Done counts the resource changes that completed, Planned those the
+	// plan held; Created counts the client VMs created.
+	Done, Planned, Created int
+	// InState is the number of client VMs the state holds after it, -1
+	// when it could not be read.
+	InState int
+	Err     error
+}
+
+func (e *ApplyError) Error() string {
+	what := "failed"
+	if e.Interrupted {
+		what = "was interrupted"
+	}
+	msg := fmt.Sprintf("apply %s after creating %d of %d VMs", what, e.Created, e.Planned)
+	if e.Action == "destroy" {
+		msg = fmt.Sprintf("destroy %s after %d of %d changes", what, e.Done, e.Planned)
+	}
+	if e.InState >= 0 {
+		msg += fmt.Sprintf("; the state holds %d client VMs", e.InState)
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }

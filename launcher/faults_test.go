@@ -132,6 +132,11 @@ resource "terraform_data" "killer" {
 	}
 	assert.NoError(t, tfstate.Check(f.dir), "the state after the kill")
 	assert.ErrorContains(t, err, "apply failed after creating 2 of 2 VMs", "the error counts what was created")
+	var ae *launcher.ApplyError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, []int{2, 2}, []int{ae.Created, ae.Planned})
+	assert.False(t, ae.Interrupted)
+	assert.Equal(t, f.stateVMs(t), ae.InState)
 	// Nothing created is forgotten: every VM the inventory holds is in
 	// the state or reported as an orphan.
 	st, serr := l.Status(context.Background())

@@ -152,23 +152,19 @@ func (l *Launcher) applyJournaled(ctx context.Context, rec *attempt, ops []int64
 	return a, nil
 }
 
-// failedApply explains an apply that failed or was interrupted: how many
-// of the planned VMs it created, what the state now holds, and the VMs the
-// inventory holds that the state does not.
+// failedApply explains an apply that failed or was interrupted (an
+// *ApplyError): how many of the planned VMs it created, what the state
+// now holds, and the VMs the inventory holds that the state does not.
 func (l *Launcher) failedApply(ctx context.Context, res *Result, a applied, planned int, err error) error {
-	what := "failed"
-	if errors.Is(err, context.Canceled) {
-		what = "was interrupted"
-	}
-	msg := fmt.Sprintf("apply %s after creating %d of %d VMs", what, len(a.Created), planned)
+	e := &ApplyError{Action: "launch", Interrupted: errors.Is(err, context.Canceled), Done: a.Done,
+		Planned: planned, Created: len(a.Created), InState: -1, Err: err}
 	if raw, serr := l.stableState(context.WithoutCancel(ctx)); serr == nil {
-		msg += fmt.Sprintf("; the state holds %d client VMs", len(l.vms(raw)))
+		e.InState = len(l.vms(raw))
 	}
 	if orphans, oerr := l.orphans(context.WithoutCancel(ctx)); oerr == nil && len(orphans) > 0 {
 		res.Orphans = orphans
-		msg += fmt.Sprintf("; %d VMs exist that the state does not hold (see Status)", len(orphans))
 	}
-	return fmt.Errorf("%s: %w", msg, err)
+	return e
 }
 
 // planLaunch plans existing + res.Requested VMs, and at least floor (the

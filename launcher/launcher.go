@@ -48,7 +48,8 @@ type Options struct {
 	IMDS ec2meta.GetMetadataAPIClient
 	// MaxCount is the most VMs one request may ask for, and the most one
 	// apply adds: requests that would take a merged apply past it wait for
-	// the apply after. Default 500, a large class at once.
+	// the apply after. Default DefaultMaxCount (500), a large class at
+	// once.
 	MaxCount int
 	// Parallelism, when positive, is OpenTofu's -parallelism for every
 	// apply and destroy. Default 0: one per planned resource change, at
@@ -120,7 +121,7 @@ type Options struct {
 
 // withDefaults is o with its zero fields set to their defaults.
 func (o Options) withDefaults() Options {
-	o.MaxCount = cmp.Or(max(o.MaxCount, 0), 500)
+	o.MaxCount = cmp.Or(max(o.MaxCount, 0), DefaultMaxCount)
 	o.MaxParallelism = cmp.Or(max(o.MaxParallelism, 0), 100)
 	o.LockTimeout = cmp.Or(max(o.LockTimeout, 0), 2*time.Minute)
 	o.VMResource = cmp.Or(o.VMResource, "lablink_vm")

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/lablink-go/lablink"
@@ -250,33 +248,20 @@ func (c *cli) sayInterrupt(ctx context.Context, cmd string) (stop func() bool) {
 	})
 }
 
-// interruptedApply reads what the launcher says of an apply a signal
-// stopped ("apply was interrupted after creating 3 of 10 VMs; the state
-// holds 3 client VMs"). The launcher offers no type for it; the CLI reads
-// its words.
-var interruptedApply = regexp.MustCompile(`was interrupted after creating (\d+) of (\d+) VMs(?:; the state holds (\d+) client VMs)?`)
-
 // interrupted describes err, the error of an action that a signal
-// stopped: what its apply did, if it began, in the launcher's words up to
-// OpenTofu's output, and the counts in them.
+// stopped: what its apply did, if it began (a *launcher.ApplyError), and
+// the counts in it.
 func interrupted(action string, err error) *interruptedError {
 	ie := &interruptedError{action: action, err: err, headline: "stopped before its apply began; nothing was changed"}
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		msg := e.Error()
-		if inner := errors.Unwrap(e); inner != nil {
-			msg = strings.TrimSuffix(msg, ": "+inner.Error())
-		}
-		// The innermost error that says it is the launcher's own words.
-		if !strings.Contains(msg, " was interrupted after ") {
-			continue
+	var ae *launcher.ApplyError
+	if errors.As(err, &ae) {
+		msg := ae.Error()
+		if ae.Err != nil {
+			msg = strings.TrimSuffix(msg, ": "+ae.Err.Error())
 		}
 		ie.headline = trimCommand(action, msg)
-		if m := interruptedApply.FindStringSubmatch(msg); m != nil {
-			ie.known = true
-			ie.created, _ = strconv.Atoi(m[1])
-			ie.planned, _ = strconv.Atoi(m[2])
-			ie.inState, _ = strconv.Atoi(m[3])
-		}
+		ie.known = true
+		ie.created, ie.planned, ie.inState = ae.Created, ae.Planned, max(ae.InState, 0)
 	}
 	return ie
 }

@@ -9,13 +9,13 @@ import (
 
 	"github.com/lablink-go/lablink"
 	"github.com/lablink-go/lablink/clientvars"
+	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfvars"
 )
 
-// DefaultMaxCount is the launcher's default launcher.Options.MaxCount: the
-// most VMs one request may ask for when --max-count is not given. The
-// launcher does not export it; a test holds the two together.
-const DefaultMaxCount = 500
+// DefaultMaxCount is the most VMs one request may ask for when
+// --max-count is not given: the launcher's own default.
+const DefaultMaxCount = launcher.DefaultMaxCount
 
 // RequestLimit is the most VMs one request may ask for under --max-count:
 // its value, or DefaultMaxCount when it is 0.
