@@ -3,100 +3,127 @@ package main
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/lablink-go/lablink"
+	"net/url"
+	"strconv"
+	"time"
 )
 
-// auth requires HTTP Basic credentials equal to the admin user and
-// password. Both are compared, always, in constant time: there is no early
-// return on a wrong user, so the response time tells nothing about which
-// half was wrong, nor about the secrets' lengths (digests are compared,
-// not the strings).
-func (s *server) auth(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		u, p := digest(user), digest(pass)
-		userOK := subtle.ConstantTimeCompare(u[:], s.userSum[:])
-		passOK := subtle.ConstantTimeCompare(p[:], s.passSum[:])
-		if !ok || userOK&passOK != 1 {
-			if ok {
-				s.log.WarnContext(r.Context(), "authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path)
-			}
-			w.Header().Set("WWW-Authenticate", `Basic realm="lablink", charset="UTF-8"`)
-			writeError(w, http.StatusUnauthorized, "authentication required")
-			return
+// authResult is what authenticate found.
+type authResult int
+
+const (
+	authNone    authResult = iota // no credentials
+	authOK                        // the admin
+	authFailed                    // wrong credentials
+	authLimited                   // too many failures from this address: not checked
+	authExpired                   // a session cookie that is no longer valid, and nothing else
+)
+
+// authenticate finds the admin who sent r: a valid session cookie, else
+// HTTP Basic credentials equal to the admin user and password. Basic
+// credentials from an address that failed too often lately are not
+// checked at all (authLimited, and how long to wait); a failure counts
+// against the address (signInLimiter). Both halves are compared, always,
+// in constant time: there is no early return on a wrong user, so the
+// response time tells nothing about which half was wrong, nor about the
+// secrets' lengths (digests are compared, not the strings).
+func (s *server) authenticate(r *http.Request) (user string, res authResult, retry time.Duration) {
+	expired := false
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if user, ok := s.sessions.get(c.Value); ok {
+			return user, authOK, 0
 		}
-		h.ServeHTTP(w, r)
-	})
+		expired = true
+	}
+	u, p, ok := r.BasicAuth()
+	switch {
+	case !ok && expired:
+		return "", authExpired, 0
+	case !ok:
+		return "", authNone, 0
+	}
+	addr := clientAddr(r)
+	if wait := s.limit.wait(r.Context(), addr); wait > 0 {
+		return "", authLimited, wait
+	}
+	if !s.credentialsOK(u, p) {
+		s.limit.fail(r.Context(), addr, r.URL.Path)
+		return "", authFailed, 0
+	}
+	return s.cfg.App.AdminUser, authOK, 0
+}
+
+func (s *server) credentialsOK(user, pass string) bool {
+	u, p := digest(user), digest(pass)
+	userOK := subtle.ConstantTimeCompare(u[:], s.userSum[:])
+	passOK := subtle.ConstantTimeCompare(p[:], s.passSum[:])
+	return userOK&passOK == 1
 }
 
 func digest(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
-// minPasswordLen is the shortest admin password the server accepts.
-const minPasswordLen = 12
-
-// errWeakPassword is matched by every checkAdminPassword error.
-var errWeakPassword = errors.New("app.admin_password is not fit for a server")
-
-// placeholders are words that mark a password someone meant to replace.
-// A password that, lowercased and stripped of everything but letters and
-// digits, contains one of them is refused, so "CHANGE_ME", "change-me-now!"
-// and "<your password here>" all count.
-var placeholders = []string{
-	"changeme", "changeit", "replaceme", "placeholder", "password",
-	"yourpass", "fillmein", "setme", "todo", "fixme", "example", "default",
-	"secret", "letmein", "qwerty", "123456",
+// guard lets the admin through to h, with the actor in the request's
+// context, and answers anyone else with refuse (after the Retry-After
+// header of an address that failed too often).
+func (s *server) guard(h http.Handler, refuse func(http.ResponseWriter, *http.Request, authResult, time.Duration)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, res, retry := s.authenticate(r)
+		switch res {
+		case authOK:
+			setLoggedUser(r, user)
+			h.ServeHTTP(w, r.WithContext(withActor(r.Context(), user)))
+			return
+		case authLimited:
+			tooManyFailures(w, retry)
+		}
+		refuse(w, r, res, retry)
+	})
 }
 
-// checkAdminPassword refuses the passwords an allocator must not serve
-// with: empty, upstream's placeholders ("MISSING", "PLACEHOLDER_*") or
-// its old default "admin_password", shorter than
-// minPasswordLen characters, a placeholder, an unexpanded template
-// ("${ADMIN_PASSWORD}", "{{ .pw }}", "<password>"), one repeated
-// character, or the user name itself.
-func checkAdminPassword(app lablink.App) error {
-	pw := app.AdminPassword.Reveal()
-	def := lablink.DefaultConfig().App.AdminPassword.Reveal()
-	switch {
-	case pw == "":
-		return fmt.Errorf("%w: it is empty", errWeakPassword)
-	case pw == def || lablink.IsUnresolvedSecret(pw):
-		return fmt.Errorf("%w: it is the unfilled placeholder %q", errWeakPassword, pw)
-	case pw == "admin_password":
-		return fmt.Errorf("%w: it is the old default %q", errWeakPassword, pw)
-	case strings.TrimSpace(pw) != pw:
-		return fmt.Errorf("%w: it starts or ends with white space", errWeakPassword)
-	case utf8.RuneCountInString(pw) < minPasswordLen:
-		return fmt.Errorf("%w: it has fewer than %d characters", errWeakPassword, minPasswordLen)
-	case strings.Contains(pw, "${") || strings.Contains(pw, "{{") ||
-		(strings.HasPrefix(pw, "<") && strings.HasSuffix(pw, ">")):
-		return fmt.Errorf("%w: it looks like an unexpanded template", errWeakPassword)
-	case strings.EqualFold(pw, app.AdminUser):
-		return fmt.Errorf("%w: it equals app.admin_user", errWeakPassword)
-	case repeatsOneRune(pw):
-		return fmt.Errorf("%w: it repeats one character", errWeakPassword)
-	}
-	norm := strings.Map(func(r rune) rune {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			return unicode.ToLower(r)
+// authAPI guards an API route: anyone but the admin gets JSON: 401 with
+// a Basic challenge (none to a browser whose session ended, so that it
+// shows no password dialog for a page's script), or 429 while the
+// client's address is refused for failing too often.
+func (s *server) authAPI(h http.Handler) http.Handler {
+	return s.guard(h, func(w http.ResponseWriter, r *http.Request, res authResult, retry time.Duration) {
+		switch res {
+		case authLimited:
+			writeError(w, http.StatusTooManyRequests, limitedMsg(retry))
+		case authExpired:
+			writeError(w, http.StatusUnauthorized, "session expired; sign in again")
+		default:
+			w.Header().Set("WWW-Authenticate", `Basic realm="lablink", charset="UTF-8"`)
+			writeError(w, http.StatusUnauthorized, "authentication required")
 		}
-		return -1
-	}, pw)
-	for _, p := range placeholders {
-		if strings.Contains(norm, p) {
-			return fmt.Errorf("%w: it contains the placeholder %q", errWeakPassword, p)
-		}
-	}
-	return nil
+	})
 }
 
-func repeatsOneRune(s string) bool {
-	_, size := utf8.DecodeRuneInString(s)
-	return strings.Count(s, s[:size])*size == len(s)
+// authPage guards a page: anyone but the admin is sent to the sign-in
+// page, which brings them back here.
+func (s *server) authPage(h http.Handler) http.Handler {
+	return s.guard(h, func(w http.ResponseWriter, r *http.Request, res authResult, retry time.Duration) {
+		if res == authLimited {
+			s.errorPage(w, r, http.StatusTooManyRequests, "Too many failed sign-ins", limitedMsg(retry))
+			return
+		}
+		next := r.URL.Path
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next = r.URL.RequestURI()
+		}
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+	})
+}
+
+func tooManyFailures(w http.ResponseWriter, retry time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(retry)))
+}
+
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+func limitedMsg(retry time.Duration) string {
+	return fmt.Sprintf("too many failed sign-ins from this address; try again in %d s", retrySeconds(retry))
 }

@@ -12,7 +12,8 @@ import (
 // Canary tokens given to the server through its environment reach the
 // runtime tfvars, and never its answers or its log at any level (DEBUG
 // the lowest): through a launch, the operations API, status, a refused
-// request and a destroy.
+// request, the console's pages (the preview and the audit record
+// included) and a destroy. No answer names the working directory.
 func TestServerNeverSaysTokens(t *testing.T) {
 	tofu := serverTofu(t, "runs OpenTofu")
 	const agent, register = "canaryHTTPAgent-3b5d7f9a1c2e4f6a8b0d", "canaryHTTPRegister-6c8e0a2b4d5f7a9c1e3b"
@@ -31,6 +32,11 @@ func TestServerNeverSaysTokens(t *testing.T) {
 		{http.MethodGet, "/api/operations/1/events", ""},
 		{http.MethodGet, "/api/status", ""},
 		{http.MethodPost, "/api/launch?wait=1", "num_vms=-3"},
+		{http.MethodGet, "/", ""},
+		{http.MethodGet, "/launch/preview?num_vms=2", ""},
+		{http.MethodGet, "/operations/1", ""},
+		{http.MethodGet, "/operations/2", ""},
+		{http.MethodGet, "/vms", ""},
 		{http.MethodPost, "/api/destroy?wait=1", ""},
 	} {
 		status, body := c.do(r.method, r.path, r.body)
@@ -38,6 +44,9 @@ func TestServerNeverSaysTokens(t *testing.T) {
 		said = append(said, string(body))
 	}
 	require.Equal(t, exitOK, s.shutdown())
+	for i, text := range said {
+		assert.NotContains(t, text, workdir, "answer %d names the working directory", i)
+	}
 	said = append(said, s.log.String())
 	for i, text := range said {
 		assert.NotContains(t, text, agent, "answer or log %d", i)

@@ -65,8 +65,9 @@ func TestEndToEndEC2AndS3(t *testing.T) {
 	assert.Equal(t, 5, r2.Total, "launch 3: %+v", r2)
 	assert.Equal(t, 3, r2.Plan.Create, "launch 3: %+v", r2)
 	assert.Zero(t, r2.Plan.Delete+r2.Plan.Replace, "launch 3 deletes or replaces: %+v", r2)
-	wantGPU := gpuJSON{InstanceType: "g4dn.xlarge", NVIDIA: true, Source: string(gpu.SourceAPI), Region: "us-west-2",
-		GPUs: []gpuDevJSON{{Manufacturer: "NVIDIA", Name: "T4-fake", Count: 2, MemoryMiB: 12345}}}
+	// EC2 answered (the catalog knows one T4, not the fake's two): the
+	// audit record, which the answer comes from, names EC2's API.
+	wantGPU := gpuJSON{InstanceType: "g4dn.xlarge", NVIDIA: true, Source: string(gpu.SourceAPI)}
 	for i, r := range []launchResponse{r1, r2} {
 		assert.Equal(t, wantGPU, r.GPU, "launch %d: GPU answer", i+1)
 	}
@@ -119,7 +120,6 @@ func TestEndToEndEC2AndS3(t *testing.T) {
 	assert.ElementsMatch(t, want, keys, "history objects")
 	for _, r := range []launchResponse{r1, r2} {
 		key := path.Join(prefix, audit.HistoryPrefix("staging", r.LaunchID), audit.ManifestName)
-		assert.Equal(t, "s3://"+bucket+"/"+key, r.Audit, "launch %s: audit", r.LaunchID)
 		body, _ := get(key)
 		var m audit.Manifest
 		if !assert.NoError(t, json.Unmarshal(body, &m), "manifest of %s:\n%s", r.LaunchID, body) {

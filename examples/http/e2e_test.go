@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/examples/terraform"
 	"github.com/lablink-go/lablink/gpu"
@@ -27,15 +28,15 @@ import (
 )
 
 // gatedLauncher passes calls to a real Launcher and tells the test, on
-// entered (buffered), each time a Launch call is made.
+// entered (buffered), each time a request is queued.
 type gatedLauncher struct {
 	*launcher.Launcher
 	entered chan struct{}
 }
 
-func (g *gatedLauncher) Launch(ctx context.Context, req launcher.Request) (launcher.Result, error) {
+func (g *gatedLauncher) Start(ctx context.Context, req launcher.Request) (audit.Op, error) {
 	g.entered <- struct{}{}
-	return g.Launcher.Launch(ctx, req)
+	return g.Launcher.Start(ctx, req)
 }
 
 // applyGate blocks the launcher's progress callback, which runs just
@@ -136,7 +137,7 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	gl := &gatedLauncher{Launcher: l, entered: make(chan struct{}, 64)}
-	ts := httptest.NewServer(newServer(gl, testConfig(), serverOptions{Logger: testLogger(t)}))
+	ts := httptest.NewServer(newTestServer(t, gl, serverOptions{AllocatorURL: "http://" + testkit.AllocatorIP}))
 	defer ts.Close()
 	c := e2eClient{t, ts.URL}
 
@@ -161,7 +162,7 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, 5, instanceCount(t, l.TFVarsPath()), "runtime tfvars: instance_count")
 
 	// 20 concurrent requests for one VM each. The first apply is held at
-	// its start until all 20 have called Launch, so the others arrive
+	// its start until all 20 have been queued, so the others arrive
 	// while an apply runs and must be merged.
 	const n = 20
 	for len(gl.entered) > 0 { // the two launches above

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -31,20 +32,30 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs one line per request, after it is answered. The user
-// is logged; the password and the body never are.
+// loggedUser carries, from authentication back to logRequests, the admin
+// a request was authenticated as.
+type loggedUser struct{ name string }
+
+type loggedUserKey struct{}
+
+// setLoggedUser records who r was authenticated as, for the request log.
+func setLoggedUser(r *http.Request, user string) {
+	if u, ok := r.Context().Value(loggedUserKey{}).(*loggedUser); ok {
+		u.name = user
+	}
+}
+
+// logRequests logs one line per request, after it is answered, with the
+// admin it was authenticated as. Credentials and bodies never are: a
+// refused "user" may be a password typed in the wrong box.
 func (s *server) logRequests(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		user := ""
-		if sw.status != http.StatusUnauthorized {
-			// A refused "user" may be a password typed in the wrong box.
-			user, _, _ = r.BasicAuth()
-		}
+		u := &loggedUser{}
+		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), loggedUserKey{}, u)))
 		s.log.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
-			"user", user, "remote", r.RemoteAddr, "duration", time.Since(start))
+			"user", u.name, "remote", r.RemoteAddr, "duration", time.Since(start))
 	})
 }

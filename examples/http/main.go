@@ -1,33 +1,54 @@
-// Command http serves the allocator's launch API over HTTP: the upstream
-// LabLink allocator's POST /api/launch (and destroy, status and scheduled
+// Command http serves the allocator's launch API over HTTP, and an
+// operator's console in the browser: the upstream LabLink allocator's
+// POST /api/launch (and destroy, status, operations and scheduled
 // destruction) in front of a launcher.Launcher.
 //
 //	go run ./examples/http --config config.yaml --workdir /var/lib/lablink/client \
-//	    [--addr 127.0.0.1:8080] [--module local|aws|DIR] [--terraform PATH] \
-//	    [--audit SPEC] [--gpu auto|catalog|true|false] [--schedule-poll 30s] [--insecure-dev]
+//	    [--addr 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE] [--module local|aws|DIR] \
+//	    [--terraform PATH] [--audit SPEC] [--gpu auto|catalog|true|false] [--schedule-poll 30s] \
+//	    [--insecure-dev]
 //
-// Every /api/ route needs HTTP Basic auth with app.admin_user and
-// app.admin_password; the server refuses to start with a default, short
-// or placeholder password (upstream's unfilled "MISSING" included) unless
-// --insecure-dev is given. The allocator's public IP and environment come
-// from ALLOCATOR_PUBLIC_IP (required), ENVIRONMENT (else the config's
-// environment), ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, as upstream. The
-// allocator's security group comes from ALLOCATOR_SG_ID, else, on EC2, from
-// instance metadata; the agent and register tokens from LABLINK_AGENT_TOKEN
-// and LABLINK_REGISTER_TOKEN, else those kept in the workdir. The server
-// refuses to start when one of them is missing or invalid, naming it,
-// rather than failing every launch. Deprecated config keys are logged as
-// warnings and keep their old meaning.
+// The admin is app.admin_user with app.admin_password. API clients send
+// them with HTTP Basic auth on every request; browsers sign in at /signin
+// and get a session cookie (HttpOnly, SameSite=Strict, Secure over TLS)
+// that lasts app.admin_session_timeout_minutes. Failed sign-ins slow down
+// per client address. Every request but GET, HEAD and OPTIONS that a
+// browser sends from another origin is refused (403), whatever its
+// credentials: a page elsewhere cannot launch or destroy anything with
+// the operator's cookie or cached password. Clients that send no browser
+// headers (curl, scripts) are not affected.
+//
+// The server refuses to start with a default, short or placeholder
+// password (upstream's unfilled "MISSING" included) unless --insecure-dev
+// is given, which in turn refuses any listen address but a loopback one.
+// --tls-cert and --tls-key serve HTTPS. The allocator's public IP and
+// environment come from ALLOCATOR_PUBLIC_IP (required), ENVIRONMENT (else
+// the config's environment), ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, as
+// upstream. The allocator's security group comes from ALLOCATOR_SG_ID,
+// else, on EC2, from instance metadata; the agent and register tokens
+// from LABLINK_AGENT_TOKEN and LABLINK_REGISTER_TOKEN, else those kept in
+// the workdir. The server refuses to start when one of them is missing or
+// invalid, naming it, rather than failing every launch. Deprecated config
+// keys are logged as warnings and keep their old meaning. A workdir the
+// server creates is readable by its owner only (0700): it holds the state
+// and the tokens.
 //
 // Launches and destroys are operations, as upstream's: POST /api/launch
 // and /api/destroy answer 202 {"job_id": N, "status": "queued"} (a
-// redirect to /api/operations/N for other than JSON clients; ?wait=1
-// answers when done), and GET /api/operations, /api/operations/N and
-// /api/operations/N/events (Server-Sent Events) follow them. --state
-// local|s3|s3://BUCKET/KEY chooses where OpenTofu keeps the state
-// (--state-path-style and --state-not-aws for MinIO), --max-count bounds
-// a request. At start the server marks the operations a dead allocator
-// left as interrupted and clears its stale S3 lock (launcher.Recover).
+// redirect to the console's page of operation N for other than JSON
+// clients; ?wait=1 answers when done), and GET /api/operations,
+// /api/operations/N and /api/operations/N/events (Server-Sent Events)
+// follow them. JSON bodies are read strictly (an unknown field, a key
+// given twice or data after the value is a 400), and every error is
+// {"error": "..."} (with "launch_id" when an audit record tells more).
+// The console's pages are under / (upstream's /admin pages redirect
+// there): an overview, launch with a preview, destroy with a typed
+// confirmation, operations with live progress and their audit records,
+// and the client VMs. --state local|s3|s3://BUCKET/KEY chooses where
+// OpenTofu keeps the state (--state-path-style and --state-not-aws for
+// MinIO), --max-count bounds a request. At start the server marks the
+// operations a dead allocator left as interrupted and clears its stale S3
+// lock (launcher.Open).
 //
 // A class's schedule destroys (or launches) client VMs at set times, once
 // or on an RFC 5545 RRULE in a time zone: POST /api/schedule-destruction
@@ -53,6 +74,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,6 +106,7 @@ const (
 
 type flags struct {
 	config, workdir, addr, module, terraform, audit string
+	tlsCert, tlsKey                                 string
 	gpu                                             setup.GPUMode
 	insecureDev                                     bool
 	logLevel                                        slog.Level
@@ -161,13 +184,19 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 	// server with its name instead of failing each launch with a 500. GPU
 	// support is not looked up: that is each launch's business (cached per
 	// instance type), and the server must not need EC2 to start.
-	if _, err := clientvars.CheckInputs(cfg, env); err != nil {
+	inputs, err := clientvars.CheckInputs(cfg, env)
+	if err != nil {
 		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
 			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
 			"err", err)
 		return exitUsage
 	}
-	if err := installModule(f.workdir, f.module, log); err != nil {
+	tlsConfig, err := loadTLS(f.tlsCert, f.tlsKey)
+	if err != nil {
+		log.Error("refusing to start", "err", err)
+		return exitUsage
+	}
+	if err := prepareWorkdir(f.workdir, f.module, log); err != nil {
 		log.Error("prepare workdir", "err", err)
 		return exitFailure
 	}
@@ -189,7 +218,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		return exitFailure
 	}
 	logRecovery(l.Recovery(), log)
+	return listenAndServe(ctx, f, l, cfg, store, serverOptions{Logger: log, Environment: l.Environment(),
+		AllocatorURL: inputs.URL.String()}, tlsConfig)
+}
 
+// listenAndServe serves l on f.addr, with the schedules of store (nil:
+// the default store under the workdir), until ctx is done, and shuts
+// the schedules and l down.
+func listenAndServe(ctx context.Context, f flags, l *launcher.Launcher, cfg lablink.Config, store audit.Store,
+	opts serverOptions, tlsConfig *tls.Config) int {
+	log := opts.Logger
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		_ = l.Close()
@@ -203,8 +241,18 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("schedules", "err", err)
 		return exitFailure
 	}
-	log.Info("lablink http", "workdir", f.workdir, "module", f.module, "gpu", fmt.Sprintf("%T", g.Detector))
-	srv := newHTTPServer(newServer(l, cfg, serverOptions{Logger: log, Calendar: cal}), log)
+	opts.Calendar = cal
+	h, err := newServer(l, cfg, opts)
+	if err != nil {
+		_ = sched.Close()
+		_ = ln.Close()
+		_ = l.Close()
+		log.Error("console", "err", err)
+		return exitFailure
+	}
+	log.Info("lablink http", "workdir", f.workdir, "module", f.module, "tls", tlsConfig != nil)
+	srv := newHTTPServer(h, log)
+	srv.TLSConfig = tlsConfig
 	if err := serve(ctx, srv, ln, schedulerFirst(ctx, l, sched), f.shutdownTimeout, log); err != nil {
 		log.Error("serve", "err", err)
 		return exitFailure
@@ -223,7 +271,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	set.StringVar(&f.terraform, "terraform", "", "OpenTofu or Terraform binary (default $TOFU_PATH, then tofu or terraform on PATH)")
 	set.StringVar(&f.audit, "audit", "", "audit store spec (default: a directory under the workdir)")
 	gpuMode := set.String("gpu", "", setup.GPUUsage)
-	set.BoolVar(&f.insecureDev, "insecure-dev", false, "allow a weak admin password (local trials only)")
+	set.BoolVar(&f.insecureDev, "insecure-dev", false, "allow a weak admin password (local trials only: loopback addresses only)")
+	set.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	set.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	set.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "the least level logged: DEBUG, INFO, WARN or ERROR")
 	set.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 2*time.Minute,
 		"how long shutdown waits for interrupted applies; keep it below the process manager's kill timeout")
@@ -250,6 +300,13 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 	if err := f.state.Check(); err != nil {
 		errs = append(errs, err)
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if f.insecureDev && !loopback(f.addr) {
+		errs = append(errs, fmt.Errorf("--insecure-dev serves only on a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), "+
+			"where nobody else can reach its weak password; --addr is %q", f.addr))
+	}
 	if f.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 	}
@@ -265,25 +322,4 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 		return f, exitUsage
 	}
 	return f, exitOK
-}
-
-// installModule puts the module --module names into dir unless dir holds
-// a module, which is then the state of an earlier run and is used as it
-// is: a difference from the --module one is logged, never overwritten.
-func installModule(dir, module string, log *slog.Logger) error {
-	mod, err := terraform.Open(module)
-	if err != nil {
-		return err
-	}
-	inst, err := mod.Install(dir)
-	switch {
-	case err != nil:
-		return err
-	case inst.Wrote != nil:
-		log.Info("wrote module", "module", module, "workdir", dir, "files", inst.Wrote)
-	case len(inst.Diff) > 0:
-		log.Warn("workdir module differs from "+mod.String()+"; using the workdir's files",
-			"module", module, "workdir", dir, "files", inst.Diff)
-	}
-	return nil
 }

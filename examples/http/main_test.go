@@ -63,14 +63,14 @@ func TestMainStopsOnSignal(t *testing.T) {
 				}
 			})
 
-			var addr string
+			var url string
 			select {
-			case addr = <-log.listening:
+			case url = <-log.listening:
 			case err := <-exited:
 				waited = true
 				require.FailNow(t, "server exited before listening", "%v", err)
 			}
-			resp, err := http.Get("http://" + addr + "/healthz")
+			resp, err := http.Get(url + "/healthz")
 			require.NoError(t, err)
 			resp.Body.Close()
 

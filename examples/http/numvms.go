@@ -38,12 +38,8 @@ func (s *server) numVMs(w http.ResponseWriter, r *http.Request) (n, status int, 
 		var body struct {
 			NumVMs json.RawMessage `json:"num_vms"`
 		}
-		dec := json.NewDecoder(r.Body)
-		if err := dec.Decode(&body); err != nil {
-			if tooLarge(err) {
-				return 0, http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
-			}
-			return 0, http.StatusBadRequest, "invalid JSON body"
+		if status, msg := s.readJSON(w, r, &body); status != 0 {
+			return 0, status, msg
 		}
 		var ok bool
 		raw, present, ok = jsonNumVMs(body.NumVMs)

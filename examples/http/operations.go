@@ -38,16 +38,15 @@ type acceptedJSON struct {
 }
 
 // accepted answers a queued operation: 202 with its id to a JSON client,
-// a 303 redirect to the operation to others (upstream redirects the admin
-// page's form posts back to its admin page; this server has none, and the
-// operation's JSON is where a browser can follow it).
+// a 303 redirect to the operation's page to others (upstream redirects
+// the admin page's form posts back to its admin page).
 func accepted(w http.ResponseWriter, r *http.Request, op audit.Op) {
-	loc := "/api/operations/" + strconv.FormatInt(op.ID, 10)
+	id := strconv.FormatInt(op.ID, 10)
 	if !wantsJSON(r) {
-		http.Redirect(w, r, loc, http.StatusSeeOther)
+		http.Redirect(w, r, "/operations/"+id, http.StatusSeeOther)
 		return
 	}
-	w.Header().Set("Location", loc)
+	w.Header().Set("Location", "/api/operations/"+id)
 	writeJSON(w, http.StatusAccepted, acceptedJSON{op.ID, op.Status})
 }
 
@@ -199,7 +198,7 @@ func publicError(op audit.Op) string {
 	first, _, _ := strings.Cut(op.Error, "\n")
 	bare := strings.TrimPrefix(strings.TrimPrefix(first, "launch: "), "destroy: ")
 	switch {
-	case strings.HasPrefix(bare, plancheck.ErrRefused.Error()+": "):
+	case isRefused(bare):
 		return bare
 	case bare == launcher.ErrNothingLaunched.Error():
 		return bare
@@ -207,6 +206,11 @@ func publicError(op audit.Op) string {
 		return "the server shut down before the " + name + " ran"
 	}
 	return name + " failed; " + see
+}
+
+// isRefused reports the public text of a plan the guard refused.
+func isRefused(msg string) bool {
+	return strings.HasPrefix(msg, plancheck.ErrRefused.Error()+": ")
 }
 
 // operations is GET /api/operations: the newest operations first, 50 by

@@ -139,12 +139,13 @@ func TestOperationsEndToEnd(t *testing.T) {
 		"--addr", "127.0.0.1:0", "--terraform", tofu, "--gpu", "catalog")
 	c := s.client()
 
-	// A form post, as the admin page sends it: a redirect to the operation.
+	// A form post, as upstream's admin page sends it: a redirect to the
+	// operation's page.
 	resp, body := c.request(http.MethodPost, "/api/launch", formCT, "", "num_vms=1")
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "form post: %s", body)
 	loc := resp.Header.Get("Location")
 	var first int64
-	_, err := fmt.Sscanf(loc, "/api/operations/%d", &first)
+	_, err := fmt.Sscanf(loc, "/operations/%d", &first)
 	require.NoError(t, err, "Location %q", loc)
 	op := c.final(first)
 	assert.Equal(t, audit.StatusSucceeded, op.Status, "form launch: %+v", op)
@@ -346,14 +347,14 @@ func TestCrashRecovery(t *testing.T) {
 			t.Logf("doomed server's log:\n%s", log)
 		}
 	})
-	var addr string
+	var url string
 	select {
-	case addr = <-log.listening:
+	case url = <-log.listening:
 	case err := <-exited:
 		killed = true
 		require.FailNow(t, "the server exited before listening", "%v", err)
 	}
-	c := e2eClient{t, "http://" + addr}
+	c := e2eClient{t, url}
 	id := c.startLaunch(2)
 	waitForFile(t, started, "the apply never reached the waiting resource")
 	assert.Equal(t, audit.StatusRunning, c.operation(id).Status, "operation mid-apply")

@@ -11,8 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,14 +40,14 @@ func TestLaunchQueued(t *testing.T) {
 		wantLocation string
 	}{
 		{name: "form", contentType: formCT, body: form("num_vms", "2"),
-			wantStatus: http.StatusSeeOther, wantLocation: "/api/operations/1"},
+			wantStatus: http.StatusSeeOther, wantLocation: "/operations/1"},
 		{name: "form from a browser", contentType: formCT, body: form("num_vms", "2"),
 			accept:     "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-			wantStatus: http.StatusSeeOther, wantLocation: "/api/operations/1"},
+			wantStatus: http.StatusSeeOther, wantLocation: "/operations/1"},
 		{name: "form from curl", contentType: formCT, body: form("num_vms", "2"), accept: "*/*",
-			wantStatus: http.StatusSeeOther, wantLocation: "/api/operations/1"},
+			wantStatus: http.StatusSeeOther, wantLocation: "/operations/1"},
 		{name: "form refusing JSON", contentType: formCT, body: form("num_vms", "2"), accept: "application/json;q=0",
-			wantStatus: http.StatusSeeOther, wantLocation: "/api/operations/1"},
+			wantStatus: http.StatusSeeOther, wantLocation: "/operations/1"},
 		{name: "form accepting JSON", contentType: formCT, body: form("num_vms", "2"), accept: "application/json",
 			wantStatus: http.StatusAccepted, wantBody: queued, wantLocation: "/api/operations/1"},
 		{name: "form preferring JSON", contentType: formCT, body: form("num_vms", "2"),
@@ -62,23 +60,19 @@ func TestLaunchQueued(t *testing.T) {
 		{name: "bad wait", contentType: formCT, body: form("num_vms", "2"), query: "?wait=soon",
 			wantStatus: http.StatusBadRequest, wantBody: `{"error": "` + msgBadWait + `"}`},
 		{name: "too many", contentType: "application/json", body: []byte(`{"num_vms": 501}`),
-			startErr:   fmt.Errorf("%w: 501; want 1 to 500", launcher.ErrInvalidCount),
 			wantStatus: http.StatusBadRequest, wantBody: `{"error": "invalid number of VMs: 501; want 1 to 500"}`},
 		{name: "store failure", contentType: "application/json", body: jsonBody,
 			startErr:   errors.New("launcher: audit: record operation: access denied to s3://b/k"),
 			wantStatus: http.StatusInternalServerError,
-			wantBody:   `{"error": "launch failed; see the server log", "launch_id": "", "audit": ""}`},
+			wantBody:   `{"error": "launch failed; see the server log"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeLauncher{}
-			f.StartFn = func(ctx context.Context, req launcher.Request) (audit.Op, error) {
-				if tc.startErr != nil {
-					return audit.Op{}, tc.startErr
-				}
-				return queueStart(f)(ctx, req)
+			d := newDouble(t)
+			if tc.startErr != nil {
+				d.start = func(context.Context, launcher.Request) (audit.Op, error) { return audit.Op{}, tc.startErr }
 			}
-			w := serveOne(t, newTestHandler(t, f), http.MethodPost, "/api/launch"+tc.query, tc.contentType, tc.accept, tc.body)
+			w := serveOne(t, newTestHandler(t, d), http.MethodPost, "/api/launch"+tc.query, tc.contentType, tc.accept, tc.body)
 			assert.Equal(t, tc.wantStatus, w.Code, "status; body %s", w.Body)
 			assert.Equal(t, tc.wantLocation, w.Header().Get("Location"), "Location")
 			if tc.wantBody != "" {
@@ -108,32 +102,28 @@ func serveOne(t *testing.T, h http.Handler, method, target, contentType, accept 
 // runtime tfvars it is upstream's 404 at once, and nothing is queued.
 func TestDestroyQueued(t *testing.T) {
 	t.Run("nothing launched", func(t *testing.T) {
-		w := serveOne(t, newTestHandler(t, &fakeLauncher{}), http.MethodPost, "/api/destroy", "", "application/json", nil)
+		w := serveOne(t, newTestHandler(t, newFake(t)), http.MethodPost, "/api/destroy", "", "application/json", nil)
 		assert.Equal(t, http.StatusNotFound, w.Code, "status")
 		assert.JSONEq(t, `{"error":"no client VMs were launched"}`, w.Body.String())
 	})
 	for _, tc := range []struct {
-		name, accept string
-		wantStatus   int
+		name, accept, wantLocation string
+		wantStatus                 int
 	}{
-		{"JSON client", "application/json", http.StatusAccepted},
-		{"form", "", http.StatusSeeOther},
+		{"JSON client", "application/json", "/api/operations/2", http.StatusAccepted},
+		{"form", "", "/operations/2", http.StatusSeeOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tfvars := filepath.Join(t.TempDir(), "terraform.runtime.tfvars")
-			require.NoError(t, os.WriteFile(tfvars, []byte("instance_count = 1\n"), 0o600))
-			var actor string
-			f := &fakeLauncher{TFVars: tfvars, StartDestroyFn: func(_ context.Context, a string) (audit.Op, error) {
-				actor = a
-				return audit.Op{ID: 7, Action: audit.Destroy, Status: audit.StatusQueued}, nil
-			}}
+			f := launched(t, 1)
 			w := serveOne(t, newTestHandler(t, f), http.MethodPost, "/api/destroy", formCT, tc.accept, nil)
 			assert.Equal(t, tc.wantStatus, w.Code, "status; body %s", w.Body)
-			assert.Equal(t, "/api/operations/7", w.Header().Get("Location"))
+			assert.Equal(t, tc.wantLocation, w.Header().Get("Location"))
 			if tc.wantStatus == http.StatusAccepted {
-				assert.JSONEq(t, `{"job_id": 7, "status": "queued"}`, w.Body.String())
+				assert.JSONEq(t, `{"job_id": 2, "status": "queued"}`, w.Body.String())
 			}
-			assert.Equal(t, testUser, actor)
+			reqs := f.Requests()
+			require.Len(t, reqs, 2)
+			assert.Equal(t, launcher.Request{Destroy: true, Actor: testUser}, reqs[1])
 		})
 	}
 }
@@ -238,11 +228,12 @@ func TestOperationsList(t *testing.T) {
 		t.Run(tc.query, func(t *testing.T) {
 			var gotLimit int
 			var gotStatuses []audit.OpStatus
-			f := &fakeLauncher{OpsFn: func(_ context.Context, q audit.OpQuery) ([]audit.Op, int64, error) {
+			d := newDouble(t)
+			d.ops = func(_ context.Context, q audit.OpQuery) ([]audit.Op, int64, error) {
 				gotLimit, gotStatuses = q.Limit, q.Statuses
 				return []audit.Op{failedOp()}, 0, nil
-			}}
-			w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations"+tc.query, "", "", nil)
+			}
+			w := serveOne(t, newTestHandler(t, d), http.MethodGet, "/api/operations"+tc.query, "", "", nil)
 			require.Equal(t, tc.wantStatus, w.Code, "status; body %s", w.Body)
 			if tc.wantError != "" {
 				assert.Equal(t, tc.wantError, errorOf(t, w))
@@ -256,16 +247,16 @@ func TestOperationsList(t *testing.T) {
 		})
 	}
 	t.Run("none", func(t *testing.T) {
-		f := &fakeLauncher{OpsFn: func(context.Context, audit.OpQuery) ([]audit.Op, int64, error) { return nil, 0, nil }}
-		w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations?status=in_progress", "", "", nil)
+		w := serveOne(t, newTestHandler(t, newFake(t)), http.MethodGet, "/api/operations?status=in_progress", "", "", nil)
 		assert.Equal(t, http.StatusOK, w.Code)
 		assert.JSONEq(t, `[]`, w.Body.String(), "an empty list, not null")
 	})
 	t.Run("store failure", func(t *testing.T) {
-		f := &fakeLauncher{OpsFn: func(context.Context, audit.OpQuery) ([]audit.Op, int64, error) {
+		d := newDouble(t)
+		d.ops = func(context.Context, audit.OpQuery) ([]audit.Op, int64, error) {
 			return nil, 0, errors.New("audit: list operations: AccessDenied")
-		}}
-		w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations", "", "", nil)
+		}
+		w := serveOne(t, newTestHandler(t, d), http.MethodGet, "/api/operations", "", "", nil)
 		assert.Equal(t, http.StatusInternalServerError, w.Code)
 		assert.Equal(t, msgOpsFailure, errorOf(t, w))
 	})
@@ -299,13 +290,12 @@ func TestOperationGet(t *testing.T) {
 				}
 				return errors.New("audit: read operation: SlowDown")
 			}
-			f := &fakeLauncher{
-				OpFn: func(_ context.Context, id int64) (audit.Op, error) { return failedOp(), lookup(id) },
-				WatchFn: func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
-					return nil, func() {}, lookup(id)
-				},
+			d := newDouble(t)
+			d.op = func(_ context.Context, id int64) (audit.Op, error) { return failedOp(), lookup(id) }
+			d.watch = func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
+				return nil, func() {}, lookup(id)
 			}
-			w := serveOne(t, newTestHandler(t, f), http.MethodGet, tc.path, "", "", nil)
+			w := serveOne(t, newTestHandler(t, d), http.MethodGet, tc.path, "", "", nil)
 			require.Equal(t, tc.wantStatus, w.Code, "status; body %s", w.Body)
 			if tc.wantError != "" {
 				assert.Equal(t, tc.wantError, errorOf(t, w))
@@ -394,15 +384,16 @@ func stepsOf() []audit.Op {
 func TestEvents(t *testing.T) {
 	steps := stepsOf()
 	var cancelled atomic.Bool
-	f := &fakeLauncher{WatchFn: func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
+	d := newDouble(t)
+	d.watch = func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
 		c := make(chan audit.Op, len(steps))
 		for _, op := range steps {
 			c <- op
 		}
 		close(c)
 		return c, func() { cancelled.Store(true) }, nil
-	}}
-	w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations/1/events", "", "", nil)
+	}
+	w := serveOne(t, newTestHandler(t, d), http.MethodGet, "/api/operations/1/events", "", "", nil)
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "text/event-stream", w.Header().Get("Content-Type"))
 	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
@@ -451,12 +442,13 @@ func getStream(t *testing.T, ctx context.Context, url string) *http.Response {
 // cancelling its watch, when the client goes away.
 func TestEventsHeartbeatAndDisconnect(t *testing.T) {
 	cancelled := make(chan struct{})
-	f := &fakeLauncher{t: t, WatchFn: func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
+	d := newDouble(t)
+	d.watch = func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
 		c := make(chan audit.Op, 1)
 		c <- stepsOf()[1] // running, and nothing more
 		return c, func() { close(cancelled) }, nil
-	}}
-	h := newServer(f, testConfig(), serverOptions{Logger: testLogger(t), Heartbeat: 10 * time.Millisecond})
+	}
+	h := newTestServer(t, d, serverOptions{Heartbeat: 10 * time.Millisecond})
 	// More heartbeats than fit in the server's WriteTimeout: the stream
 	// moves its write deadline forward.
 	url, _ := streamServer(t, h, 50*time.Millisecond)
@@ -485,11 +477,12 @@ func TestEventsHeartbeatAndDisconnect(t *testing.T) {
 // on until its operation's final state, which the interrupt brings.
 func TestEventsAtShutdown(t *testing.T) {
 	c := make(chan audit.Op, 1)
-	f := &fakeLauncher{t: t, WatchFn: func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
+	d := newDouble(t)
+	d.watch = func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
 		c <- stepsOf()[1]
 		return c, func() {}, nil
-	}}
-	h := newServer(f, testConfig(), serverOptions{Logger: testLogger(t)})
+	}
+	h := newTestServer(t, d)
 	url, end := streamServer(t, h, 0)
 	resp := getStream(t, t.Context(), url+"/api/operations/1/events")
 	defer resp.Body.Close()
@@ -512,22 +505,21 @@ func TestEventsAtShutdown(t *testing.T) {
 func TestEventsFollowStore(t *testing.T) {
 	steps := stepsOf()
 	var reads atomic.Int32
-	f := &fakeLauncher{
-		WatchFn: func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
-			c := make(chan audit.Op, 1)
-			c <- steps[1]
-			close(c)
-			return c, func() {}, nil
-		},
-		OpFn: func(_ context.Context, id int64) (audit.Op, error) {
-			// Unchanged once, then done.
-			if reads.Add(1) == 1 {
-				return steps[1], nil
-			}
-			return steps[3], nil
-		},
+	d := newDouble(t)
+	d.watch = func(_ context.Context, id int64) (<-chan audit.Op, func(), error) {
+		c := make(chan audit.Op, 1)
+		c <- steps[1]
+		close(c)
+		return c, func() {}, nil
 	}
-	w := serveOne(t, newTestHandler(t, f), http.MethodGet, "/api/operations/1/events", "", "", nil)
+	d.op = func(_ context.Context, id int64) (audit.Op, error) {
+		// Unchanged once, then done.
+		if reads.Add(1) == 1 {
+			return steps[1], nil
+		}
+		return steps[3], nil
+	}
+	w := serveOne(t, newTestHandler(t, d), http.MethodGet, "/api/operations/1/events", "", "", nil)
 	got := opsOf(t, readEvents(t, w.Body, nil))
 	assert.Equal(t, []opJSON{opView(steps[1]), opView(steps[3])}, got, "events")
 	assert.EqualValues(t, 2, reads.Load(), "store reads")
@@ -539,26 +531,19 @@ func TestEventsFollowStore(t *testing.T) {
 func TestShutdownWaitsForOperations(t *testing.T) {
 	interrupted := make(chan struct{})
 	release := make(chan struct{})
-	changes := make(chan audit.Op, 1)
 	var opDone atomic.Bool
-	f := &fakeLauncher{t: t}
-	f.StartFn = func(ctx context.Context, req launcher.Request) (audit.Op, error) {
-		op := audit.Op{ID: 1, Action: audit.Launch, Status: audit.StatusQueued}
-		go func() {
-			<-ctx.Done()
-			close(interrupted)
-			<-release
-			op.Status = audit.StatusInterrupted
-			opDone.Store(true)
-			changes <- op
-			close(changes)
-		}()
-		return op, nil
-	}
-	f.WatchFn = func(context.Context, int64) (<-chan audit.Op, func(), error) { return changes, func() {}, nil }
+	d := newDouble(t)
+	op := newSteppedOp(audit.Op{ID: 1, Action: audit.Launch, Status: audit.StatusQueued})
+	op.use(d, func(ctx context.Context) {
+		<-ctx.Done()
+		close(interrupted)
+		<-release
+		opDone.Store(true)
+		op.set(audit.Op{ID: 1, Action: audit.Launch, Status: audit.StatusInterrupted})
+	})
 	closer := &fakeCloser{launchDone: &opDone}
 	log := testLogger(t)
-	srv := newHTTPServer(newServer(f, testConfig(), serverOptions{Logger: log}), log)
+	srv := newHTTPServer(newTestServer(t, d, serverOptions{Logger: log}), log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	sig, sendSignal := context.WithCancel(context.Background())

@@ -136,7 +136,7 @@ func noAWS(t *testing.T) {
 }
 
 // logSink is the stderr of an in-process run: it keeps everything
-// written, and reports the address of the "listening" log line on
+// written, and reports the URL of the "listening" log line on
 // listening. It is safe for concurrent use.
 type logSink struct {
 	mu        sync.Mutex
@@ -157,10 +157,10 @@ func (s *logSink) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		var rec struct{ Msg, Addr string }
+		var rec struct{ Msg, URL string }
 		if json.Unmarshal(s.pending[:i], &rec) == nil && rec.Msg == "listening" {
 			select {
-			case s.listening <- rec.Addr:
+			case s.listening <- rec.URL:
 			default:
 			}
 		}
@@ -227,8 +227,8 @@ func startRunLog(t *testing.T, env map[string]string, log *logSink, args ...stri
 		}
 	})
 	select {
-	case addr := <-s.log.listening:
-		s.url = "http://" + addr
+	case url := <-s.log.listening:
+		s.url = url
 	case code := <-s.done:
 		s.done <- code
 		t.Fatalf("run exited with %d before listening", code)
@@ -268,11 +268,11 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--config", "c.yaml", "--workdir", "w"}, want: defaults},
 		{name: "every flag",
-			args: []string{"--config", "c.yaml", "--workdir", "w", "--addr", ":9000", "--module", "aws",
+			args: []string{"--config", "c.yaml", "--workdir", "w", "--addr", "localhost:9000", "--module", "aws",
 				"--terraform", "/bin/tofu", "--audit", "s3://b/p", "--gpu", "catalog", "--insecure-dev",
 				"--shutdown-timeout", "30s", "--schedule-poll", "2s"},
 			want: with(func(f *flags) {
-				f.addr, f.module, f.terraform, f.audit, f.gpu = ":9000", "aws", "/bin/tofu", "s3://b/p", "catalog"
+				f.addr, f.module, f.terraform, f.audit, f.gpu = "localhost:9000", "aws", "/bin/tofu", "s3://b/p", "catalog"
 				f.insecureDev, f.shutdownTimeout, f.schedulePoll = true, 30*time.Second, 2*time.Second
 			})},
 		{name: "gpu auto", args: []string{"--config", "c.yaml", "--workdir", "w", "--gpu", "auto"},
@@ -299,6 +299,18 @@ func TestParseFlags(t *testing.T) {
 			code: exitUsage, stderr: []string{"invalid boolean value"}},
 		{name: "extra arguments", args: []string{"--config", "c.yaml", "--workdir", "w", "serve"},
 			code: exitUsage, stderr: []string{`unexpected arguments ["serve"]`}},
+		{name: "insecure-dev on IPv6 loopback", args: []string{"--config", "c.yaml", "--workdir", "w", "--insecure-dev", "--addr", "[::1]:8080"},
+			want: with(func(f *flags) { f.insecureDev, f.addr = true, "[::1]:8080" })},
+		{name: "insecure-dev on every address", args: []string{"--config", "c.yaml", "--workdir", "w", "--insecure-dev", "--addr", ":8080"},
+			code: exitUsage, stderr: []string{"--insecure-dev serves only on a loopback address", `--addr is ":8080"`}},
+		{name: "insecure-dev on a public address", args: []string{"--config", "c.yaml", "--workdir", "w", "--insecure-dev", "--addr", "0.0.0.0:80"},
+			code: exitUsage, stderr: []string{"--insecure-dev serves only on a loopback address", `--addr is "0.0.0.0:80"`}},
+		{name: "insecure-dev on a host name", args: []string{"--config", "c.yaml", "--workdir", "w", "--insecure-dev", "--addr", "lab.example.org:80"},
+			code: exitUsage, stderr: []string{"--insecure-dev serves only on a loopback address"}},
+		{name: "tls", args: []string{"--config", "c.yaml", "--workdir", "w", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+			want: with(func(f *flags) { f.tlsCert, f.tlsKey = "c.pem", "k.pem" })},
+		{name: "tls cert without key", args: []string{"--config", "c.yaml", "--workdir", "w", "--tls-cert", "c.pem"},
+			code: exitUsage, stderr: []string{"--tls-cert and --tls-key go together"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -410,6 +422,10 @@ func TestRunRefusesToStart(t *testing.T) {
 		// After the --gpu catalog of every case, so this one wins.
 		{"gpu auto without AWS credentials", strong, testEnv(), []string{"--gpu", "auto"}, exitFailure,
 			[]string{"gpu detector", "--gpu auto needs AWS credentials", "use --gpu catalog to work offline"}},
+		{"insecure-dev on every address", weak(lablink.MissingSecret), testEnv(), []string{"--insecure-dev", "--addr", "0.0.0.0:0"},
+			exitUsage, []string{"--insecure-dev serves only on a loopback address"}},
+		{"a TLS key that is not there", strong, testEnv(), []string{"--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"},
+			exitUsage, []string{"refusing to start", "--tls-cert, --tls-key", "no such file"}},
 		// --insecure-dev lowers the password bar only.
 		{"insecure-dev without ALLOCATOR_PUBLIC_IP", weak(lablink.MissingSecret), map[string]string{},
 			[]string{"--insecure-dev"}, exitUsage,
@@ -532,8 +548,9 @@ func TestRunStartsAndStops(t *testing.T) {
 		warn     string                         // a warning the log must hold
 	}{
 		{name: "strong password, missing workdir", cfg: testConfig(), password: testPassword},
-		{name: "strong password, empty workdir", cfg: testConfig(), password: testPassword,
-			workdir: func(t *testing.T, dir string) { require.NoError(t, os.Mkdir(dir, 0o755)) }},
+		{name: "strong password, empty workdir others can read", cfg: testConfig(), password: testPassword,
+			workdir: func(t *testing.T, dir string) { require.NoError(t, os.Mkdir(dir, 0o755)) },
+			warn:    "the workdir can be read by others"},
 		{name: "default password with insecure-dev", cfg: unfilled, args: []string{"--insecure-dev"},
 			password: lablink.MissingSecret, warn: "INSECURE"},
 		{name: "no --gpu and no AWS credentials", cfg: testConfig(), password: testPassword,
@@ -554,6 +571,11 @@ func TestRunStartsAndStops(t *testing.T) {
 			}
 			s := startRun(t, testEnv(), append(args, tc.args...)...)
 
+			if tc.workdir == nil {
+				fi, err := os.Stat(workdir)
+				require.NoError(t, err)
+				assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), "mode of the workdir the server created")
+			}
 			// The module was materialized: the workdir holds exactly the
 			// embedded files (and what init wrote).
 			local, err := terraform.Open("local")

@@ -42,30 +42,32 @@ const (
 	upcomingLimit = 5
 )
 
-// scheduleRoutes serves the schedules of s.opts.Calendar; without one,
-// their paths stay unknown (404). The two lists and the two /{id} routes
-// each show the schedules of one action.
-func (s *server) scheduleRoutes(mux *http.ServeMux) {
+// scheduleRoutes are the routes of the schedules of s.opts.Calendar
+// (see routes); without one, their paths stay unknown (404). The two
+// lists and the two /{id} routes each show the schedules of one action.
+func (s *server) scheduleRoutes() []route {
 	if s.opts.Calendar == nil {
-		return
+		return nil
 	}
-	for path, action := range map[string]schedule.Action{
-		"/api/schedule-destruction": schedule.Destroy,
-		"/api/schedule-launch":      schedule.Launch,
-	} {
-		sr := scheduleRoute{s: s, cal: s.opts.Calendar, action: action}
-		mux.Handle(path, s.auth(byMethod(map[string]http.HandlerFunc{
-			http.MethodPost: sr.create, http.MethodGet: sr.list, http.MethodHead: sr.list,
-		})))
-		mux.Handle(path+"/{id}", s.auth(byMethod(map[string]http.HandlerFunc{
-			http.MethodGet: sr.get, http.MethodHead: sr.get, http.MethodDelete: sr.cancel,
-		})))
+	var out []route
+	for _, p := range []struct {
+		path   string
+		action schedule.Action
+	}{{"/api/schedule-destruction", schedule.Destroy}, {"/api/schedule-launch", schedule.Launch}} {
+		sr := scheduleRoute{s: s, cal: s.opts.Calendar, action: p.action}
+		out = append(out,
+			byMethod(p.path, map[string]http.HandlerFunc{
+				http.MethodPost: sr.create, http.MethodGet: sr.list, http.MethodHead: sr.list}),
+			byMethod(p.path+"/{id}", map[string]http.HandlerFunc{
+				http.MethodGet: sr.get, http.MethodHead: sr.get, http.MethodDelete: sr.cancel}))
 	}
+	return out
 }
 
-// byMethod dispatches on the method, answering others as allow does.
-func byMethod(hs map[string]http.HandlerFunc) http.Handler {
-	return allow(func(w http.ResponseWriter, r *http.Request) { hs[r.Method](w, r) }, slices.Sorted(maps.Keys(hs))...)
+// byMethod is an API route that dispatches on the method; the route
+// answers others (allow).
+func byMethod(pattern string, hs map[string]http.HandlerFunc) route {
+	return route{pattern, api, slices.Sorted(maps.Keys(hs)), func(w http.ResponseWriter, r *http.Request) { hs[r.Method](w, r) }}
 }
 
 // scheduleRoute serves the schedules of one action.
@@ -141,29 +143,33 @@ func (sr scheduleRoute) readBody(w http.ResponseWriter, r *http.Request) (schedu
 	// The body is schedule.Request's JSON (for a destruction, upstream's
 	// body plus time_zone and grace_period_seconds), and launch_time,
 	// the first time of a launch.
+	// It is read strictly, as every JSON body (decodeStrict): an unknown
+	// field, a key given twice or data after the value is a 400.
 	data, err := io.ReadAll(r.Body)
-	var req schedule.Request
-	var launch struct {
-		Time string `json:"launch_time"`
+	var body struct {
+		schedule.Request
+		LaunchTime string `json:"launch_time"`
 	}
 	if err == nil {
-		err = errors.Join(json.Unmarshal(data, &req), json.Unmarshal(data, &launch))
+		err = decodeStrict(data, &body)
 	}
+	req := body.Request
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case tooLarge(err):
 		writeFailure(w, http.StatusRequestEntityTooLarge, tooLargeMsg(sr.s.opts.MaxBodyBytes), nil)
 		return schedule.Request{}, false
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		f := []fieldJSON{{typeErr.Field, "want a JSON " + jsonKind(typeErr.Type.Kind())}}
+		// The field's path goes through the embedded Request.
+		f := []fieldJSON{{strings.TrimPrefix(typeErr.Field, "Request."), "want a JSON " + jsonKind(typeErr.Type.Kind())}}
 		writeFailure(w, http.StatusBadRequest, joinFields(f), f)
 		return schedule.Request{}, false
 	case err != nil:
-		writeFailure(w, http.StatusBadRequest, "invalid JSON body", nil)
+		writeFailure(w, http.StatusBadRequest, "invalid JSON body: "+err.Error(), nil)
 		return schedule.Request{}, false
 	}
 	if sr.action == schedule.Launch {
-		req.Time = launch.Time
+		req.Time = body.LaunchTime
 	}
 	if req.Action == "" {
 		req.Action = sr.action

@@ -16,30 +16,12 @@ import (
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/internal/testkit"
-	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/launcher/launchertest"
 	"github.com/lablink-go/lablink/schedule"
 )
 
 // t0 is the schedule tests' clock at the start: a Monday.
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// doubleAPI is the launcher double as the server's launcherAPI: the
-// schedule routes and the Runner use its Service; nothing here calls the
-// synchronous Launch and Destroy.
-type doubleAPI struct{ *launchertest.Fake }
-
-var errNotInDouble = errors.New("not in the launcher double")
-
-func (doubleAPI) Launch(context.Context, launcher.Request) (launcher.Result, error) {
-	return launcher.Result{}, errNotInDouble
-}
-
-func (doubleAPI) Destroy(context.Context, launcher.Request) (launcher.Result, error) {
-	return launcher.Result{}, errNotInDouble
-}
-
-func (doubleAPI) TFVarsPath() string { return "/nonexistent/terraform.runtime.tfvars" }
 
 // scheduleServer is the server on the launcher double with a Calendar on
 // a DirStore, read at the test's clock.
@@ -57,12 +39,7 @@ func newScheduleServer(t *testing.T) *scheduleServer {
 	t.Cleanup(fake.Close)
 	cal, err := schedule.NewCalendar(audit.NewDirStore(t.TempDir()), "prod", &schedule.Options{Now: clock.Now})
 	require.NoError(t, err)
-	h := newServer(doubleAPI{fake}, testConfig(), serverOptions{Logger: testLogger(t), Calendar: cal})
-	base := testLifetime(t)
-	return &scheduleServer{
-		h:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r.WithContext(base)) }),
-		fake: fake, cal: cal, clock: clock,
-	}
+	return &scheduleServer{h: newTestHandler(t, fake, serverOptions{Calendar: cal}), fake: fake, cal: cal, clock: clock}
 }
 
 // scheduleAnswer is every field the schedule routes answer with.
@@ -308,7 +285,7 @@ func TestScheduleRoutesGuarded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list, "schedules created without credentials")
 
-	none := newTestHandler(t, &fakeLauncher{})
+	none := newTestHandler(t, newFake(t))
 	w := do(t, none, request{method: http.MethodGet, path: "/api/schedule-destruction"})
 	assert.Equal(t, http.StatusNotFound, w.Code, "without a Calendar")
 }

@@ -18,8 +18,8 @@ import (
 // WriteTimeout long enough for an apply would let every slow client hold a
 // connection that long; none at all would let them hold it forever. When
 // an apply outlives even the long deadline, the client loses the answer
-// but the apply runs on (launchContext ignores the connection) and its
-// outcome is in the log and the audit trail.
+// but the apply runs on (its context is the server's lifetime, see
+// opContext) and its outcome is in the log and the audit trail.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second // bodies are at most 64 KiB
@@ -41,7 +41,8 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// serve runs srv on ln until ctx is done (main cancels it on SIGTERM or
+// serve runs srv on ln, over TLS when srv.TLSConfig holds a certificate,
+// until ctx is done (main cancels it on SIGTERM or
 // SIGINT), then shuts down in this order:
 //
 //  1. stop accepting connections (http.Server.Shutdown closes the
@@ -69,8 +70,14 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, l shutdowner,
 	srv.RegisterOnShutdown(cancelBase)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
+	scheme := "http"
+	if srv.TLSConfig != nil {
+		scheme = "https"
+		go func() { served <- srv.ServeTLS(ln, "", "") }() // the certificate is in TLSConfig
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 
 	var err error
 	sctx := context.Background()

@@ -19,7 +19,6 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/examples/terraform"
-	"github.com/lablink-go/lablink/launcher"
 )
 
 type fakeCloser struct {
@@ -43,16 +42,19 @@ func (c *fakeCloser) Shutdown(context.Context) error {
 func TestShutdownInterruptsLaunch(t *testing.T) {
 	entered := make(chan struct{})
 	var launchDone atomic.Bool
-	f := &fakeLauncher{LaunchFn: func(ctx context.Context, req launcher.Request) (launcher.Result, error) {
-		defer launchDone.Store(true)
+	// A launch that runs until its context (the server's lifetime) ends,
+	// and is then interrupted, as the launcher's is.
+	d := newDouble(t)
+	op := newSteppedOp(audit.Op{ID: 1, Action: audit.Launch, Status: audit.StatusRunning, LaunchID: "L1"})
+	op.use(d, func(ctx context.Context) {
 		close(entered)
 		<-ctx.Done()
-		return launcher.Result{LaunchID: "L1"}, ctx.Err()
-	}}
-	f.t = t
+		launchDone.Store(true)
+		op.set(audit.Op{ID: 1, Action: audit.Launch, Status: audit.StatusInterrupted, LaunchID: "L1"})
+	})
 	closer := &fakeCloser{launchDone: &launchDone}
 	log := testLogger(t)
-	srv := newHTTPServer(newServer(f, testConfig(), serverOptions{Logger: log}), log)
+	srv := newHTTPServer(newTestServer(t, d, serverOptions{Logger: log}), log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +133,7 @@ func TestServeReturnsServeError(t *testing.T) {
 	done.Store(true)
 	closer := &fakeCloser{launchDone: &done}
 	log := testLogger(t)
-	srv := newHTTPServer(newServer(&fakeLauncher{t: t}, testConfig(), serverOptions{Logger: log}), log)
+	srv := newHTTPServer(newTestServer(t, newFake(t), serverOptions{Logger: log}), log)
 	if err := serve(context.Background(), srv, ln, closer, time.Minute, log); err == nil {
 		t.Error("serve on a closed listener returned nil")
 	}
