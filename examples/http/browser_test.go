@@ -84,6 +84,20 @@ func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	require.NoError(b.t, chromedp.Do(ctx, steps...), what)
 }
 
+// press moves the focus with the Tab key to the link or button whose text
+// is text, and presses Enter on it, as someone without a mouse does.
+func (b *tab) press(text string) {
+	b.t.Helper()
+	for range 40 {
+		if b.eval(`document.activeElement ? document.activeElement.textContent.trim() : ""`) == text {
+			b.do("press "+text, chromedp.KeyEvent("\r"))
+			return
+		}
+		b.do("tab", chromedp.KeyEvent("\t"))
+	}
+	b.t.Fatalf("the Tab key never reached %q", text)
+}
+
 // text is the text of the first element sel matches.
 func (b *tab) text(sel string) string {
 	b.t.Helper()
@@ -175,11 +189,12 @@ func screenshotDir(t *testing.T) string {
 
 // TestConsoleInBrowser drives the console in a real Chromium against the
 // real server, a real OpenTofu and the local module: sign in, launch 3
-// VMs after the preview, watch the progress bar reach 3 of 3 through the
-// live updates, read the operation's audit record, see the VMs, destroy
-// them with the typed confirmation, and see that a page of another
-// origin can launch nothing, although the browser holds a session. Every
-// page is saved as a screenshot.
+// VMs after the preview (by keyboard alone), watch the progress bar reach
+// 3 of 3 through the live updates, read the operation's audit record,
+// see the VMs, destroy them with the typed confirmation, read the pages
+// at 320 px, and see that a page of another origin can launch nothing,
+// although the browser holds a session. Every page is saved as a
+// screenshot.
 func TestConsoleInBrowser(t *testing.T) {
 	tofu := serverTofu(t, "runs OpenTofu and Chromium")
 	ctx := newBrowser(t)
@@ -215,8 +230,12 @@ func (b *tab) signIn() {
 // is announced, and the audit record appears.
 func (b *tab) launch() {
 	t := b.t
-	b.do("open the launch page", chromedp.Click(chromedp.CSS(`nav a[href="/launch"]`)),
-		chromedp.WaitVisible(chromedp.ID("num_vms")))
+	// By keyboard alone: the skip link comes first, then the way to the
+	// launch page.
+	b.do("tab", chromedp.KeyEvent("\t"))
+	assert.Equal(t, "Skip to content", b.eval(`document.activeElement.textContent.trim()`))
+	b.press("Launch")
+	b.do("open the launch page", chromedp.WaitVisible(chromedp.ID("num_vms")))
 	b.page("launch")
 	b.do("preview", chromedp.SendKeys(chromedp.ID("num_vms"), "3\n"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/launch"] button`)))
@@ -225,8 +244,8 @@ func (b *tab) launch() {
 		assert.Contains(t, b.pageText(), want)
 	}
 	b.page("preview")
-	b.do("confirm the launch", chromedp.Click(chromedp.CSS(`form[action="/launch"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(".op-card")))
+	b.press("Launch 3 VMs")
+	b.do("confirm the launch", chromedp.WaitVisible(chromedp.CSS(".op-card")))
 	require.Equal(t, "/operations/1", b.eval(`location.pathname`), "the confirmation leads to the operation's page")
 
 	b.until("the bar at 3 of 3", `(function(){var p=document.querySelector(".op-card progress");`+
