@@ -51,13 +51,14 @@ func (s *server) launch(w http.ResponseWriter, r *http.Request) {
 	s.queue(w, r, launcher.Request{Count: n, Actor: actorOf(r)}, wait)
 }
 
-// destroy is POST /api/destroy, queued and answered as launch is. Without
-// the runtime tfvars of an earlier launch it answers the 404 of upstream's
-// synchronous destroy at once: the launcher finds that only once the
-// destroy runs (ErrNothingLaunched; today's upstream fails the operation
-// then), when the client has its 202. A first launch still queued or
-// running has not written the file yet, so a destroy sent behind it is
-// refused.
+// destroy is POST /api/destroy, queued and answered as launch is. With
+// neither the runtime tfvars of an earlier launch nor a VM in the state
+// (which another allocator on a shared state may have launched) it
+// answers the 404 of upstream's synchronous destroy at once: the launcher
+// finds that only once the destroy runs (ErrNothingLaunched; today's
+// upstream fails the operation then), when the client has its 202. A
+// first launch still queued or running has not written the file yet, so
+// a destroy sent behind it is refused.
 func (s *server) destroy(w http.ResponseWriter, r *http.Request) {
 	if status, msg := s.emptyBody(w, r); status != 0 {
 		writeError(w, status, msg)
@@ -74,7 +75,7 @@ func (s *server) destroy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "reading the state failed; see the server log")
 		return
 	}
-	if !st.TFVars {
+	if nothingToDestroy(st) {
 		writeError(w, http.StatusNotFound, launcher.ErrNothingLaunched.Error())
 		return
 	}
@@ -96,6 +97,10 @@ func (s *server) queue(w http.ResponseWriter, r *http.Request, req launcher.Requ
 		accepted(w, r, op)
 	}
 }
+
+// nothingToDestroy reports a working directory that launched nothing,
+// on a state that holds no VM: a destroy would fail (ErrNothingLaunched).
+func nothingToDestroy(st launcher.Status) bool { return !st.TFVars && len(st.VMs) == 0 }
 
 // startError answers an operation the launcher would not queue. Only
 // errors whose text is ours or the launcher's reach the client.

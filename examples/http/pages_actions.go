@@ -127,7 +127,7 @@ func (s *server) destroyPage(w http.ResponseWriter, r *http.Request) {
 		s.failedPage(w, r, "reading the state", err)
 		return
 	}
-	form := console.DestroyForm{VMs: len(st.VMs), Nothing: !st.TFVars, Busy: st.Busy, Expected: s.deployment()}
+	form := console.DestroyForm{VMs: len(st.VMs), Nothing: nothingToDestroy(st), Busy: st.Busy, Expected: s.deployment()}
 	if r.Method != http.MethodPost {
 		s.destroyForm(w, r, http.StatusOK, form)
 		return

@@ -1,59 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lablink-go/lablink/internal/testkit"
 )
 
-// fakeClock is a clock the test moves. It is safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// t1 is the sign-in tests' clock at the start.
+var t1 = time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)
 
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// logBuffer keeps what a logger writes. It is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+// jsonLog is a logger of JSON lines into sink, which renders them.
+func jsonLog(sink *logSink) *slog.Logger { return slog.New(slog.NewJSONHandler(sink, nil)) }
 
 // signIn signs in on h with the test's credentials and returns the
 // session cookie.
@@ -101,7 +67,7 @@ func getPage(h http.Handler, path string, cookie *http.Cookie) *httptest.Respons
 // (which would make a page's script open a password dialog); sign-out
 // ends it before.
 func TestSignInSession(t *testing.T) {
-	clock := newClock()
+	clock := testkit.NewClock(t1)
 	h := newTestHandler(t, newFake(t), serverOptions{Now: clock.Now})
 
 	w := getPage(h, "/operations?before=3", nil)
@@ -132,9 +98,9 @@ func TestSignInSession(t *testing.T) {
 
 	assert.Equal(t, http.StatusOK, getPage(h, "/", c).Code, "a page with the session")
 	assert.Equal(t, http.StatusOK, getPage(h, "/api/status", c).Code, "the API with the session")
-	clock.Advance(30*time.Minute - time.Second)
+	clock.Set(t1.Add(30*time.Minute - time.Second))
 	assert.Equal(t, http.StatusOK, getPage(h, "/", c).Code, "a second before the end")
-	clock.Advance(time.Second)
+	clock.Set(t1.Add(30 * time.Minute))
 	w = getPage(h, "/", c)
 	assert.Equal(t, http.StatusSeeOther, w.Code, "a page once the session is over")
 	w = getPage(h, "/api/status", c)
@@ -227,9 +193,9 @@ func TestFailedSignInsSlowDown(t *testing.T) {
 	}
 	for name, attempt := range try {
 		t.Run(name, func(t *testing.T) {
-			clock := newClock()
-			var logs logBuffer
-			h := newTestHandler(t, newFake(t), serverOptions{Now: clock.Now, SignIn: limit, Logger: logs.logger()})
+			clock := testkit.NewClock(t1)
+			logs := newLogSink()
+			h := newTestHandler(t, newFake(t), serverOptions{Now: clock.Now, SignIn: limit, Logger: jsonLog(logs)})
 			const attacker, other = "198.51.100.7:40000", "203.0.113.9:40000"
 			counts := map[int]int{}
 			for range 800 {
@@ -241,7 +207,7 @@ func TestFailedSignInsSlowDown(t *testing.T) {
 			assert.Equal(t, http.StatusTooManyRequests, w.Code, "the right password while refused")
 			assert.Equal(t, "6", w.Header().Get("Retry-After"))
 			assert.Less(t, attempt(h, other, testPassword).Code, 400, "another address")
-			clock.Advance(limit.Every)
+			clock.Set(t1.Add(limit.Every))
 			assert.Less(t, attempt(h, attacker, testPassword).Code, 400, "the right password once refilled")
 
 			log := logs.String()
