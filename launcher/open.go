@@ -164,8 +164,12 @@ func (l *Launcher) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := l.checkVersion(ctx); err != nil {
-		return err
+	if s := l.opts.State; s != nil && s.S3 != nil && !s.S3.NoLockfile {
+		// Only then: every other start runs OpenTofu in init or in the
+		// recovery anyway, and a process less is a fifth of a cold start.
+		if err := l.checkVersion(ctx); err != nil {
+			return err
+		}
 	}
 	found, err := l.recover(ctx)
 	l.found = found
@@ -178,9 +182,8 @@ func (l *Launcher) start(ctx context.Context) error {
 // minS3Lock is the first OpenTofu with S3 state locking (use_lockfile).
 var minS3Lock = version.Must(version.NewVersion("1.10.0"))
 
-// checkVersion asks the binary its version: a binary that cannot answer
-// fails here rather than at the first launch, and an S3 state locked by
-// OpenTofu's lock file needs OpenTofu 1.10.
+// checkVersion asks the binary its version: an S3 state locked by
+// OpenTofu's lock file needs OpenTofu 1.10 (Terraform 1.10 too).
 func (l *Launcher) checkVersion(ctx context.Context) error {
 	out, err := l.tofu.Output(ctx, tofu.Version())
 	if err != nil {

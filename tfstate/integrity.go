@@ -137,12 +137,8 @@ func Keep(dir string, now time.Time) (*Copy, error) {
 	if err := writeFileSync(p, data); err != nil {
 		return nil, err
 	}
-	copies, err := Copies(dir)
-	if err != nil {
+	if err := prune(dir, keepCopies); err != nil {
 		return nil, err
-	}
-	for _, c := range copies[min(len(copies), keepCopies):] {
-		_ = os.Remove(c.Path)
 	}
 	return &Copy{Path: p, Info: info, Taken: now.UTC()}, nil
 }
@@ -160,8 +156,25 @@ func shortLineage(l string) string {
 }
 
 // Copies lists the copies of dir's state, newest first; copies that do not
-// parse are left out.
+// parse are left out. It reads every copy: Newest reads only what it must.
 func Copies(dir string) ([]Copy, error) {
+	return copies(dir, 0)
+}
+
+// Newest is the newest copy of dir's state that parses, nil when there is
+// none. It reads the copies from the newest and stops at the first good
+// one.
+func Newest(dir string) (*Copy, error) {
+	cs, err := copies(dir, 1)
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	return &cs[0], nil
+}
+
+// copies lists up to limit good copies (all when limit < 1), newest
+// first, reading only those: the names sort by the time they were taken.
+func copies(dir string, limit int) ([]Copy, error) {
 	entries, err := os.ReadDir(copiesDir(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -169,7 +182,11 @@ func Copies(dir string) ([]Copy, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Copy
+	type named struct {
+		name  string
+		taken time.Time
+	}
+	var names []named
 	for _, e := range entries {
 		stamp, _, ok := strings.Cut(e.Name(), "-serial")
 		if !ok || !strings.HasSuffix(e.Name(), ".tfstate") {
@@ -179,7 +196,15 @@ func Copies(dir string) ([]Copy, error) {
 		if err != nil {
 			continue
 		}
-		p := filepath.Join(copiesDir(dir), e.Name())
+		names = append(names, named{e.Name(), taken})
+	}
+	slices.SortFunc(names, func(a, b named) int { return b.taken.Compare(a.taken) })
+	var out []Copy
+	for _, n := range names {
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		p := filepath.Join(copiesDir(dir), n.name)
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
@@ -188,10 +213,28 @@ func Copies(dir string) ([]Copy, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, Copy{Path: p, Info: info, Taken: taken})
+		out = append(out, Copy{Path: p, Info: info, Taken: n.taken})
 	}
-	slices.SortFunc(out, func(a, b Copy) int { return b.Taken.Compare(a.Taken) })
 	return out, nil
+}
+
+// prune removes the copies of dir beyond the newest keep, reading none.
+func prune(dir string, keep int) error {
+	entries, err := os.ReadDir(copiesDir(dir))
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		if _, _, ok := strings.Cut(e.Name(), "-serial"); ok && strings.HasSuffix(e.Name(), ".tfstate") {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names) // by the time taken: the names start with it
+	for _, n := range names[:max(len(names)-keep, 0)] {
+		_ = os.Remove(filepath.Join(copiesDir(dir), n))
+	}
+	return nil
 }
 
 // IntegrityError is a local state that must not be planned from: planning
@@ -223,13 +266,9 @@ func (e *IntegrityError) Unwrap() error { return e.Err }
 // anything. Call it when no OpenTofu runs in dir.
 func Check(dir string) error {
 	path := filepath.Join(dir, LocalFile)
-	copies, err := Copies(dir)
+	last, err := Newest(dir)
 	if err != nil {
 		return err
-	}
-	var last *Copy
-	if len(copies) > 0 {
-		last = &copies[0]
 	}
 	held := last != nil && len(last.Info.Instances) > 0
 	data, err := os.ReadFile(path)
