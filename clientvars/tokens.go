@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/lablink-go/lablink/internal/atomicfile"
 )
 
 // Tokens are the secrets the allocator shares with its client VMs: the
@@ -58,24 +60,14 @@ func WorkdirTokens(dir string) (Tokens, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return Tokens{}, fmt.Errorf("tokens: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tokens-*")
+	tmp, err := atomicfile.Temp(filepath.Dir(path), filepath.Base(path), data)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("tokens: %w", err)
 	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return Tokens{}, fmt.Errorf("tokens: %w", err)
-	}
+	defer func() { _ = os.Remove(tmp) }()
 	// A hard link never replaces an existing file: whoever links first
 	// wins, and everyone reads the winner's tokens.
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return Tokens{}, fmt.Errorf("tokens: %w", err)
 	}
 	return readTokens(path)

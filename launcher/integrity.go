@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lablink-go/lablink/internal/atomicfile"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
 	"github.com/lablink-go/lablink/tfstate"
 )
@@ -158,7 +159,7 @@ func (l *Launcher) writeJournal(j journal) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(l.journalPath(j.LaunchID), b)
+	return atomicfile.Write(l.journalPath(j.LaunchID), b)
 }
 
 // deadJournals returns the journals of applies whose process is gone,
@@ -216,28 +217,4 @@ func indexOf(addr string) int {
 		return -1
 	}
 	return i
-}
-
-// writeFileAtomic writes data to path (mode 0600) through a synced
-// temporary file in its directory.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lablink-go/lablink/internal/atomicfile"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
 	"github.com/lablink-go/lablink/tfstate"
 )
@@ -42,7 +43,7 @@ func (w *lockWindows) note(e *tofu.Error) {
 		ws = ws[len(ws)-20:]
 	}
 	if b, err := json.Marshal(ws); err == nil {
-		_ = writeFileAtomic(w.path, b)
+		_ = atomicfile.Write(w.path, b)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lablink-go/lablink/internal/atomicfile"
 )
 
 // LocalFile is the name of OpenTofu's local state file in a working
@@ -134,7 +136,7 @@ func Keep(dir string, now time.Time) (*Copy, error) {
 	}
 	name := fmt.Sprintf("%s-serial%d-%s.tfstate", now.UTC().Format("20060102T150405.000000000Z"), info.Serial, shortLineage(info.Lineage))
 	p := filepath.Join(cd, name)
-	if err := writeFileSync(p, data); err != nil {
+	if err := atomicfile.Write(p, data); err != nil {
 		return nil, err
 	}
 	if err := prune(dir, keepCopies); err != nil {
@@ -356,37 +358,9 @@ func Restore(dir string, c Copy, now time.Time) error {
 	}
 	path := filepath.Join(dir, LocalFile)
 	if old, err := os.ReadFile(path); err == nil && len(old) > 0 {
-		if err := writeFileSync(path+".replaced-"+strconv.FormatInt(now.Unix(), 10), old); err != nil {
+		if err := atomicfile.Write(path+".replaced-"+strconv.FormatInt(now.Unix(), 10), old); err != nil {
 			return err
 		}
 	}
-	return writeFileSync(path, data)
-}
-
-// writeFileSync writes data to path through a synced temporary file, mode
-// 0600, and syncs the directory.
-func writeFileSync(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-state-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, data)
 }

@@ -40,6 +40,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lablink-go/lablink/internal/atomicfile"
 	"github.com/lablink-go/lablink/tfstate"
 )
 
@@ -244,7 +245,7 @@ func (r *Runner) start(label string, args []string) (Process, *exec.Cmd, error) 
 	if b, err := json.Marshal(p); err == nil {
 		// Best effort: without the record a later process still finds
 		// the output files, and tfstate.Busy finds the process.
-		_ = writeFileAtomic(filepath.Join(dir, p.record()), b)
+		_ = atomicfile.Write(filepath.Join(dir, p.record()), b)
 	}
 	return p, cmd, nil
 }
@@ -310,26 +311,6 @@ func (t *tail) Read(p []byte) (int, error) {
 		case <-time.After(t.poll):
 		}
 	}
-}
-
-// writeFileAtomic writes data to path through a synced temporary file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // record is the name of p's record in the run directory.
