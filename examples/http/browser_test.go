@@ -191,10 +191,11 @@ func screenshotDir(t *testing.T) string {
 // real server, a real OpenTofu and the local module: sign in, launch 3
 // VMs after the preview (by keyboard alone), watch the progress bar reach
 // 3 of 3 through the live updates, read the operation's audit record,
-// see the VMs, destroy them with the typed confirmation, read the pages
-// at 320 px, and see that a page of another origin can launch nothing,
-// although the browser holds a session. Every page is saved as a
-// screenshot.
+// see the VMs, destroy them with the typed confirmation, add a weekly
+// destroy through the schedules form, see its next times and cancel it,
+// read the pages at 320 px, and see that a page of another origin can
+// launch nothing, although the browser holds a session. Every page is
+// saved as a screenshot.
 func TestConsoleInBrowser(t *testing.T) {
 	tofu := serverTofu(t, "runs OpenTofu and Chromium")
 	ctx := newBrowser(t)
@@ -208,6 +209,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.launch()
 	b.vms()
 	b.destroy()
+	b.schedules()
 	b.narrow()
 	crossOriginLaunch(t, b, s)
 }
@@ -305,6 +307,8 @@ func (b *tab) narrow() {
 		{"/", "#stats", "overview-320px"},
 		{"/operations", "table.ops", "operations-320px"},
 		{"/vms", "main h1", "vms-320px"},
+		{"/schedules", "#ended", "schedules-320px"},
+		{"/schedules/new", "#name", "schedule-add-320px"},
 	} {
 		b.do("open "+p.path, chromedp.Navigate(b.url+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel)))
 		assert.Equal(b.t, "true", b.eval(`String(document.documentElement.scrollWidth <= 320)`),

@@ -29,6 +29,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p.User = actorOf(r)
 	if p.User != "" {
 		p.Environment, p.Deployment = s.opts.Environment, s.deployment()
+		p.Schedules = s.opts.Calendar != nil
 	}
 	if err := s.pages.Render(w, status, name, p); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
@@ -88,6 +89,12 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request) {
 	}
 	data := console.Overview{VMs: len(st.VMs), Stale: staleVMs(st.VMs), Orphans: len(st.Orphans),
 		StateProblem: st.State != nil, Running: pageOps(running), Recent: pageOps(recent), Last: st.Last}
+	// The schedules are a card of the overview: one that cannot be read
+	// says so there, and the rest of the page shows.
+	if data.Next, err = s.nextScheduled(ctx); err != nil {
+		s.log.ErrorContext(ctx, "read schedules", "err", err)
+		data.SchedulesProblem = true
+	}
 	s.render(w, r, http.StatusOK, "overview", console.Page{Title: "Overview", Nav: "overview",
 		Refresh: len(running) > 0, Data: data})
 }
@@ -224,6 +231,10 @@ func pageOp(op audit.Op) console.Op {
 		v.NumVMs = intParam(op.Params["num_vms"])
 	}
 	v.Schedule, _ = op.Params["schedule"].(string)
+	// setup.OccurrenceLink: "<schedule id>@<time>".
+	if id, _, ok := strings.Cut(v.Schedule, "@"); ok {
+		v.ScheduleID, _ = strconv.ParseInt(id, 10, 64)
+	}
 	return v
 }
 

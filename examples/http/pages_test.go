@@ -16,6 +16,7 @@ import (
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher"
+	"github.com/lablink-go/lablink/schedule"
 )
 
 // signedIn is a signed-in browser on a server of l.
@@ -116,8 +117,10 @@ func textOf(n *html.Node) string {
 // TestPagesNeedSignIn: every page sends a browser without a session to
 // the sign-in page, and upstream's /admin pages lead to ours.
 func TestPagesNeedSignIn(t *testing.T) {
-	h := newTestHandler(t, newFake(t))
-	for _, rt := range (&server{}).routes() {
+	cal, err := schedule.NewCalendar(audit.NewDirStore(t.TempDir()), "prod", nil)
+	require.NoError(t, err)
+	h := newTestHandler(t, newFake(t), serverOptions{Calendar: cal})
+	for _, rt := range (&server{opts: serverOptions{Calendar: cal}}).routes() {
 		if rt.access != page {
 			continue
 		}
@@ -127,7 +130,7 @@ func TestPagesNeedSignIn(t *testing.T) {
 		assert.Equal(t, "/signin?next="+url.QueryEscape(path), w.Header().Get("Location"), path)
 	}
 	for from, to := range map[string]string{"/admin": "/", "/admin/": "/", "/admin/create": "/launch",
-		"/admin/instances": "/vms", "/admin/instances/delete": "/destroy"} {
+		"/admin/instances": "/vms", "/admin/instances/delete": "/destroy", "/admin/scheduled-destruction": "/schedules"} {
 		w := getPage(h, from, nil)
 		assert.Equal(t, http.StatusSeeOther, w.Code, from)
 		assert.Equal(t, to, w.Header().Get("Location"), from)

@@ -265,14 +265,12 @@ func (sr scheduleRoute) get(w http.ResponseWriter, r *http.Request) {
 		sr.storeFailure(w, r, "read schedule history", err)
 		return
 	}
-	upcoming := []time.Time{}
-	if rule, err := sched.Rule(); err == nil && sched.NextOccurrence != nil {
-		for _, t := range rule.Upcoming(sched.NextOccurrence.Add(-time.Second), upcomingLimit) {
-			upcoming = append(upcoming, t.UTC())
-		}
+	next := []time.Time{}
+	for _, t := range upcoming(sched, upcomingLimit) {
+		next = append(next, t.UTC())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "schedule": sched,
-		"occurrences": append([]schedule.Occurrence{}, hist...), "upcoming": upcoming})
+		"occurrences": append([]schedule.Occurrence{}, hist...), "upcoming": next})
 }
 
 // cancel is DELETE /{id}: 200 {"success": true, "message"}; 400 for a

@@ -39,7 +39,7 @@ func newScheduleServer(t *testing.T) *scheduleServer {
 	t.Cleanup(fake.Close)
 	cal, err := schedule.NewCalendar(audit.NewDirStore(t.TempDir()), "prod", &schedule.Options{Now: clock.Now})
 	require.NoError(t, err)
-	return &scheduleServer{h: newTestHandler(t, fake, serverOptions{Calendar: cal}), fake: fake, cal: cal, clock: clock}
+	return &scheduleServer{h: newTestHandler(t, fake, serverOptions{Calendar: cal, Now: clock.Now}), fake: fake, cal: cal, clock: clock}
 }
 
 // scheduleAnswer is every field the schedule routes answer with.

@@ -95,7 +95,8 @@ var (
 
 // routes is every route of the server, in one place: upstream's API
 // under /api/ (the schedules' in schedules.go), the console's pages under
-// /, upstream's /admin pages redirected to ours.
+// / (the schedules' in pages_schedules.go), upstream's /admin pages
+// redirected to ours.
 func (s *server) routes() []route {
 	return slices.Concat([]route{
 		{"/healthz", public, get, s.healthz},
@@ -120,11 +121,13 @@ func (s *server) routes() []route {
 		{"/operations/{id}", page, get, s.operationPage},
 		{"/launches/{id}", page, get, s.recordPage},
 		{"/vms", page, get, s.vmsPage},
+	}, s.schedulePageRoutes(), []route{
 		{"/admin", public, get, redirectTo("/")},
 		{"/admin/", public, get, redirectTo("/")},
 		{"/admin/create", public, get, redirectTo("/launch")},
 		{"/admin/instances", public, get, redirectTo("/vms")},
 		{"/admin/instances/delete", public, get, redirectTo("/destroy")},
+		{"/admin/scheduled-destruction", public, get, redirectTo("/schedules")},
 		{"/", public, nil, s.notFound},
 	})
 }

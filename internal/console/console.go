@@ -35,8 +35,12 @@ type Page struct {
 	// Title names the page in the browser's tab and in its heading.
 	Title string
 	// Nav is the navigation entry the page belongs to: "overview",
-	// "launch", "operations", "vms" or "destroy"; "" for none.
+	// "launch", "operations", "vms", "schedules" or "destroy"; "" for
+	// none.
 	Nav string
+	// Schedules: the server keeps schedules, so the navigation links to
+	// them and the overview says what is scheduled next.
+	Schedules bool
 	// User is the signed-in operator, "" on the sign-in page (which then
 	// shows no navigation).
 	User string
@@ -50,7 +54,7 @@ type Page struct {
 
 // pageNames are the templates under templates/, each with the layout.
 var pageNames = []string{"signin", "overview", "launch", "preview", "destroy", "operations", "operation",
-	"record", "vms", "error"}
+	"record", "vms", "schedules", "schedule-add", "schedule-cancel", "error"}
 
 // Renderer writes the console's pages. It is safe for concurrent use.
 type Renderer struct {
@@ -131,6 +135,11 @@ var funcs = template.FuncMap{
 	"actionText":   actionText,
 	"plural":       plural,
 	"upper":        strings.ToUpper,
+	"local":        local,
+	"inUTC":        inUTC,
+	"isUTC":        isUTC,
+	"grace":        grace,
+	"anchor":       scheduleAnchor,
 }
 
 // when formats a time for an operator: UTC, to the second.
@@ -182,6 +191,19 @@ func statusText(v any) string {
 		return "Canceled"
 	case "superseded":
 		return "Superseded"
+	// A schedule's statuses and the outcomes of its times.
+	case "scheduled":
+		return "Scheduled"
+	case "executing":
+		return "Executing"
+	case "completed":
+		return "Completed"
+	case "cancelled":
+		return "Cancelled"
+	case "claimed":
+		return "Claimed"
+	case "missed":
+		return "Missed"
 	default:
 		return s
 	}

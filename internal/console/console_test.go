@@ -18,6 +18,7 @@ func TestRenderEveryPage(t *testing.T) {
 	require.NoError(t, err)
 	views := map[string]any{"signin": SignIn{}, "overview": Overview{}, "launch": LaunchForm{}, "preview": Preview{},
 		"destroy": DestroyForm{}, "operations": OpsList{}, "operation": OpDetail{}, "record": Record{}, "vms": VMs{},
+		"schedules": Schedules{}, "schedule-add": ScheduleForm{}, "schedule-cancel": CancelSchedule{},
 		"error": ErrorPage{Heading: "Oops"}}
 	require.Len(t, views, len(pageNames), "a view for every page")
 	for _, name := range pageNames {

@@ -18,9 +18,11 @@ type Op struct {
 	Status string
 	// NumVMs is what a launch asked for, 0 for a destroy.
 	NumVMs int
-	// CreatedBy is who asked; Schedule names the schedule that started
-	// it, "" for a request made on demand.
+	// CreatedBy is who asked; Schedule names the schedule's time that
+	// started it ("7@2026-03-06T22:30:00Z"), "" for a request made on
+	// demand, and ScheduleID that schedule, 0 for none.
 	CreatedBy, Schedule string
+	ScheduleID          int64
 	CreatedAt           time.Time
 	StartedAt           *time.Time
 	FinishedAt          *time.Time
@@ -62,6 +64,11 @@ type Overview struct {
 	Recent       []Op
 	// Last is the newest audit record, nil if none.
 	Last *audit.Manifest
+	// Next is the schedule that fires soonest, with that time alone in
+	// its Upcoming; nil when none is scheduled.
+	Next *Schedule
+	// SchedulesProblem: the schedules could not be read.
+	SchedulesProblem bool
 }
 
 // LaunchForm is the first step of a launch: how many VMs.

@@ -1,7 +1,9 @@
 // LabLink console: live progress. The pages work without this script;
 // with it, every element marked data-op follows its operation through the
 // server's Server-Sent Events, and the parts of the page marked
-// data-refresh are fetched again when an operation ends.
+// data-refresh are fetched again when an operation ends; notices marked
+// data-announce are announced; the schedule form's number of VMs is off
+// while a destroy is chosen.
 (function () {
   "use strict";
 
@@ -106,5 +108,27 @@
     });
   }
 
+  // The form that adds a schedule: the number of VMs belongs to a launch,
+  // so it is disabled (and not sent) while a destroy is chosen.
+  function scheduleForm() {
+    var count = document.getElementById("num_vms");
+    var launch = document.getElementById("action-launch");
+    if (!count || !launch) { return; }
+    function sync() { count.disabled = !launch.checked; }
+    document.querySelectorAll("input[name='action']").forEach(function (radio) {
+      radio.addEventListener("change", sync);
+    });
+    sync();
+  }
+
+  // A notice of what the last action did (a schedule added or
+  // cancelled) is announced as well as shown.
+  function notices() {
+    var notice = document.querySelector("[data-announce]");
+    if (notice) { announce(notice.textContent.trim()); }
+  }
+
   start();
+  scheduleForm();
+  notices();
 }());
