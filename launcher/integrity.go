@@ -159,6 +159,9 @@ func (l *Launcher) writeJournal(j journal) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(l.journalPath(j.LaunchID)), 0o700); err != nil {
+		return err
+	}
 	return atomicfile.Write(l.journalPath(j.LaunchID), b)
 }
 

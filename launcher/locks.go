@@ -42,7 +42,7 @@ func (w *lockWindows) note(e *tofu.Error) {
 	if len(ws) > 20 {
 		ws = ws[len(ws)-20:]
 	}
-	if b, err := json.Marshal(ws); err == nil {
+	if b, err := json.Marshal(ws); err == nil && os.MkdirAll(filepath.Dir(w.path), 0o700) == nil {
 		_ = atomicfile.Write(w.path, b)
 	}
 }

@@ -16,14 +16,11 @@ import (
 // that the rename itself survives a crash. If a step before the rename
 // fails, the temporary file is removed and a file at path is left
 // untouched. Concurrent writers of one path do not corrupt it: the last
-// rename wins. The directory is created (0700) when missing.
+// rename wins. The directory must exist.
 func Write(path string, data []byte) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
 	}
 	tmp, err := Temp(dir, base, data)
 	if err != nil {
