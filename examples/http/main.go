@@ -79,11 +79,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -95,6 +97,7 @@ import (
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/schedule"
+	"github.com/lablink-go/lablink/tfvars"
 )
 
 // Exit codes.
@@ -189,6 +192,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 		log.Error("refusing to start: every launch would fail; set ALLOCATOR_PUBLIC_IP to the allocator's public IP, "+
 			"and ENVIRONMENT, ALLOCATOR_FQDN and CLOUD_INIT_LOG_GROUP, when set, to valid values",
 			"err", err)
+		return exitUsage
+	}
+	// The module's variables too, on the module that will be applied
+	// (the workdir's own, else the one --module names), before it is
+	// written into the workdir: a refused start leaves no file behind.
+	if err := checkModule(ctx, f, cfg, env); err != nil {
+		log.Error("refusing to start: every launch would fail", "err", err)
 		return exitUsage
 	}
 	tlsConfig, err := loadTLS(f.tlsCert, f.tlsKey)
@@ -322,4 +332,37 @@ func parseFlags(args []string, stderr io.Writer) (flags, int) {
 		return f, exitUsage
 	}
 	return f, exitOK
+}
+
+// checkModule runs a launch's checks (config, run-time inputs, a render
+// of the module's variables for one VM) on the module the server will
+// apply, without writing anything.
+func checkModule(ctx context.Context, f flags, cfg lablink.Config, env clientvars.Env) error {
+	files, err := moduleFiles(f.workdir, f.module)
+	if err != nil {
+		return err
+	}
+	schema, err := tfvars.LoadSchemaFS(files, ".")
+	if err != nil {
+		return fmt.Errorf("the module to apply: %w", err)
+	}
+	if env, err = clientvars.DiscoverSecurityGroup(ctx, env, schema, nil); err != nil {
+		return err
+	}
+	return setup.CheckLaunch(cfg, env, schema, 1)
+}
+
+// moduleFiles are the files of the module the server will apply: the
+// workdir's when it holds one, else those --module names.
+func moduleFiles(workdir, spec string) (fs.FS, error) {
+	has, err := terraform.HasModule(workdir)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("--workdir %s: %w", workdir, err)
+	case has:
+		return os.DirFS(workdir), nil
+	case slices.Contains(terraform.Names(), spec):
+		return terraform.FS(spec)
+	}
+	return os.DirFS(spec), nil
 }

@@ -483,7 +483,7 @@ func TestRunRefusesWithoutSecurityGroup(t *testing.T) {
 	assert.Contains(t, got, `variable "allocator_sg_id"`)
 	assert.Contains(t, got, "ALLOCATOR_SG_ID")
 	assert.NotContains(t, got, "listening")
-	assert.NoDirExists(t, filepath.Join(workdir, ".terraform"), "OpenTofu init ran")
+	assert.NoDirExists(t, workdir, "a refused start leaves no file behind: no module, no tokens")
 }
 
 // TestRunWarnsDeprecatedKeys starts the server on the config file of the
