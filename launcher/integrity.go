@@ -119,12 +119,12 @@ func (l *Launcher) checkApplied(ctx context.Context, m stateMark) error {
 	if err != nil {
 		return fmt.Errorf("read the state back: %w", err)
 	}
-	info, err := tfstate.ParseInfo(data)
+	head, err := tfstate.ParseHead(data)
 	if err != nil {
 		return fmt.Errorf("the state after the apply: %w", err)
 	}
-	if m.known && info.Serial <= m.serial {
-		return fmt.Errorf("the state after the apply has serial %d, not above %d: the apply's changes were not saved", info.Serial, m.serial)
+	if m.known && head.Serial <= m.serial {
+		return fmt.Errorf("the state after the apply has serial %d, not above %d: the apply's changes were not saved", head.Serial, m.serial)
 	}
 	return nil
 }

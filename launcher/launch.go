@@ -11,6 +11,7 @@ import (
 	"github.com/lablink-go/lablink/clientvars"
 	"github.com/lablink-go/lablink/gpu"
 	"github.com/lablink-go/lablink/internal/planread"
+	"github.com/lablink-go/lablink/plancheck"
 )
 
 // launch runs one apply for the merged requests reqs and records it in
@@ -52,7 +53,7 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 		return err
 	}
 	var err error
-	if res.Untainted, res.Dropped, err = l.keepTainted(ctx); err != nil {
+	if res.Untainted, res.Dropped, err = l.keepTainted(ctx, false); err != nil {
 		return err
 	}
 	in, info, err := l.resolve(ctx)
@@ -79,6 +80,18 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 			return err
 		case errors.Is(err, errStalePlan) && stale < maxStalePlans:
 			if err := rec.supersede(ctx, fmt.Errorf("%w: %w", errSuperseded, err)); err != nil {
+				return snap.restore(err)
+			}
+		case errors.Is(err, plancheck.ErrRefused) && stale == 0 && res.Untainted == nil && res.Dropped == nil:
+			// The state may hold VMs that another process's apply left
+			// tainted (the scan is skipped after this process's own
+			// apply): settle them and plan once more.
+			untainted, dropped, terr := l.keepTainted(ctx, true)
+			if terr != nil || untainted == nil && dropped == nil {
+				return snap.restore(errors.Join(err, terr))
+			}
+			res.Untainted, res.Dropped = untainted, dropped
+			if err := rec.supersede(ctx, fmt.Errorf("%w: kept %d tainted VMs, dropped %d", errSuperseded, len(untainted), len(dropped))); err != nil {
 				return snap.restore(err)
 			}
 		default:

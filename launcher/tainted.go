@@ -17,8 +17,14 @@ import (
 // taint is cleared, and it runs on like the others. One the inventory
 // does not hold does not exist: it leaves the state, and the next launch
 // creates its number again. It returns the addresses untainted and
-// dropped.
-func (l *Launcher) keepTainted(ctx context.Context) (untainted, dropped []string, err error) {
+// dropped. Unless forced, it trusts a state this process's last apply
+// saved to hold nothing tainted and reads nothing (launchAttempt forces it
+// when the guard refuses a plan: another process may have left VMs
+// tainted).
+func (l *Launcher) keepTainted(ctx context.Context, force bool) (untainted, dropped []string, err error) {
+	if !force && l.getKnown() >= 0 {
+		return nil, nil, nil
+	}
 	raw, err := l.stableState(ctx)
 	if err != nil {
 		return nil, nil, err

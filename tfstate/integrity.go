@@ -95,12 +95,66 @@ func ParseInfo(data []byte) (Info, error) {
 	return info, nil
 }
 
+// Head is a state's identity, what a check against its last good copy
+// and a read-back after an apply compare.
+type Head struct {
+	Version int
+	Serial  uint64
+	Lineage string
+}
+
+// ParseHead checks that data is one whole JSON document and reads its
+// version, serial and lineage without decoding its resources (OpenTofu
+// writes them first): a fraction of ParseInfo's cost on the megabytes of
+// a large state. An empty or truncated file is an error matching ErrEmpty
+// or ErrCorrupt.
+func ParseHead(data []byte) (Head, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Head{}, ErrEmpty
+	}
+	if !json.Valid(data) {
+		return Head{}, fmt.Errorf("%w: not one whole JSON document", ErrCorrupt)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return Head{}, fmt.Errorf("%w: not a JSON object", ErrCorrupt)
+	}
+	var h Head
+	var serial bool
+	for dec.More() && (h.Version == 0 || !serial || h.Lineage == "") {
+		t, err := dec.Token()
+		if err != nil {
+			return Head{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		var dst any = &json.RawMessage{}
+		switch t {
+		case "version":
+			dst = &h.Version
+		case "serial":
+			dst, serial = &h.Serial, true
+		case "lineage":
+			dst = &h.Lineage
+		}
+		if err := dec.Decode(dst); err != nil {
+			return Head{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+	}
+	if h.Version < 3 || !serial || h.Lineage == "" {
+		return Head{}, fmt.Errorf("%w: no version, serial or lineage", ErrCorrupt)
+	}
+	return h, nil
+}
+
 // Copy is a good copy of a working directory's local state, kept before
 // each apply.
 type Copy struct {
 	// Path is the copy's file.
 	Path string
+	// Info is what the copy holds; Newest fills in only its Version,
+	// Serial and Lineage, and Resources.
 	Info Info
+	// Resources counts the copy's managed resource instances.
+	Resources int
 	// Taken is when the copy was made.
 	Taken time.Time
 }
@@ -134,7 +188,8 @@ func Keep(dir string, now time.Time) (*Copy, error) {
 	if err := os.MkdirAll(cd, 0o700); err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("%s-serial%d-%s.tfstate", now.UTC().Format("20060102T150405.000000000Z"), info.Serial, shortLineage(info.Lineage))
+	name := fmt.Sprintf("%s-serial%d-%s-n%d.tfstate", now.UTC().Format("20060102T150405.000000000Z"),
+		info.Serial, safeLineage(info.Lineage), len(info.Instances))
 	p := filepath.Join(cd, name)
 	if err := atomicfile.Write(p, data); err != nil {
 		return nil, err
@@ -142,41 +197,82 @@ func Keep(dir string, now time.Time) (*Copy, error) {
 	if err := prune(dir, keepCopies); err != nil {
 		return nil, err
 	}
-	return &Copy{Path: p, Info: info, Taken: now.UTC()}, nil
+	return &Copy{Path: p, Info: info, Resources: len(info.Instances), Taken: now.UTC()}, nil
 }
 
-func shortLineage(l string) string {
-	if len(l) > 8 {
-		l = l[:8]
-	}
+// safeLineage is a lineage as a copy's name holds it: OpenTofu's are
+// UUIDs, kept as they are; anything else a file name must not hold
+// becomes '_'.
+func safeLineage(l string) string {
 	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r == '-' {
 			return r
 		}
 		return '_'
 	}, l)
 }
 
-// Copies lists the copies of dir's state, newest first; copies that do not
-// parse are left out. It reads every copy: Newest reads only what it must.
-func Copies(dir string) ([]Copy, error) {
-	return copies(dir, 0)
+// nameInfo reads the serial, lineage and resource count a copy's name
+// holds (after its "-serial"), false for a name without them.
+func nameInfo(rest string) (serial uint64, lineage string, n int, ok bool) {
+	rest, found := strings.CutSuffix(rest, ".tfstate")
+	if !found {
+		return 0, "", 0, false
+	}
+	head, tail, found := strings.Cut(rest, "-")
+	if !found {
+		return 0, "", 0, false
+	}
+	i := strings.LastIndex(tail, "-n")
+	if i < 0 {
+		return 0, "", 0, false
+	}
+	serial, err1 := strconv.ParseUint(head, 10, 64)
+	n, err2 := strconv.Atoi(tail[i+2:])
+	if err1 != nil || err2 != nil || i == 0 {
+		return 0, "", 0, false
+	}
+	return serial, tail[:i], n, true
 }
 
-// Newest is the newest copy of dir's state that parses, nil when there is
-// none. It reads the copies from the newest and stops at the first good
-// one.
+// Copies lists the copies of dir's state, newest first; copies that do not
+// parse are left out. It reads every copy: Newest reads none.
+func Copies(dir string) ([]Copy, error) {
+	return copies(dir)
+}
+
+// Newest is the newest copy of dir's state, nil when there is none. It
+// reads its identity from the copy's name, and a file only for a copy
+// named without it (kept by an earlier version), stopping at the first
+// that parses. The copy's Info then holds no Instances; Resources counts
+// them.
 func Newest(dir string) (*Copy, error) {
-	cs, err := copies(dir, 1)
-	if err != nil || len(cs) == 0 {
+	names, err := copyNames(dir)
+	if err != nil {
 		return nil, err
 	}
-	return &cs[0], nil
+	for _, n := range names {
+		if serial, lineage, count, ok := nameInfo(n.rest); ok {
+			return &Copy{Path: filepath.Join(copiesDir(dir), n.name), Taken: n.taken, Resources: count,
+				Info: Info{Version: 4, Serial: serial, Lineage: lineage}}, nil
+		}
+		if c, ok := readCopy(dir, n); ok {
+			return &c, nil
+		}
+	}
+	return nil, nil
 }
 
-// copies lists up to limit good copies (all when limit < 1), newest
-// first, reading only those: the names sort by the time they were taken.
-func copies(dir string, limit int) ([]Copy, error) {
+// copyName is a copy's file name, the time it was taken, and the rest of
+// its name after "-serial".
+type copyName struct {
+	name, rest string
+	taken      time.Time
+}
+
+// copyNames lists dir's copies, newest first, from their names: they
+// start with the time they were taken.
+func copyNames(dir string) ([]copyName, error) {
 	entries, err := os.ReadDir(copiesDir(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -184,13 +280,9 @@ func copies(dir string, limit int) ([]Copy, error) {
 	if err != nil {
 		return nil, err
 	}
-	type named struct {
-		name  string
-		taken time.Time
-	}
-	var names []named
+	var names []copyName
 	for _, e := range entries {
-		stamp, _, ok := strings.Cut(e.Name(), "-serial")
+		stamp, rest, ok := strings.Cut(e.Name(), "-serial")
 		if !ok || !strings.HasSuffix(e.Name(), ".tfstate") {
 			continue
 		}
@@ -198,24 +290,37 @@ func copies(dir string, limit int) ([]Copy, error) {
 		if err != nil {
 			continue
 		}
-		names = append(names, named{e.Name(), taken})
+		names = append(names, copyName{e.Name(), rest, taken})
 	}
-	slices.SortFunc(names, func(a, b named) int { return b.taken.Compare(a.taken) })
+	slices.SortFunc(names, func(a, b copyName) int { return b.taken.Compare(a.taken) })
+	return names, nil
+}
+
+// readCopy reads and parses the copy n.
+func readCopy(dir string, n copyName) (Copy, bool) {
+	p := filepath.Join(copiesDir(dir), n.name)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return Copy{}, false
+	}
+	info, err := ParseInfo(data)
+	if err != nil {
+		return Copy{}, false
+	}
+	return Copy{Path: p, Info: info, Resources: len(info.Instances), Taken: n.taken}, true
+}
+
+// copies lists every good copy, newest first, reading each.
+func copies(dir string) ([]Copy, error) {
+	names, err := copyNames(dir)
+	if err != nil {
+		return nil, err
+	}
 	var out []Copy
 	for _, n := range names {
-		if limit > 0 && len(out) == limit {
-			break
+		if c, ok := readCopy(dir, n); ok {
+			out = append(out, c)
 		}
-		p := filepath.Join(copiesDir(dir), n.name)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		info, err := ParseInfo(data)
-		if err != nil {
-			continue
-		}
-		out = append(out, Copy{Path: p, Info: info, Taken: n.taken})
 	}
 	return out, nil
 }
@@ -253,7 +358,7 @@ func (e *IntegrityError) Error() string {
 	msg := fmt.Sprintf("%s: %v", e.File, e.Err)
 	if e.Copy != nil {
 		msg += fmt.Sprintf("; its last good copy %s holds serial %d with %d resources: restore it (cli: restore-state) after checking what differs",
-			e.Copy.Path, e.Copy.Info.Serial, len(e.Copy.Info.Instances))
+			e.Copy.Path, e.Copy.Info.Serial, e.Copy.Resources)
 	}
 	return msg
 }
@@ -272,7 +377,7 @@ func Check(dir string) error {
 	if err != nil {
 		return err
 	}
-	held := last != nil && len(last.Info.Instances) > 0
+	held := last != nil && last.Resources > 0
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -283,7 +388,7 @@ func Check(dir string) error {
 	case err != nil:
 		return err
 	}
-	info, err := ParseInfo(data)
+	info, err := ParseHead(data)
 	switch {
 	case errors.Is(err, ErrEmpty):
 		if held {
@@ -316,8 +421,14 @@ type Difference struct {
 	Added, Removed []string
 }
 
-// Diff compares the local state of dir with the copy c.
+// Diff compares the local state of dir with the copy c, which it reads
+// again (a copy from Newest holds no list of instances).
 func Diff(dir string, c Copy) Difference {
+	if data, err := os.ReadFile(c.Path); err == nil {
+		if info, err := ParseInfo(data); err == nil {
+			c.Info = info
+		}
+	}
 	d := Difference{Restored: fmt.Sprintf("serial %d, lineage %s, %d resources", c.Info.Serial, c.Info.Lineage, len(c.Info.Instances))}
 	data, err := os.ReadFile(filepath.Join(dir, LocalFile))
 	var cur Info

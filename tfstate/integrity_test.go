@@ -138,3 +138,48 @@ func TestRestoreAndDiff(t *testing.T) {
 	d = tfstate.Diff(dir, *c)
 	assert.Equal(t, []string{"terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"}, d.Added)
 }
+
+func TestParseHead(t *testing.T) {
+	good := state(7, "lin-a", 3)
+	for _, tt := range []struct {
+		name    string
+		data    string
+		want    tfstate.Head
+		wantErr error
+	}{
+		{"whole", good, tfstate.Head{Version: 4, Serial: 7, Lineage: "lin-a"}, nil},
+		{"truncated at the end", good[:len(good)-3], tfstate.Head{}, tfstate.ErrCorrupt},
+		{"truncated in the head", good[:30], tfstate.Head{}, tfstate.ErrCorrupt},
+		{"empty", "", tfstate.Head{}, tfstate.ErrEmpty},
+		{"blank", " \n", tfstate.Head{}, tfstate.ErrEmpty},
+		{"not an object", `[1,2]`, tfstate.Head{}, tfstate.ErrCorrupt},
+		{"no lineage", `{"version":4,"serial":1}`, tfstate.Head{}, tfstate.ErrCorrupt},
+		{"head after the resources", `{"resources":[],"lineage":"l","serial":2,"version":4}`, tfstate.Head{Version: 4, Serial: 2, Lineage: "l"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tfstate.ParseHead([]byte(tt.data))
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// Newest knows a copy from its name: it reads no file (here the newest
+// copy's bytes are spoiled after it was kept, and it is still found).
+func TestNewestFromNames(t *testing.T) {
+	dir := t.TempDir()
+	keep(t, dir, state(3, "0b1c2d3e-aaaa-bbbb-cccc-0123456789ab", 2), t0)
+	c := keep(t, dir, state(4, "0b1c2d3e-aaaa-bbbb-cccc-0123456789ab", 5), t0.Add(time.Second))
+	require.NoError(t, os.WriteFile(c.Path, []byte("spoiled"), 0o600))
+	n, err := tfstate.Newest(dir)
+	require.NoError(t, err)
+	require.NotNil(t, n)
+	assert.Equal(t, c.Path, n.Path)
+	assert.Equal(t, uint64(4), n.Info.Serial)
+	assert.Equal(t, "0b1c2d3e-aaaa-bbbb-cccc-0123456789ab", n.Info.Lineage)
+	assert.Equal(t, 5, n.Resources)
+}

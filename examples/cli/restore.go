@@ -57,7 +57,7 @@ type copyDoc struct {
 }
 
 func newCopyDoc(c tfstate.Copy) copyDoc {
-	return copyDoc{Path: c.Path, Taken: c.Taken.UTC(), Serial: c.Info.Serial, Lineage: c.Info.Lineage, Resources: len(c.Info.Instances)}
+	return copyDoc{Path: c.Path, Taken: c.Taken.UTC(), Serial: c.Info.Serial, Lineage: c.Info.Lineage, Resources: c.Resources}
 }
 
 const restoreJSON = `restore-state works on a local state (terraform.tfstate in the working directory)
