@@ -176,7 +176,11 @@ func (l *Launcher) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return l.wd.init(ctx)
+	if err := l.wd.init(ctx); err != nil {
+		// The first OpenTofu this process runs: a wrong binary shows here.
+		return fmt.Errorf("%s %w", l.tofu.Path, err)
+	}
+	return nil
 }
 
 // minS3Lock is the first OpenTofu with S3 state locking (use_lockfile).

@@ -113,6 +113,12 @@ func ParseHead(data []byte) (Head, error) {
 		return Head{}, ErrEmpty
 	}
 	if !json.Valid(data) {
+		// Only a broken state pays for the full decode, which names what
+		// is wrong ("unexpected end of JSON input" for a cut-off file).
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return Head{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 		return Head{}, fmt.Errorf("%w: not one whole JSON document", ErrCorrupt)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

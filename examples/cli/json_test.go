@@ -54,7 +54,7 @@ var volatileText = []struct {
 	re   *regexp.Regexp
 	with string
 }{
-	{regexp.MustCompile(`\d{8}T\d{6}(\.\d+)?Z-serial\d+-[0-9a-f]{8}\.tfstate`), "<copy>.tfstate"},
+	{regexp.MustCompile(`\d{8}T\d{6}(\.\d+)?Z-serial\d+-[^/"\s]*?\.tfstate`), "<copy>.tfstate"},
 	{regexp.MustCompile(`\d{8}T\d{6}Z-[0-9a-f]{8}`), "<launch_id>"},
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<uuid>"},
 	{regexp.MustCompile(`replaced-\d+`), "replaced-<unix>"},
