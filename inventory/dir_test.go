@@ -1,6 +1,7 @@
 package inventory_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lablink-go/lablink/internal/testkit/unpriv"
 	"github.com/lablink-go/lablink/inventory"
 )
 
@@ -95,15 +97,28 @@ func TestDirBadRecords(t *testing.T) {
 	}
 }
 
+// TestDirUnreadable reads a record its user may not read. CI runs as root,
+// which reads any file, so the read happens in a child as another user.
 func TestDirUnreadable(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads any file")
+	type reply struct {
+		Err  unpriv.Error
+		Path string // the FileError's, "" when the error is not one
 	}
-	dir := t.TempDir()
+	if unpriv.Child(t) {
+		_, err := inventory.NewDir(unpriv.Arg(), "d").Instances(context.Background())
+		r := reply{Err: unpriv.ErrorOf(err)}
+		if fe := (*inventory.FileError)(nil); errors.As(err, &fe) {
+			r.Path = fe.Path
+		}
+		unpriv.Reply(t, r)
+		return
+	}
+	dir := unpriv.Dir(t)
 	path := writeRecord(t, dir, inventory.Record{ID: "a", Name: "d-vm-1", Index: 0, LaunchID: "l", Deployment: "d"}, time.Now())
 	require.NoError(t, os.Chmod(path, 0))
-	_, err := inventory.NewDir(dir, "d").Instances(t.Context())
-	var fe *inventory.FileError
-	require.ErrorAs(t, err, &fe)
-	assert.True(t, errors.Is(err, os.ErrPermission), "%v", err)
+	var got reply
+	unpriv.Run(t, dir, &got)
+	require.NotEmpty(t, got.Err.Err, "an unreadable record was read")
+	assert.True(t, got.Err.Permission, "%s; want an error matching fs.ErrPermission", got.Err.Err)
+	assert.Equal(t, path, got.Path, "the error is a FileError naming the record")
 }
