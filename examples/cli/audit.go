@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,62 +44,29 @@ const auditJSON = `JSON (--json): list {"store", "environment", "records": [mani
 `
 
 func (c *cli) audit(ctx context.Context, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
-		if c.json {
-			return badInput("audit", "audit needs a subcommand: list or show")
-		}
-		fmt.Fprint(c.stderr, auditUsage)
-		return silent(exitInvalid)
-	}
-	sub, args := args[0], args[1:]
-	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, auditUsage)
-		return nil
-	case "list", "show":
-	default:
-		if c.json {
-			return badInput(sub, "unknown audit command %q: want list or show", sub)
-		}
-		fmt.Fprintf(c.stderr, "unknown audit command %q\n%s", sub, auditUsage)
-		return silent(exitInvalid)
+	sub, args, err := c.subcommand("audit", auditUsage, args, "list", "show")
+	if sub == "" {
+		return err
 	}
 	synopsis := "--store s3://BUCKET[/PREFIX]|DIR [--environment ENV]"
 	if sub == "show" {
 		synopsis += " LAUNCH_ID"
 	}
 	fs := c.newFlags("audit "+sub, synopsis, auditJSON)
-	spec := fs.String("store", "", "audit store: s3://BUCKET[/PREFIX] or a directory (required)")
-	envName := fs.String("environment", "", `environment (default $ENVIRONMENT, else "prod")`)
-	region := fs.String("region", "", "AWS region of an S3 store (default $AWS_REGION, else the example config's app.region)")
+	sf := addStoreFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if *spec == "" {
-		return badInput("--store", "--store is required: s3://BUCKET[/PREFIX] or the directory of an audit store, such as WORKDIR/.lablink/audit")
-	}
-	env := c.getenv("ENVIRONMENT")
-	if isSet(fs, "environment") {
-		env = *envName
-	}
-	env = lablink.NormalizeEnvironment(env)
-	if *region == "" {
-		cfg, err := c.loadConfig("")
-		if err != nil {
-			return err
-		}
-		*region = cfg.App.Region
-	}
-	store, err := openStore(ctx, *spec, &setup.AWS{Region: *region})
+	store, env, err := c.openStoreFlags(ctx, sf)
 	if err != nil {
 		return err
 	}
 	trail := audit.NewTrail(store, nil)
 	if sub == "list" {
-		return c.auditList(ctx, trail, *spec, env, pos)
+		return c.auditList(ctx, trail, sf.spec, env, pos)
 	}
-	return c.auditShow(ctx, trail, *spec, env, pos)
+	return c.auditShow(ctx, trail, sf.spec, env, pos)
 }
 
 // auditList lists the records of env, newest first.
@@ -150,4 +119,75 @@ func (c *cli) auditShow(ctx context.Context, trail *audit.Trail, spec, env strin
 	fmt.Fprintf(c.stdout, "%s\n\n", js)
 	_, err = c.stdout.Write(data)
 	return err
+}
+
+// storeFlags are the flags that open an audit store, audit's and
+// schedule's.
+type storeFlags struct {
+	fs                *flag.FlagSet
+	spec, env, region string
+}
+
+func addStoreFlags(fs *flag.FlagSet) *storeFlags {
+	s := &storeFlags{fs: fs}
+	fs.StringVar(&s.spec, "store", "", "audit store: s3://BUCKET[/PREFIX] or a directory (required)")
+	fs.StringVar(&s.env, "environment", "", `environment (default $ENVIRONMENT, else "prod")`)
+	fs.StringVar(&s.region, "region", "", "AWS region of an S3 store (default $AWS_REGION, else the example config's app.region)")
+	return s
+}
+
+// openStoreFlags opens the store the flags name and returns it with the
+// environment: --environment, else $ENVIRONMENT, normalized.
+func (c *cli) openStoreFlags(ctx context.Context, s *storeFlags) (audit.Store, string, error) {
+	if s.spec == "" {
+		return nil, "", badInput("--store", "--store is required: s3://BUCKET[/PREFIX] or the directory of an audit store, such as WORKDIR/.lablink/audit")
+	}
+	env := c.getenv("ENVIRONMENT")
+	if isSet(s.fs, "environment") {
+		env = s.env
+	}
+	if s.region == "" {
+		cfg, err := c.loadConfig("")
+		if err != nil {
+			return nil, "", err
+		}
+		s.region = cfg.App.Region
+	}
+	store, err := openStore(ctx, s.spec, &setup.AWS{Region: s.region})
+	if err != nil {
+		return nil, "", err
+	}
+	return store, lablink.NormalizeEnvironment(env), nil
+}
+
+// subcommand splits a command group's arguments (audit, schedule) into
+// its subcommand, one of subs, and the rest. Help (-h, help) prints the
+// usage on stderr, as every command's -h does, and returns "" and nil; a
+// missing or unknown subcommand returns "" and invalid input: the usage on
+// stderr, or with --json an error document naming the argument.
+func (c *cli) subcommand(group, usage string, args []string, subs ...string) (string, []string, error) {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			fmt.Fprint(c.stderr, usage)
+			return "", nil, nil
+		}
+		if slices.Contains(subs, args[0]) {
+			return args[0], args[1:], nil
+		}
+	}
+	want := strings.Join(subs, ", ")
+	switch {
+	case len(args) == 0 || strings.HasPrefix(args[0], "-"):
+		if c.json {
+			return "", nil, badInput(group, "%s needs a subcommand: %s", group, want)
+		}
+		fmt.Fprint(c.stderr, usage)
+	default:
+		if c.json {
+			return "", nil, badInput(args[0], "unknown %s command %q: want %s", group, args[0], want)
+		}
+		fmt.Fprintf(c.stderr, "unknown %s command %q\n%s", group, args[0], usage)
+	}
+	return "", nil, silent(exitInvalid)
 }

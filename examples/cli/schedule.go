@@ -4,15 +4,12 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/lablink-go/lablink"
-	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/schedule"
 )
 
@@ -44,53 +41,18 @@ var scheduleFields = map[string]string{
 	"time_zone": "--zone", "num_vms": "--launch", "grace_period_seconds": "--grace",
 }
 
-// storeFlags are the flags that open an audit store, as audit's.
-type storeFlags struct {
-	fs                *flag.FlagSet
-	spec, env, region string
-}
-
-func addStoreFlags(fs *flag.FlagSet) *storeFlags {
-	s := &storeFlags{fs: fs}
-	fs.StringVar(&s.spec, "store", "", "audit store: s3://BUCKET[/PREFIX] or a directory (required)")
-	fs.StringVar(&s.env, "environment", "", `environment (default $ENVIRONMENT, else "prod")`)
-	fs.StringVar(&s.region, "region", "", "AWS region of an S3 store (default $AWS_REGION, else the example config's app.region)")
-	return s
-}
-
 // calendar opens the Calendar of the flags' store and environment.
 func (c *cli) calendar(ctx context.Context, s *storeFlags) (*schedule.Calendar, error) {
-	if s.spec == "" {
-		return nil, badInput("--store", "--store is required")
-	}
-	env := c.getenv("ENVIRONMENT")
-	if isSet(s.fs, "environment") {
-		env = s.env
-	}
-	if s.region == "" {
-		cfg, err := c.loadConfig("")
-		if err != nil {
-			return nil, err
-		}
-		s.region = cfg.App.Region
-	}
-	store, err := openStore(ctx, s.spec, &setup.AWS{Region: s.region})
+	store, env, err := c.openStoreFlags(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return schedule.NewCalendar(store, lablink.NormalizeEnvironment(env), nil)
+	return schedule.NewCalendar(store, env, nil)
 }
 
 func (c *cli) schedule(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, scheduleUsage)
-		return silent(exitInvalid)
-	}
-	sub, args := args[0], args[1:]
+	sub, args, err := c.subcommand("schedule", scheduleUsage, args, "add", "list", "cancel")
 	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, scheduleUsage)
-		return nil
 	case "add":
 		return c.scheduleAdd(ctx, args)
 	case "list":
@@ -98,8 +60,7 @@ func (c *cli) schedule(ctx context.Context, args []string) error {
 	case "cancel":
 		return c.scheduleCancel(ctx, args)
 	}
-	fmt.Fprintf(c.stderr, "unknown schedule command %q\n%s", sub, scheduleUsage)
-	return silent(exitInvalid)
+	return err
 }
 
 func (c *cli) scheduleAdd(ctx context.Context, args []string) error {
@@ -155,25 +116,19 @@ type scheduleListDoc struct {
 	Schedules []schedule.Schedule `json:"schedules"`
 }
 
-// flagErrors turns a Create's field errors into one invalid-input error
-// naming the flags; other errors pass.
+// flagErrors turns a Create's field errors into invalid input naming
+// their flags, one problem each; other errors pass.
 func flagErrors(err error) error {
-	var problems []string
-	for _, e := range unjoin(err) {
+	var problems []error
+	for _, e := range leaves(err) {
 		var fe *schedule.FieldError
 		if !errors.As(e, &fe) {
 			return err
 		}
-		problems = append(problems, cmp.Or(scheduleFields[fe.Field], fe.Field)+": "+fe.Err.Error())
+		flag := cmp.Or(scheduleFields[fe.Field], fe.Field)
+		problems = append(problems, &inputError{field: flag, msg: flag + ": " + fe.Err.Error()})
 	}
-	return invalid(errors.New(strings.Join(problems, "\n")))
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+	return invalid(errors.Join(problems...))
 }
 
 // describe says what a schedule does and when, in one line.

@@ -133,7 +133,7 @@ func TestScheduleListAndCancel(t *testing.T) {
 		{name: "cancel nothing", args: []string{"cancel"}, code: exitInvalid, stderr: "want exactly one schedule ID"},
 		{name: "bad status", args: []string{"list", "--status", "done"}, code: exitInvalid, stderr: `--status "done"`},
 		{name: "unknown subcommand", args: []string{"run"}, code: exitInvalid, stderr: `unknown schedule command "run"`},
-		{name: "help", args: []string{"help"}, stdout: "The CLI only writes schedules into the store; it runs none."},
+		{name: "help", args: []string{"help"}, stderr: "The CLI only writes schedules into the store; it runs none."},
 	}
 	for _, tc := range tests { // in order: the first cancel changes what follows
 		r := runCLI(t, scheduleEnv, append(append([]string{"schedule"}, tc.args...), "--store", store)...)
@@ -177,4 +177,53 @@ func TestScheduleS3(t *testing.T) {
 	require.Len(t, list, 1)
 	assert.Equal(t, "end of lab", list[0].Name)
 	assert.Equal(t, schedule.StatusCancelled, list[0].Status)
+}
+
+// TestScheduleGroupJSON: the command groups keep the --json contract (one
+// document on stdout, none for -h), and add's problems each name their
+// flag.
+func TestScheduleGroupJSON(t *testing.T) {
+	t.Parallel()
+	errorOf := func(t *testing.T, r result) errorBody {
+		t.Helper()
+		require.Equal(t, exitInvalid, r.code, "%s", r)
+		var doc errorDoc
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc), "stdout is one JSON document:\n%s", r.stdout)
+		require.NotNil(t, doc.Error, "%s", r.stdout)
+		return *doc.Error
+	}
+	for _, tc := range []struct {
+		args  []string
+		field string
+	}{
+		{[]string{"schedule", "--json"}, "schedule"},
+		{[]string{"schedule", "--json", "--store", "x"}, "schedule"},
+		{[]string{"schedule", "sometimes", "--json"}, "sometimes"},
+		{[]string{"audit", "--json"}, "audit"},
+		{[]string{"audit", "shw", "--json"}, "shw"},
+	} {
+		e := errorOf(t, runCLI(t, scheduleEnv, tc.args...))
+		assert.Equal(t, tc.field, e.Field, "%v", tc.args)
+	}
+	for _, group := range []string{"schedule", "audit"} {
+		for _, h := range []string{"-h", "help"} {
+			r := runCLI(t, scheduleEnv, group, h, "--json")
+			assert.Equal(t, exitOK, r.code, "%s", r)
+			assert.Empty(t, r.stdout, "%s %s: help goes to stderr", group, h)
+			assert.True(t, strings.HasPrefix(r.stderr, "usage: lablink "+group+" "), "%s %s:\n%s", group, h, r.stderr)
+		}
+	}
+
+	store := t.TempDir()
+	e := errorOf(t, runCLI(t, scheduleEnv, "schedule", "add", "--json", "--store", store, "--name", "x",
+		"--at", "2030-03-01 08:45", "--zone", "Atlantis/Capital"))
+	assert.Equal(t, "--zone", e.Field, "%+v", e)
+	e = errorOf(t, runCLI(t, scheduleEnv, "schedule", "add", "--json", "--store", store,
+		"--at", "2020-01-01T00:00:00Z", "--launch", "0"))
+	var fields []string
+	for _, p := range e.Problems {
+		fields = append(fields, p.Field)
+	}
+	assert.ElementsMatch(t, []string{"--name", "--at", "--launch"}, fields, "%+v", e)
+	assert.Empty(t, listJSON(t, store), "schedules after refused adds")
 }
