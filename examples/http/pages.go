@@ -185,7 +185,7 @@ func (s *server) recordPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // record reads audit record id for a page: the text of its error only
-// when it is the launcher's own (publicError's rule), its tfvars as
+// when it is the launcher's own (ownText), its tfvars as
 // stored, sensitive values redacted.
 func (s *server) record(r *http.Request, id string) (console.Record, error) {
 	m, data, err := s.l.Record(r.Context(), id)
@@ -198,11 +198,9 @@ func (s *server) record(r *http.Request, id string) (console.Record, error) {
 	rec := console.Record{Manifest: m, TFVars: string(data)}
 	rec.Manifest.Error = ""
 	if m.Error != "" {
-		first, _, _ := strings.Cut(m.Error, "\n")
-		bare := strings.TrimPrefix(strings.TrimPrefix(first, "launch: "), "destroy: ")
 		rec.Error = string(m.Action) + " failed; the server log has OpenTofu's output"
-		if isRefused(bare) || bare == launcher.ErrNothingLaunched.Error() {
-			rec.Error = bare
+		if msg, ok := ownText(m.Error); ok {
+			rec.Error = msg
 		}
 	}
 	return rec, nil
