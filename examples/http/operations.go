@@ -55,7 +55,7 @@ func accepted(w http.ResponseWriter, r *http.Request, op audit.Op) {
 // (upstream asks Flask for accept_mimetypes.best, the first of the
 // highest quality).
 func wantsJSON(r *http.Request) bool {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "application/json" {
+	if isJSON(r) {
 		return true
 	}
 	best, bestQ := "", 0.0
