@@ -17,11 +17,9 @@ const msgWrongCredentials = "Wrong user name or password."
 func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		next := localPath(r.URL.Query().Get("next"))
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			if _, ok := s.sessions.get(c.Value); ok {
-				http.Redirect(w, r, next, http.StatusSeeOther)
-				return
-			}
+		if _, ok, _ := s.session(r); ok {
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
 		}
 		s.signInForm(w, r, http.StatusOK, console.SignIn{Next: next})
 		return
@@ -33,16 +31,14 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	user, pass := r.PostForm.Get("user"), r.PostForm.Get("password")
 	form := console.SignIn{User: user, Next: localPath(r.PostForm.Get("next"))}
-	addr := clientAddr(r)
-	if wait := s.limit.wait(r.Context(), addr); wait > 0 {
+	switch ok, wait := s.checkPassword(r, user, pass); {
+	case wait > 0:
 		tooManyFailures(w, wait)
 		form.Error = "Too many failed sign-ins from your address. Try again in " +
 			itoa(int64(retrySeconds(wait))) + " seconds."
 		s.signInForm(w, r, http.StatusTooManyRequests, form)
 		return
-	}
-	if !s.credentialsOK(user, pass) {
-		s.limit.fail(r.Context(), addr, r.URL.Path)
+	case !ok:
 		form.Error = msgWrongCredentials
 		s.signInForm(w, r, http.StatusUnauthorized, form)
 		return
