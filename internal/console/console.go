@@ -78,7 +78,9 @@ func New() (*Renderer, error) {
 // Render writes page name with p and the given status, with the headers
 // every page carries: no caching, no framing, no script, style or form
 // target from elsewhere. The page is rendered in full before anything is
-// written, so that a template error is a clean error, returned.
+// written, so that a template error is a clean error, returned with
+// nothing written. A failure to write is the client's (it went away),
+// not the page's: it is not returned.
 func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p Page) error {
 	t, ok := r.pages[name]
 	if !ok {
@@ -93,8 +95,8 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p Page
 	h.Set("Cache-Control", "no-store")
 	SecurityHeaders(h)
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
-	return err
+	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 // SecurityHeaders sets the headers that keep a page to itself: only its
