@@ -28,7 +28,7 @@ const (
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, p console.Page) {
 	p.User = actorOf(r)
 	if p.User != "" {
-		p.Environment, p.Deployment = s.opts.Environment, s.deployment()
+		p.Environment = s.opts.Environment
 		p.Schedules = s.opts.Calendar != nil
 	}
 	if err := s.pages.Render(w, status, name, p); err != nil {
