@@ -11,7 +11,7 @@ import (
 const msgWrongCredentials = "Wrong user name or password."
 
 // signIn is the sign-in page (GET) and form (POST). A right user name and
-// password start a session (sessionCookieFor) and send the browser on to
+// password start a session (sessions.cookie) and send the browser on to
 // the page it came from; a wrong one counts against the client's address
 // as a wrong Basic credential does (signInLimiter).
 func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +45,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	name := s.cfg.App.AdminUser
 	token, expires := s.sessions.create(name)
-	http.SetCookie(w, sessionCookieFor(r, token, expires, s.sessions.ttl))
+	http.SetCookie(w, s.sessions.cookie(r, token, expires))
 	setLoggedUser(r, name)
 	s.log.InfoContext(r.Context(), "signed in", "user", name, "remote", r.RemoteAddr, "expires", expires)
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
@@ -60,7 +60,7 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.end(c.Value)
 	}
-	http.SetCookie(w, sessionCookieFor(r, "", time.Time{}, 0))
+	http.SetCookie(w, s.sessions.cookie(r, "", time.Time{}))
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
