@@ -41,7 +41,7 @@ type acceptedJSON struct {
 // a 303 redirect to the operation's page to others (upstream redirects
 // the admin page's form posts back to its admin page).
 func accepted(w http.ResponseWriter, r *http.Request, op audit.Op) {
-	id := strconv.FormatInt(op.ID, 10)
+	id := itoa(op.ID)
 	if !wantsJSON(r) {
 		http.Redirect(w, r, "/operations/"+id, http.StatusSeeOther)
 		return

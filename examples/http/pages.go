@@ -47,7 +47,7 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, h
 func (s *server) failedPage(w http.ResponseWriter, r *http.Request, what string, err error) {
 	s.log.ErrorContext(r.Context(), what+" failed", "path", r.URL.Path, "err", err)
 	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
-		strings.ToUpper(what[:1])+what[1:]+" failed; the server log says why.")
+		capitalize(what)+" failed; the server log says why.")
 }
 
 // deployment is the name the destroy page asks the operator to type:
