@@ -172,24 +172,39 @@ func (sr scheduleRoute) readBody(w http.ResponseWriter, r *http.Request) (schedu
 // fieldErrors lists the *schedule.FieldError in err, naming the first time
 // as the route's body does.
 func (sr scheduleRoute) fieldErrors(err error) []fieldJSON {
+	fes, _ := fieldErrorsIn(err)
 	var out []fieldJSON
+	for _, fe := range fes {
+		field := fe.Field
+		if field == "destruction_time" {
+			field = sr.timeField()
+		}
+		out = append(out, fieldJSON{field, fe.Err.Error()})
+	}
+	return out
+}
+
+// fieldErrorsIn lists the *schedule.FieldError in err, errors joined at
+// any depth; only is false when some of err is another error.
+func fieldErrorsIn(err error) (fes []*schedule.FieldError, only bool) {
+	only = true
 	var walk func(error)
 	walk = func(err error) {
-		var fe *schedule.FieldError
 		if joined, ok := err.(interface{ Unwrap() []error }); ok {
 			for _, e := range joined.Unwrap() {
 				walk(e)
 			}
-		} else if errors.As(err, &fe) {
-			field := fe.Field
-			if field == "destruction_time" {
-				field = sr.timeField()
-			}
-			out = append(out, fieldJSON{field, fe.Err.Error()})
+			return
+		}
+		var fe *schedule.FieldError
+		if errors.As(err, &fe) {
+			fes = append(fes, fe)
+		} else {
+			only = false
 		}
 	}
 	walk(err)
-	return out
+	return fes, only
 }
 
 func joinFields(fields []fieldJSON) string {
