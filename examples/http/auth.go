@@ -30,29 +30,52 @@ const (
 // response time tells nothing about which half was wrong, nor about the
 // secrets' lengths (digests are compared, not the strings).
 func (s *server) authenticate(r *http.Request) (user string, res authResult, retry time.Duration) {
-	expired := false
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		if user, ok := s.sessions.get(c.Value); ok {
-			return user, authOK, 0
-		}
-		expired = true
+	user, ok, sent := s.session(r)
+	if ok {
+		return user, authOK, 0
 	}
 	u, p, ok := r.BasicAuth()
 	switch {
-	case !ok && expired:
+	case !ok && sent:
 		return "", authExpired, 0
 	case !ok:
 		return "", authNone, 0
 	}
-	addr := clientAddr(r)
-	if wait := s.limit.wait(r.Context(), addr); wait > 0 {
+	switch ok, wait := s.checkPassword(r, u, p); {
+	case wait > 0:
 		return "", authLimited, wait
-	}
-	if !s.credentialsOK(u, p) {
-		s.limit.fail(r.Context(), addr, r.URL.Path)
+	case !ok:
 		return "", authFailed, 0
 	}
 	return s.cfg.App.AdminUser, authOK, 0
+}
+
+// session reads the session cookie of r: the user of a valid session
+// (ok), and whether r sent the cookie at all, valid or not (sent).
+func (s *server) session(r *http.Request) (user string, ok, sent bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", false, false
+	}
+	user, ok = s.sessions.get(c.Value)
+	return user, ok, true
+}
+
+// checkPassword checks a user name and password that the client of r
+// sent, as Basic credentials or with the sign-in form. From an address
+// that failed too often lately they are not checked at all: wait says
+// how long until they are. A failure counts against the address
+// (signInLimiter).
+func (s *server) checkPassword(r *http.Request, user, pass string) (ok bool, wait time.Duration) {
+	addr := clientAddr(r)
+	if wait := s.limit.wait(r.Context(), addr); wait > 0 {
+		return false, wait
+	}
+	if !s.credentialsOK(user, pass) {
+		s.limit.fail(r.Context(), addr, r.URL.Path)
+		return false, 0
+	}
+	return true, 0
 }
 
 func (s *server) credentialsOK(user, pass string) bool {

@@ -17,19 +17,31 @@ import (
 // twice in one object and anything but white space after the value are
 // errors, as is a body that is not JSON at all. A non-zero status means
 // the request is refused with msg (400, or 413 for a body too large).
-// Every route that takes a JSON body reads it with readJSON.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request, v any) (status int, msg string) {
+	status, msg, _ = s.decodeBody(w, r, v, false)
+	return status, msg
+}
+
+// decodeBody reads the body of r as readJSON says; with blankOK, a body
+// of white space only is no error and leaves v as it is. err is the
+// error of reading or decoding, for a caller that words some of them
+// itself (it wraps a *json.UnmarshalTypeError). Every route that takes a
+// JSON body reads it with decodeBody.
+func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, v any, blankOK bool) (status int, msg string, err error) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
 		if tooLarge(err) {
-			return http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
+			return http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes), err
 		}
-		return http.StatusBadRequest, "reading the body failed"
+		return http.StatusBadRequest, "reading the body failed", err
+	}
+	if blankOK && len(bytes.TrimSpace(data)) == 0 {
+		return 0, "", nil
 	}
 	if err := decodeStrict(data, v); err != nil {
-		return http.StatusBadRequest, "invalid JSON body: " + err.Error()
+		return http.StatusBadRequest, "invalid JSON body: " + err.Error(), err
 	}
-	return 0, ""
+	return 0, "", nil
 }
 
 // decodeStrict decodes data, one JSON value, into v as readJSON says.
@@ -63,11 +75,17 @@ func jsonError(err error) error {
 	case errors.As(err, &syn):
 		msg = fmt.Sprintf("syntax error at byte %d", syn.Offset)
 	case errors.As(err, &typ) && typ.Field != "":
-		msg = fmt.Sprintf("field %q: want %s, got %s", typ.Field, jsonValueName(typ.Type), typ.Value)
+		msg = fmt.Sprintf("field %q: %s", typ.Field, typeMismatch(typ))
 	case errors.As(err, &typ):
-		msg = fmt.Sprintf("want %s, got %s", jsonValueName(typ.Type), typ.Value)
+		msg = typeMismatch(typ)
 	}
 	return &bodyError{msg, err}
+}
+
+// typeMismatch words a value of the wrong JSON type without naming its
+// field: "want a number, got string".
+func typeMismatch(typ *json.UnmarshalTypeError) string {
+	return fmt.Sprintf("want %s, got %s", jsonValueName(typ.Type), typ.Value)
 }
 
 // bodyError is a JSON body's problem in the client's words.
@@ -164,18 +182,6 @@ func (s *server) emptyBody(w http.ResponseWriter, r *http.Request) (status int, 
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 		return 0, ""
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
-	if err != nil {
-		if tooLarge(err) {
-			return http.StatusRequestEntityTooLarge, tooLargeMsg(s.opts.MaxBodyBytes)
-		}
-		return http.StatusBadRequest, "reading the body failed"
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return 0, ""
-	}
-	if err := decodeStrict(data, &struct{}{}); err != nil {
-		return http.StatusBadRequest, "invalid JSON body: " + err.Error()
-	}
-	return 0, ""
+	status, msg, _ = s.decodeBody(w, r, &struct{}{}, true)
+	return status, msg
 }

@@ -41,7 +41,7 @@ type acceptedJSON struct {
 // a 303 redirect to the operation's page to others (upstream redirects
 // the admin page's form posts back to its admin page).
 func accepted(w http.ResponseWriter, r *http.Request, op audit.Op) {
-	id := strconv.FormatInt(op.ID, 10)
+	id := itoa(op.ID)
 	if !wantsJSON(r) {
 		http.Redirect(w, r, "/operations/"+id, http.StatusSeeOther)
 		return
@@ -55,7 +55,7 @@ func accepted(w http.ResponseWriter, r *http.Request, op audit.Op) {
 // (upstream asks Flask for accept_mimetypes.best, the first of the
 // highest quality).
 func wantsJSON(r *http.Request) bool {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "application/json" {
+	if isJSON(r) {
 		return true
 	}
 	best, bestQ := "", 0.0
@@ -195,17 +195,27 @@ func publicError(op audit.Op) string {
 	default:
 		return ""
 	}
-	first, _, _ := strings.Cut(op.Error, "\n")
-	bare := strings.TrimPrefix(strings.TrimPrefix(first, "launch: "), "destroy: ")
-	switch {
-	case isRefused(bare):
-		return bare
-	case bare == launcher.ErrNothingLaunched.Error():
-		return bare
-	case op.Error == launcher.ErrClosed.Error():
+	if msg, ok := ownText(op.Error); ok {
+		return msg
+	}
+	if op.Error == launcher.ErrClosed.Error() {
 		return "the server shut down before the " + name + " ran"
 	}
 	return name + " failed; " + see
+}
+
+// ownText is the part of a stored error (an operation's or an audit
+// record's) that is the launcher's own words and so may be shown: its
+// first line without the launcher's "launch: " or "destroy: ", when
+// that is a refused plan's reasons or ErrNothingLaunched. ok is false
+// for any other text, which can hold OpenTofu's stderr.
+func ownText(stored string) (msg string, ok bool) {
+	first, _, _ := strings.Cut(stored, "\n")
+	bare := strings.TrimPrefix(strings.TrimPrefix(first, "launch: "), "destroy: ")
+	if isRefused(bare) || bare == launcher.ErrNothingLaunched.Error() {
+		return bare, true
+	}
+	return "", false
 }
 
 // isRefused reports the public text of a plan the guard refused.

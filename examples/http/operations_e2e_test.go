@@ -372,18 +372,24 @@ func TestCrashRecovery(t *testing.T) {
 	require.NotNil(t, lock, "the lock of the OpenTofu the dead server left")
 	assert.True(t, tfstate.Busy(workdir), "the dead server's OpenTofu runs on")
 
-	// The new server waits for it while it holds the lock.
+	// The new server waits for it while it holds the lock. It listens
+	// only once the wait is over, so the gate opens from here, when the
+	// server says it waits, or when that took too long: then the test
+	// fails instead of hanging.
 	next := newLogSink()
-	released := make(chan struct{})
+	waited := make(chan bool, 1)
 	go func() {
-		defer close(released)
-		for !strings.Contains(next.String(), "waiting for the OpenTofu an earlier allocator left running") {
+		const line = "waiting for the OpenTofu an earlier allocator left running"
+		deadline := time.Now().Add(opBound)
+		for !strings.Contains(next.String(), line) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
+		seen := strings.Contains(next.String(), line)
 		assert.NoError(t, os.WriteFile(gate, nil, 0o644)) // now let it finish
+		waited <- seen
 	}()
 	s := startRunLog(t, testEnv(), next, args...)
-	<-released
+	require.True(t, <-waited, "the new server never logged that it waits for the dead server's OpenTofu")
 	out := s.log.String()
 	assert.Contains(t, out, fmt.Sprintf("operations of a stopped allocator marked interrupted job_ids=[%d]", id))
 	assert.Contains(t, out, "waited for the OpenTofu a stopped allocator left running command=apply")

@@ -28,7 +28,7 @@ const (
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, p console.Page) {
 	p.User = actorOf(r)
 	if p.User != "" {
-		p.Environment, p.Deployment = s.opts.Environment, s.deployment()
+		p.Environment = s.opts.Environment
 		p.Schedules = s.opts.Calendar != nil
 	}
 	if err := s.pages.Render(w, status, name, p); err != nil {
@@ -47,7 +47,7 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, h
 func (s *server) failedPage(w http.ResponseWriter, r *http.Request, what string, err error) {
 	s.log.ErrorContext(r.Context(), what+" failed", "path", r.URL.Path, "err", err)
 	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
-		strings.ToUpper(what[:1])+what[1:]+" failed; the server log says why.")
+		capitalize(what)+" failed; the server log says why.")
 }
 
 // deployment is the name the destroy page asks the operator to type:
@@ -185,7 +185,7 @@ func (s *server) recordPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // record reads audit record id for a page: the text of its error only
-// when it is the launcher's own (publicError's rule), its tfvars as
+// when it is the launcher's own (ownText), its tfvars as
 // stored, sensitive values redacted.
 func (s *server) record(r *http.Request, id string) (console.Record, error) {
 	m, data, err := s.l.Record(r.Context(), id)
@@ -198,11 +198,9 @@ func (s *server) record(r *http.Request, id string) (console.Record, error) {
 	rec := console.Record{Manifest: m, TFVars: string(data)}
 	rec.Manifest.Error = ""
 	if m.Error != "" {
-		first, _, _ := strings.Cut(m.Error, "\n")
-		bare := strings.TrimPrefix(strings.TrimPrefix(first, "launch: "), "destroy: ")
 		rec.Error = string(m.Action) + " failed; the server log has OpenTofu's output"
-		if isRefused(bare) || bare == launcher.ErrNothingLaunched.Error() {
-			rec.Error = bare
+		if msg, ok := ownText(m.Error); ok {
+			rec.Error = msg
 		}
 	}
 	return rec, nil

@@ -64,7 +64,7 @@ func (s *server) schedulesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortStableFunc(active, func(a, b schedule.Schedule) int { return nextTime(a).Compare(nextTime(b)) })
 	slices.SortStableFunc(ended, func(a, b schedule.Schedule) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
-	data := console.Schedules{Notice: s.scheduleNotice(ctx, r.URL.Query())}
+	data := console.Schedules{Notice: scheduleNotice(all, r.URL.Query())}
 	if len(ended) > endedShown {
 		data.Hidden, ended = len(ended)-endedShown, ended[:endedShown]
 	}
@@ -106,8 +106,8 @@ func (s *server) withPast(r *http.Request, v console.Schedule) console.Schedule 
 }
 
 // scheduleNotice says what the action that redirected here did:
-// ?added=ID or ?cancelled=ID.
-func (s *server) scheduleNotice(ctx context.Context, q url.Values) string {
+// ?added=ID or ?cancelled=ID, one of the schedules all.
+func scheduleNotice(all []schedule.Schedule, q url.Values) string {
 	for _, n := range []struct{ key, format string }{
 		{"added", "The schedule “%s” was added."},
 		{"cancelled", "The schedule “%s” was cancelled: none of its times will run."},
@@ -116,8 +116,8 @@ func (s *server) scheduleNotice(ctx context.Context, q url.Values) string {
 		if err != nil {
 			continue
 		}
-		if sc, err := s.opts.Calendar.Get(ctx, id); err == nil {
-			return fmt.Sprintf(n.format, sc.Name)
+		if i := slices.IndexFunc(all, func(sc schedule.Schedule) bool { return sc.ID == id }); i >= 0 {
+			return fmt.Sprintf(n.format, all[i].Name)
 		}
 	}
 	return ""
@@ -321,16 +321,12 @@ func scheduleRequest(f console.ScheduleForm) (schedule.Request, []console.FieldP
 // formProblems turns the schedule package's refusal into the form's
 // problems; false when err is not only *schedule.FieldError.
 func formProblems(err error) ([]console.FieldProblem, bool) {
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
+	fes, only := fieldErrorsIn(err)
+	if !only {
+		return nil, false
 	}
 	var out []console.FieldProblem
-	for _, e := range errs {
-		var fe *schedule.FieldError
-		if !errors.As(e, &fe) {
-			return nil, false
-		}
+	for _, fe := range fes {
 		i := slices.IndexFunc(formFields, func(f struct{ input, field string }) bool { return f.field == fe.Field })
 		if i < 0 {
 			return nil, false // a field the form does not have

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/console"
 	"github.com/lablink-go/lablink/internal/setup"
 	"github.com/lablink-go/lablink/schedule"
 )
@@ -338,4 +339,21 @@ func TestSchedulesPagesStoreFailure(t *testing.T) {
 	assert.NotContains(t, body, "Next scheduled")
 	assert.NotContains(t, body, `href="/schedules"`)
 	assert.Equal(t, http.StatusNotFound, getPage(none.h, "/schedules", none.cookie).Code)
+}
+
+// TestFormProblemsNested: the form lists every refused field of a
+// refusal, joined at any depth, as the API does, and is no form problem
+// when a store's error is among them.
+func TestFormProblemsNested(t *testing.T) {
+	name := &schedule.FieldError{Field: "schedule_name", Err: schedule.ErrRequired}
+	zone := &schedule.FieldError{Field: "time_zone", Err: errors.New("unknown time zone")}
+	grace := &schedule.FieldError{Field: "grace_period_seconds", Err: errors.New("want at least 0")}
+	got, ok := formProblems(errors.Join(name, errors.Join(zone, grace)))
+	require.True(t, ok, "only refused fields")
+	assert.Equal(t, []console.FieldProblem{{Field: "name", Label: "Name", Message: "Required."},
+		{Field: "zone", Label: "Time zone", Message: "Unknown time zone."},
+		{Field: "grace", Label: "Grace period", Message: "Want at least 0."}}, got)
+
+	_, ok = formProblems(errors.Join(name, errors.Join(zone, errors.New("disk full"))))
+	assert.False(t, ok, "a store's error among the fields")
 }

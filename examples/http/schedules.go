@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
-	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,41 +130,30 @@ func (sr scheduleRoute) create(w http.ResponseWriter, r *http.Request) {
 // JSON) into the Request of the route's action; false when it has
 // answered.
 func (sr scheduleRoute) readBody(w http.ResponseWriter, r *http.Request) (schedule.Request, bool) {
-	r.Body = http.MaxBytesReader(w, r.Body, sr.s.opts.MaxBodyBytes)
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeFailure(w, http.StatusUnsupportedMediaType, "unsupported content type "+strconv.Quote(ct)+"; send JSON", nil)
-			return schedule.Request{}, false
-		}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(r) {
+		writeFailure(w, http.StatusUnsupportedMediaType, "unsupported content type "+strconv.Quote(ct)+"; send JSON", nil)
+		return schedule.Request{}, false
 	}
 	// The body is schedule.Request's JSON (for a destruction, upstream's
 	// body plus time_zone and grace_period_seconds), and launch_time,
-	// the first time of a launch.
-	// It is read strictly, as every JSON body (decodeStrict): an unknown
-	// field, a key given twice or data after the value is a 400.
-	data, err := io.ReadAll(r.Body)
+	// the first time of a launch, read strictly as every JSON body.
 	var body struct {
 		schedule.Request
 		LaunchTime string `json:"launch_time"`
 	}
-	if err == nil {
-		err = decodeStrict(data, &body)
-	}
-	req := body.Request
+	status, msg, err := sr.s.decodeBody(w, r, &body, false)
 	var typeErr *json.UnmarshalTypeError
 	switch {
-	case tooLarge(err):
-		writeFailure(w, http.StatusRequestEntityTooLarge, tooLargeMsg(sr.s.opts.MaxBodyBytes), nil)
-		return schedule.Request{}, false
 	case errors.As(err, &typeErr) && typeErr.Field != "":
 		// The field's path goes through the embedded Request.
-		f := []fieldJSON{{strings.TrimPrefix(typeErr.Field, "Request."), "want a JSON " + jsonKind(typeErr.Type.Kind())}}
+		f := []fieldJSON{{strings.TrimPrefix(typeErr.Field, "Request."), typeMismatch(typeErr)}}
 		writeFailure(w, http.StatusBadRequest, joinFields(f), f)
 		return schedule.Request{}, false
-	case err != nil:
-		writeFailure(w, http.StatusBadRequest, "invalid JSON body: "+err.Error(), nil)
+	case status != 0:
+		writeFailure(w, status, msg, nil)
 		return schedule.Request{}, false
 	}
+	req := body.Request
 	if sr.action == schedule.Launch {
 		req.Time = body.LaunchTime
 	}
@@ -183,40 +169,42 @@ func (sr scheduleRoute) readBody(w http.ResponseWriter, r *http.Request) (schedu
 	return req, true
 }
 
-// jsonKind names the JSON type a Go kind is read from.
-func jsonKind(k reflect.Kind) string {
-	switch k {
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int64:
-		return "whole number"
-	}
-	return k.String()
-}
-
 // fieldErrors lists the *schedule.FieldError in err, naming the first time
 // as the route's body does.
 func (sr scheduleRoute) fieldErrors(err error) []fieldJSON {
+	fes, _ := fieldErrorsIn(err)
 	var out []fieldJSON
+	for _, fe := range fes {
+		field := fe.Field
+		if field == "destruction_time" {
+			field = sr.timeField()
+		}
+		out = append(out, fieldJSON{field, fe.Err.Error()})
+	}
+	return out
+}
+
+// fieldErrorsIn lists the *schedule.FieldError in err, errors joined at
+// any depth; only is false when some of err is another error.
+func fieldErrorsIn(err error) (fes []*schedule.FieldError, only bool) {
+	only = true
 	var walk func(error)
 	walk = func(err error) {
-		var fe *schedule.FieldError
 		if joined, ok := err.(interface{ Unwrap() []error }); ok {
 			for _, e := range joined.Unwrap() {
 				walk(e)
 			}
-		} else if errors.As(err, &fe) {
-			field := fe.Field
-			if field == "destruction_time" {
-				field = sr.timeField()
-			}
-			out = append(out, fieldJSON{field, fe.Err.Error()})
+			return
+		}
+		var fe *schedule.FieldError
+		if errors.As(err, &fe) {
+			fes = append(fes, fe)
+		} else {
+			only = false
 		}
 	}
 	walk(err)
-	return out
+	return fes, only
 }
 
 func joinFields(fields []fieldJSON) string {

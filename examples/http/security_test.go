@@ -249,3 +249,23 @@ func TestScheduleBodyStrict(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list)
 }
+
+// TestScheduleBodyRefusals: a schedule's body of the wrong JSON type is
+// refused naming its field in the words of every JSON body, and one too
+// large with every route's 413.
+func TestScheduleBodyRefusals(t *testing.T) {
+	s := newScheduleServer(t)
+	code, a := s.call(t, http.MethodPost, "/api/schedule-launch",
+		`{"schedule_name": "a", "launch_time": "`+at(time.Hour)+`", "num_vms": "many"}`)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, []fieldJSON{{"num_vms", "want a number, got string"}}, a.Errors)
+	assert.Equal(t, "num_vms: want a number, got string", a.Message)
+
+	big := `{"schedule_name": "` + strings.Repeat("x", defaultMaxBodyBytes) + `"}`
+	code, a = s.call(t, http.MethodPost, "/api/schedule-destruction", big)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+	assert.Equal(t, tooLargeMsg(defaultMaxBodyBytes), a.Message)
+	list, err := s.cal.List(t.Context(), "")
+	require.NoError(t, err)
+	assert.Empty(t, list)
+}

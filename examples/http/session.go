@@ -97,14 +97,14 @@ func (ss *sessions) end(token string) {
 	delete(ss.byHash, sha256.Sum256([]byte(token)))
 }
 
-// sessionCookieFor is the cookie that holds token until expires, ttl
-// from now (or, with
+// cookie is the cookie for the client of r that holds token until
+// expires, as create returned them, for the sessions' lifetime (or, with
 // an empty token, the cookie that removes it): HttpOnly, so that no
 // script reads it; SameSite=Strict, so that no other site's page sends
 // it; Secure when the browser reached the server over TLS, here or at a
 // proxy in front that says so with X-Forwarded-Proto (as upstream
 // decides). A forged X-Forwarded-Proto can only make the cookie stricter.
-func sessionCookieFor(r *http.Request, token string, expires time.Time, ttl time.Duration) *http.Cookie {
+func (ss *sessions) cookie(r *http.Request, token string, expires time.Time) *http.Cookie {
 	c := &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"}
 	if token == "" {
@@ -112,6 +112,6 @@ func sessionCookieFor(r *http.Request, token string, expires time.Time, ttl time
 		return c
 	}
 	c.Expires = expires
-	c.MaxAge = max(1, int(ttl/time.Second))
+	c.MaxAge = max(1, int(ss.ttl/time.Second))
 	return c
 }

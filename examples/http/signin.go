@@ -11,17 +11,15 @@ import (
 const msgWrongCredentials = "Wrong user name or password."
 
 // signIn is the sign-in page (GET) and form (POST). A right user name and
-// password start a session (sessionCookieFor) and send the browser on to
+// password start a session (sessions.cookie) and send the browser on to
 // the page it came from; a wrong one counts against the client's address
 // as a wrong Basic credential does (signInLimiter).
 func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		next := localPath(r.URL.Query().Get("next"))
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			if _, ok := s.sessions.get(c.Value); ok {
-				http.Redirect(w, r, next, http.StatusSeeOther)
-				return
-			}
+		if _, ok, _ := s.session(r); ok {
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
 		}
 		s.signInForm(w, r, http.StatusOK, console.SignIn{Next: next})
 		return
@@ -33,23 +31,21 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	user, pass := r.PostForm.Get("user"), r.PostForm.Get("password")
 	form := console.SignIn{User: user, Next: localPath(r.PostForm.Get("next"))}
-	addr := clientAddr(r)
-	if wait := s.limit.wait(r.Context(), addr); wait > 0 {
+	switch ok, wait := s.checkPassword(r, user, pass); {
+	case wait > 0:
 		tooManyFailures(w, wait)
 		form.Error = "Too many failed sign-ins from your address. Try again in " +
 			itoa(int64(retrySeconds(wait))) + " seconds."
 		s.signInForm(w, r, http.StatusTooManyRequests, form)
 		return
-	}
-	if !s.credentialsOK(user, pass) {
-		s.limit.fail(r.Context(), addr, r.URL.Path)
+	case !ok:
 		form.Error = msgWrongCredentials
 		s.signInForm(w, r, http.StatusUnauthorized, form)
 		return
 	}
 	name := s.cfg.App.AdminUser
 	token, expires := s.sessions.create(name)
-	http.SetCookie(w, sessionCookieFor(r, token, expires, s.sessions.ttl))
+	http.SetCookie(w, s.sessions.cookie(r, token, expires))
 	setLoggedUser(r, name)
 	s.log.InfoContext(r.Context(), "signed in", "user", name, "remote", r.RemoteAddr, "expires", expires)
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
@@ -64,7 +60,7 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.end(c.Value)
 	}
-	http.SetCookie(w, sessionCookieFor(r, "", time.Time{}, 0))
+	http.SetCookie(w, s.sessions.cookie(r, "", time.Time{}))
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 

@@ -44,8 +44,8 @@ type Page struct {
 	// User is the signed-in operator, "" on the sign-in page (which then
 	// shows no navigation).
 	User string
-	// Environment and Deployment name what the console manages.
-	Environment, Deployment string
+	// Environment names what the console manages.
+	Environment string
 	// Refresh makes the page reload itself every few seconds when
 	// JavaScript is off, for pages that show something running.
 	Refresh bool
@@ -78,7 +78,9 @@ func New() (*Renderer, error) {
 // Render writes page name with p and the given status, with the headers
 // every page carries: no caching, no framing, no script, style or form
 // target from elsewhere. The page is rendered in full before anything is
-// written, so that a template error is a clean error, returned.
+// written, so that a template error is a clean error, returned with
+// nothing written. A failure to write is the client's (it went away),
+// not the page's: it is not returned.
 func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p Page) error {
 	t, ok := r.pages[name]
 	if !ok {
@@ -91,16 +93,16 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p Page
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	SecurityHeaders(h)
+	securityHeaders(h)
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
-	return err
+	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
-// SecurityHeaders sets the headers that keep a page to itself: only its
+// securityHeaders sets the headers that keep a page to itself: only its
 // own scripts, styles and form targets, never in a frame, no referrer to
 // other sites, no content sniffing.
-func SecurityHeaders(h http.Header) {
+func securityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
 		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 	h.Set("X-Frame-Options", "DENY")
@@ -134,7 +136,6 @@ var funcs = template.FuncMap{
 	"progressText": progressText,
 	"actionText":   actionText,
 	"plural":       plural,
-	"upper":        strings.ToUpper,
 	"local":        local,
 	"inUTC":        inUTC,
 	"isUTC":        isUTC,

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,6 +34,27 @@ func TestRenderEveryPage(t *testing.T) {
 	}
 	assert.Error(t, r.Render(httptest.NewRecorder(), http.StatusOK, "nope", Page{}))
 }
+
+// TestRenderFailures: a template that fails is an error, with nothing
+// written; a client that went away is not.
+func TestRenderFailures(t *testing.T) {
+	r, err := New()
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	assert.Error(t, r.Render(w, http.StatusOK, "overview", Page{Title: "T", User: "admin", Data: 42}), "a view of the wrong type")
+	assert.False(t, w.Flushed, "flushed")
+	assert.Empty(t, w.Header(), "headers of a page that failed")
+	assert.Zero(t, w.Body.Len(), "body of a page that failed")
+
+	gone := &goneWriter{ResponseRecorder: httptest.NewRecorder()}
+	assert.NoError(t, r.Render(gone, http.StatusOK, "error", Page{Title: "T", Data: ErrorPage{Heading: "Oops"}}))
+	assert.Equal(t, http.StatusOK, gone.Code, "status written before the body")
+}
+
+// goneWriter is the ResponseWriter of a client that disconnected.
+type goneWriter struct{ *httptest.ResponseRecorder }
+
+func (*goneWriter) Write([]byte) (int, error) { return 0, errors.New("write: broken pipe") }
 
 func TestAssets(t *testing.T) {
 	h := Assets()
