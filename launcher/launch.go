@@ -171,10 +171,13 @@ func (l *Launcher) applyJournaled(ctx context.Context, rec *attempt, ops []int64
 func (l *Launcher) failedApply(ctx context.Context, res *Result, a applied, planned int, err error) error {
 	e := &ApplyError{Action: "launch", Interrupted: errors.Is(err, context.Canceled), Done: a.Done,
 		Planned: planned, Created: len(a.Created), InState: -1, Err: err}
-	if raw, serr := l.stableState(context.WithoutCancel(ctx)); serr == nil {
-		e.InState = len(l.vms(raw))
+	raw, serr := l.stableState(context.WithoutCancel(ctx))
+	if serr != nil {
+		return e
 	}
-	if orphans, oerr := l.orphans(context.WithoutCancel(ctx)); oerr == nil && len(orphans) > 0 {
+	vms := l.vms(raw)
+	e.InState = len(vms)
+	if orphans, oerr := l.orphans(context.WithoutCancel(ctx), vms); oerr == nil && len(orphans) > 0 {
 		res.Orphans = orphans
 	}
 	return e

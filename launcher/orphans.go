@@ -17,21 +17,17 @@ type Inventory = inventory.Lister
 // that imports it into the state or terminates it.
 type Orphan = inventory.Orphan
 
-// orphans lists the VMs of Options.Inventory the state does not hold; nil
-// without an inventory.
-func (l *Launcher) orphans(ctx context.Context) ([]Orphan, error) {
+// orphans lists the VMs of Options.Inventory that vms, the client VMs of
+// the state as the caller read it, do not hold; nil without an inventory.
+func (l *Launcher) orphans(ctx context.Context, vms []VM) ([]Orphan, error) {
 	if l.opts.Inventory == nil {
 		return nil, nil
-	}
-	raw, err := l.stableState(ctx)
-	if err != nil {
-		return nil, err
 	}
 	inst, err := l.opts.Inventory.Instances(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return l.orphansOf(inst, l.vms(raw)), nil
+	return l.orphansOf(inst, vms), nil
 }
 
 // orphansOf compares the inventory with the VMs of the state.

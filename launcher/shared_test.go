@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/lablink-go/lablink/internal/miniotest"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfstate"
 )
@@ -318,4 +320,55 @@ func TestRecoverAfterCrash(t *testing.T) {
 	stored, err := l.Op(t.Context(), rec.Interrupted[0].ID)
 	require.NoError(t, err)
 	assert.Equal(t, audit.StatusInterrupted, stored.Status, "stored")
+}
+
+// stateReads lists the `state pull`s in log (see loggingBinary), each
+// with the OpenTofu command before it, and empties log.
+func stateReads(t *testing.T, log string) []string {
+	t.Helper()
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(log, 0))
+	var cmds []string
+	for line := range strings.Lines(string(data)) {
+		if argv, ok := strings.CutPrefix(line, "ARGV "); ok {
+			cmds = append(cmds, strings.TrimSpace(argv))
+		}
+	}
+	var pulls []string
+	for i, c := range cmds {
+		if c == "state pull" {
+			before := "(none)"
+			if i > 0 {
+				before = cmds[i-1]
+			}
+			pulls = append(pulls, "after "+before)
+		}
+	}
+	return pulls
+}
+
+// With an S3 state every read of it is a `state pull`: a status reads
+// it once, though it lists the inventory's orphans too.
+func TestStatusPullsStateOnce(t *testing.T) {
+	st := newS3State(t)
+	dir := t.TempDir()
+	require.NoError(t, terraform.Materialize("local", dir))
+	log := filepath.Join(t.TempDir(), "tofu.log")
+	inv := filepath.Join(dir, ".lablink", "inventory")
+	env := fixtureEnv()
+	env.InventoryDir = inv
+	l := open(t, dir, loggingBinary(t, log), testkit.Config(), gpu.Catalog{}, &launcher.Options{
+		Env: &env, Inventory: inventory.NewDir(inv, testkit.Config().ResourcePrefix("test")),
+		State: &st.backend, StateClient: st.srv.S3Client(t), TofuEnv: st.env,
+	})
+	_, err := l.Launch(t.Context(), launcher.Request{Count: 2})
+	require.NoError(t, err)
+	stateReads(t, log)
+
+	s, err := l.Status(t.Context())
+	require.NoError(t, err)
+	assert.Len(t, s.VMs, 2, "VMs in the state")
+	assert.Empty(t, s.Orphans, "orphans")
+	assert.Len(t, stateReads(t, log), 1, "state pulls of a status")
 }

@@ -46,7 +46,7 @@ func (l *Launcher) Status(ctx context.Context) (Status, error) {
 		}
 		st.VMs = l.vms(raw)
 		l.describe(ctx, st.VMs)
-		if st.Orphans, err = l.orphans(ctx); err != nil {
+		if st.Orphans, err = l.orphans(ctx, st.VMs); err != nil {
 			return st, fmt.Errorf("status: list the inventory: %w", err)
 		}
 	}
