@@ -2,6 +2,7 @@ package launcher_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -610,4 +612,40 @@ func TestLaunchKeepsTaintedVMs(t *testing.T) {
 			assert.Equal(t, res.Total, f.stateVMs(t))
 		})
 	}
+}
+
+// flakyInventory lists nothing until down is set, then fails.
+type flakyInventory struct{ down atomic.Bool }
+
+var errInventoryDown = errors.New("ec2: DescribeInstances: ExpiredToken")
+
+func (f *flakyInventory) Instances(context.Context) ([]inventory.Instance, error) {
+	if f.down.Load() {
+		return nil, errInventoryDown
+	}
+	return nil, nil
+}
+
+// An inventory that cannot be listed (an EC2 outage, expired credentials)
+// does not fail Status: it says why, with the VMs of the state and the
+// last launch.
+func TestStatusInventoryDown(t *testing.T) {
+	f := newFixture(t)
+	inv := &flakyInventory{}
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Inventory: inv})
+	r, err := l.Launch(t.Context(), launcher.Request{Count: 2})
+	require.NoError(t, err)
+	st, err := l.Status(t.Context())
+	require.NoError(t, err)
+	assert.NoError(t, st.InventoryError, "an inventory that answers")
+
+	inv.down.Store(true)
+	st, err = l.Status(t.Context())
+	require.NoError(t, err, "Status with the inventory down")
+	assert.ErrorIs(t, st.InventoryError, errInventoryDown)
+	assert.Len(t, st.VMs, 2, "VMs in the state")
+	assert.Nil(t, st.Orphans, "orphans are unknown")
+	assert.True(t, st.TFVars)
+	require.NotNil(t, st.Last)
+	assert.Equal(t, r.LaunchID, st.Last.LaunchID)
 }
