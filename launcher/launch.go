@@ -52,10 +52,11 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 	if err := l.preflight(ctx); err != nil {
 		return err
 	}
-	var err error
-	if res.Untainted, res.Dropped, err = l.keepTainted(ctx, false); err != nil {
+	untainted, dropped, read, err := l.keepTainted(ctx, false)
+	if err != nil {
 		return err
 	}
+	res.Untainted, res.Dropped = untainted, dropped
 	in, info, err := l.resolve(ctx)
 	if err != nil {
 		return err
@@ -66,7 +67,9 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 		return err
 	}
 	for stale := 0; ; stale++ {
-		existing, floor, fromState, err := l.existing(ctx)
+		// The first count starts from the state keepTainted read.
+		existing, floor, fromState, err := l.existingIn(ctx, read)
+		read = nil
 		if err != nil {
 			return snap.restore(fmt.Errorf("count existing VMs: %w", err))
 		}
@@ -86,7 +89,7 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 			// The state may hold VMs that another process's apply left
 			// tainted (the scan is skipped after this process's own
 			// apply): settle them and plan once more.
-			untainted, dropped, terr := l.keepTainted(ctx, true)
+			untainted, dropped, _, terr := l.keepTainted(ctx, true)
 			if terr != nil || untainted == nil && dropped == nil {
 				return snap.restore(errors.Join(err, terr))
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -322,9 +323,9 @@ func TestRecoverAfterCrash(t *testing.T) {
 	assert.Equal(t, audit.StatusInterrupted, stored.Status, "stored")
 }
 
-// stateReads lists the `state pull`s in log (see loggingBinary), each
-// with the OpenTofu command before it, and empties log.
-func stateReads(t *testing.T, log string) []string {
+// commands lists the OpenTofu commands in log (see loggingBinary), such
+// as "state pull", and empties log.
+func commands(t *testing.T, log string) []string {
 	t.Helper()
 	data, err := os.ReadFile(log)
 	require.NoError(t, err)
@@ -332,25 +333,18 @@ func stateReads(t *testing.T, log string) []string {
 	var cmds []string
 	for line := range strings.Lines(string(data)) {
 		if argv, ok := strings.CutPrefix(line, "ARGV "); ok {
-			cmds = append(cmds, strings.TrimSpace(argv))
+			name, _, _ := strings.Cut(strings.TrimSpace(argv), " -")
+			cmds = append(cmds, name)
 		}
 	}
-	var pulls []string
-	for i, c := range cmds {
-		if c == "state pull" {
-			before := "(none)"
-			if i > 0 {
-				before = cmds[i-1]
-			}
-			pulls = append(pulls, "after "+before)
-		}
-	}
-	return pulls
+	return cmds
 }
 
-// With an S3 state every read of it is a `state pull`: a status reads
-// it once, though it lists the inventory's orphans too.
-func TestStatusPullsStateOnce(t *testing.T) {
+// With an S3 state every read of it is a `state pull`: the first launch
+// after Open reads it once before it plans (to settle tainted VMs and to
+// count), and a status once, though it lists the inventory's orphans
+// too.
+func TestStatePulledOnce(t *testing.T) {
 	st := newS3State(t)
 	dir := t.TempDir()
 	require.NoError(t, terraform.Materialize("local", dir))
@@ -362,13 +356,27 @@ func TestStatusPullsStateOnce(t *testing.T) {
 		Env: &env, Inventory: inventory.NewDir(inv, testkit.Config().ResourcePrefix("test")),
 		State: &st.backend, StateClient: st.srv.S3Client(t), TofuEnv: st.env,
 	})
+	commands(t, log)
 	_, err := l.Launch(t.Context(), launcher.Request{Count: 2})
 	require.NoError(t, err)
-	stateReads(t, log)
+	cmds := commands(t, log)
+	plan := slices.Index(cmds, "plan")
+	require.Positive(t, plan, "a plan in %q", cmds)
+	assert.Equal(t, 1, countOf(cmds[:plan], "state pull"), "state pulls before the first launch's plan: %q", cmds)
 
 	s, err := l.Status(t.Context())
 	require.NoError(t, err)
 	assert.Len(t, s.VMs, 2, "VMs in the state")
 	assert.Empty(t, s.Orphans, "orphans")
-	assert.Len(t, stateReads(t, log), 1, "state pulls of a status")
+	assert.Equal(t, []string{"state pull"}, commands(t, log), "OpenTofu commands of a status")
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
 }

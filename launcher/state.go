@@ -183,6 +183,13 @@ const launchTag = "lablink:launch-id"
 // the VMs above them. The third result says the count came from state, so
 // the plan's prior state may correct it.
 func (l *Launcher) existing(ctx context.Context) (n, floor int, fromState bool, err error) {
+	return l.existingIn(ctx, nil)
+}
+
+// existingIn is existing, counting the state read when it is not nil: a
+// state the caller has just read (keepTainted's), which it need not read
+// again.
+func (l *Launcher) existingIn(ctx context.Context, read *rawState) (n, floor int, fromState bool, err error) {
 	if l.opts.Counter != nil {
 		n, err := l.opts.Counter.Count(ctx)
 		return n, 0, false, err
@@ -190,8 +197,10 @@ func (l *Launcher) existing(ctx context.Context) (n, floor int, fromState bool, 
 	if n := l.getKnown(); n >= 0 {
 		return n, n, true, nil
 	}
-	raw, err := l.readState(ctx)
-	if errors.Is(err, errStateBusy) {
+	var raw rawState
+	if read != nil {
+		raw = *read
+	} else if raw, err = l.readState(ctx); errors.Is(err, errStateBusy) {
 		// Another process is writing the state. The count is only a first
 		// guess: the plan, which holds the state lock, reports the real
 		// prior state, and launch re-plans when the two disagree.
