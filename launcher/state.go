@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lablink-go/lablink/internal/planread"
+	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
 	"github.com/lablink-go/lablink/tfstate"
 )
@@ -158,8 +159,8 @@ func (l *Launcher) vms(raw rawState) []VM {
 // the local module's terraform_data.
 func launchIDOf(attrs map[string]json.RawMessage) string {
 	var tags map[string]string
-	if json.Unmarshal(attrs["tags"], &tags) == nil && tags[launchTag] != "" {
-		return tags[launchTag]
+	if json.Unmarshal(attrs["tags"], &tags) == nil && tags[inventory.TagLaunchID] != "" {
+		return tags[inventory.TagLaunchID]
 	}
 	var input struct {
 		Value map[string]any `json:"value"`
@@ -171,9 +172,6 @@ func launchIDOf(attrs map[string]json.RawMessage) string {
 	}
 	return ""
 }
-
-// launchTag is the tag of an EC2 client VM that names its launch.
-const launchTag = "lablink:launch-id"
 
 // existing returns the client VM count: from Options.Counter, else from
 // what this process last applied, else from the state; and the least
