@@ -649,3 +649,47 @@ func TestStatusInventoryDown(t *testing.T) {
 	require.NotNil(t, st.Last)
 	assert.Equal(t, r.LaunchID, st.Last.LaunchID)
 }
+
+// fixedInventory lists what its list holds.
+type fixedInventory struct {
+	mu   sync.Mutex
+	list []inventory.Instance
+}
+
+func (f *fixedInventory) Instances(context.Context) ([]inventory.Instance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.list), nil
+}
+
+// A tainted VM is held by the EC2 instance of its id only: an instance of
+// the same index and launch under another id (as a retried apply leaves)
+// is not it, so the tainted VM, which the cloud does not hold, is dropped.
+func TestLaunchDropsTaintedVMOfAnotherInstance(t *testing.T) {
+	f := newFixture(t)
+	inv := &fixedInventory{}
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Inventory: inv})
+	launchOK(t, l, 2)
+	st, err := l.Status(t.Context())
+	require.NoError(t, err)
+	require.Len(t, st.VMs, 2)
+	vm0, vm1 := st.VMs[0], st.VMs[1]
+	require.NotEmpty(t, vm1.LaunchID, "the local module records the launch")
+	inv.mu.Lock()
+	inv.list = []inventory.Instance{
+		{ID: vm0.ID, Name: vm0.Name, Index: 0, LaunchID: vm0.LaunchID, Source: inventory.SourceEC2},
+		{ID: "i-0ther", Name: vm1.Name, Index: 1, LaunchID: vm1.LaunchID, Source: inventory.SourceEC2},
+	}
+	inv.mu.Unlock()
+	cmd := exec.Command(f.bin, "taint", vm1.Address)
+	cmd.Dir, cmd.Env = f.dir, tofutest.Env(t)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "taint: %s", out)
+
+	// Another launcher: this one trusts the state it applied last.
+	res, err := f.launcher(t, testkit.Config(), &launcher.Options{Inventory: inv}).Launch(t.Context(), launcher.Request{Count: 1})
+	require.NoError(t, err)
+	assert.Empty(t, res.Untainted)
+	assert.Equal(t, []string{vm1.Address}, res.Dropped)
+	assert.Equal(t, []int{1, 2}, []int{res.Existing, res.Total}, "existing, total: number 1 is filled again")
+}

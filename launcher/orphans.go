@@ -32,11 +32,16 @@ func (l *Launcher) orphans(ctx context.Context, vms []VM) ([]Orphan, error) {
 
 // orphansOf compares the inventory with the VMs of the state.
 func (l *Launcher) orphansOf(inst []inventory.Instance, vms []VM) []Orphan {
-	tracked := make([]inventory.Tracked, 0, len(vms))
+	state := make([]inventory.Tracked, 0, len(vms))
 	for _, vm := range vms {
-		tracked = append(tracked, inventory.Tracked{Index: vm.Index, ID: vm.ID, LaunchID: vm.LaunchID})
+		state = append(state, tracked(vm))
 	}
-	return inventory.Orphans(inst, tracked, &inventory.Options{
+	return inventory.Orphans(inst, state, &inventory.Options{
 		Tofu: l.tofu.Path, Dir: l.dir, VarFile: filepath.Base(l.TFVarsPath()),
 	})
+}
+
+// tracked is vm as the inventory compares it with the cloud's VMs.
+func tracked(vm VM) inventory.Tracked {
+	return inventory.Tracked{Index: vm.Index, ID: vm.ID, LaunchID: vm.LaunchID}
 }

@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
@@ -47,7 +48,7 @@ func (l *Launcher) keepTainted(ctx context.Context, force bool) (untainted, drop
 	}
 	for _, vm := range tainted {
 		args := tofu.Untaint(vm.Address, l.opts.LockTimeout)
-		if l.opts.Inventory != nil && !holds(held, vm) {
+		if l.opts.Inventory != nil && !slices.ContainsFunc(held, tracked(vm).Holds) {
 			args = tofu.StateRm(vm.Address, l.opts.LockTimeout)
 			dropped = append(dropped, vm.Address)
 		} else {
@@ -61,15 +62,4 @@ func (l *Launcher) keepTainted(ctx context.Context, force bool) (untainted, drop
 	l.opts.Logger.Warn("kept the client VMs an interrupted or failed apply left tainted, dropped those the cloud does not hold",
 		"untainted", untainted, "dropped", dropped)
 	return untainted, dropped, nil, nil
-}
-
-// holds reports whether the inventory holds vm: by its cloud id, or (the
-// local module's records) by its index and the launch that created it.
-func holds(held []inventory.Instance, vm VM) bool {
-	for _, in := range held {
-		if in.ID == vm.ID || vm.LaunchID != "" && in.Index == vm.Index && in.LaunchID == vm.LaunchID {
-			return true
-		}
-	}
-	return false
 }
