@@ -22,6 +22,16 @@ type Tracked struct {
 	LaunchID string
 }
 
+// Holds reports whether t is the VM in of the cloud: the same id, or,
+// for a VM of the local inventory (whose id is not always the one
+// OpenTofu records), the same index and launch. An EC2 instance is the
+// VM of its instance id only: another of the same index and launch (a
+// retried apply's) is not the one the state holds.
+func (t Tracked) Holds(in Instance) bool {
+	return t.ID == in.ID ||
+		in.Source == SourceDir && in.LaunchID != "" && t.Index == in.Index && t.LaunchID == in.LaunchID
+}
+
 // Options say how Orphans writes its commands. The zero value means the
 // defaults.
 type Options struct {
@@ -63,8 +73,8 @@ type Orphan struct {
 // Index, then LaunchTime, then ID, each with its commands. A nil opts
 // means the defaults. It is pure: it reads nothing and runs nothing.
 //
-// An EC2 instance is held when a Tracked has its instance id. A VM of the
-// local inventory is held when a Tracked has its id, or its index and
+// An instance is held when a Tracked Holds it: an EC2 instance by its
+// instance id, a VM of the local inventory by its id or by its index and
 // launch id (which its id is derived from).
 //
 // Import is offered at a free address only: not where the state holds a
@@ -75,17 +85,13 @@ type Orphan struct {
 // to replace it, which the allocator refuses; removing its file is the way.
 func Orphans(instances []Instance, state []Tracked, opts *Options) []Orphan {
 	o := withDefaults(opts)
-	held := map[string]bool{}
-	heldRun := map[string]bool{}
 	taken := map[int]bool{}
 	for _, t := range state {
-		held[t.ID] = true
-		heldRun[runKey(t.Index, t.LaunchID)] = true
 		taken[t.Index] = true
 	}
 	var out []Orphan
 	for _, in := range instances {
-		if held[in.ID] || (in.Source == SourceDir && in.LaunchID != "" && heldRun[runKey(in.Index, in.LaunchID)]) {
+		if slices.ContainsFunc(state, func(t Tracked) bool { return t.Holds(in) }) {
 			continue
 		}
 		out = append(out, Orphan{Instance: in})
@@ -116,8 +122,6 @@ func Orphans(instances []Instance, state []Tracked, opts *Options) []Orphan {
 	}
 	return out
 }
-
-func runKey(index int, launchID string) string { return strconv.Itoa(index) + "/" + launchID }
 
 func withDefaults(opts *Options) Options {
 	var o Options

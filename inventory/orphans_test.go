@@ -106,3 +106,29 @@ func TestOrphans(t *testing.T) {
 		})
 	}
 }
+
+// TestHolds: a VM of the state is an EC2 instance by its id only, and a
+// VM of the local inventory by its id or its index and launch.
+func TestHolds(t *testing.T) {
+	vm := inventory.Tracked{Index: 1, ID: "i-0a1", LaunchID: "l1"}
+	tests := []struct {
+		name string
+		in   inventory.Instance
+		want bool
+	}{
+		{"ec2, same id", ec2VM("i-0a1", 1, "l1", 0), true},
+		{"ec2, same id, another index", ec2VM("i-0a1", 2, "l2", 0), true},
+		{"ec2, same index and launch, another id", ec2VM("i-0b1", 1, "l1", 0), false},
+		{"dir, same id", dirVM("i-0a1", 1, "l9", "/inv/i-0a1.json"), true},
+		{"dir, same index and launch, another id", dirVM("d-1", 1, "l1", "/inv/d-1.json"), true},
+		{"dir, same index, another launch", dirVM("d-1", 1, "l2", "/inv/d-1.json"), false},
+		{"dir, same launch, another index", dirVM("d-2", 2, "l1", "/inv/d-2.json"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, vm.Holds(tc.in))
+		})
+	}
+	noLaunch := inventory.Tracked{Index: 1, ID: "x"}
+	assert.False(t, noLaunch.Holds(dirVM("d-1", 1, "", "/inv/d-1.json")), "a VM of no launch is matched by its id only")
+}

@@ -14,28 +14,37 @@ import (
 	"github.com/lablink-go/lablink/tfvars"
 )
 
-// destroy is a destroy's job in the queue: it passes the runtime tfvars of
-// the last launch as -var-file (or, in a working directory that launched
-// nothing on a state that holds VMs, another allocator's, tfvars rendered
-// from the config for them), plans with -destroy, applies the saved plan
-// and records the attempt in the audit trail.
+// destroy is a destroy's job in the queue: it checks the state, passes
+// the runtime tfvars of the last launch as -var-file (or, in a working
+// directory that launched nothing on a state that holds VMs, another
+// allocator's, tfvars rendered from the config for them), plans with
+// -destroy, applies the saved plan and records the attempt in the audit
+// trail. A state the launcher refuses fails the attempt before anything
+// is counted or written.
 func (l *Launcher) destroy(ctx context.Context, req Request) (Result, error) {
 	start := l.opts.Now()
 	ids := []int64{req.op}
 	l.startOps(ctx, ids)
 	var res Result
-	r, err := l.appliedTFVars()
-	if errors.Is(err, ErrNothingLaunched) {
-		r, err = l.tfvarsForShared(ctx)
-	}
-	if err != nil {
-		// Nothing to destroy, nothing attempted: no audit record.
-		err = fmt.Errorf("destroy: %w", err)
-		l.finishOps(ctx, ids, "", err)
-		return res, err
+	var r clientvars.Rendered
+	existing := -1 // not counted yet
+	err := l.preflight(ctx)
+	if err == nil {
+		r, err = l.appliedTFVars()
+		if errors.Is(err, ErrNothingLaunched) {
+			r, existing, err = l.tfvarsForShared(ctx)
+		}
+		if err != nil {
+			// Nothing to destroy, nothing attempted: no audit record.
+			err = fmt.Errorf("destroy: %w", err)
+			l.finishOps(ctx, ids, "", err)
+			return res, err
+		}
 	}
 	rec := l.newAttempt(audit.Destroy, req.Actor, 0)
-	err = l.destroyAttempt(ctx, rec, ids, r, &res)
+	if err == nil {
+		err = l.destroyAttempt(ctx, rec, ids, r, existing, &res)
+	}
 	if err != nil {
 		err = fmt.Errorf("destroy: %w", err)
 	}
@@ -47,14 +56,14 @@ func (l *Launcher) destroy(ctx context.Context, req Request) (Result, error) {
 }
 
 // destroyAttempt records the start of the destroy of the VMs the applied
-// tfvars describe, plans it and applies it.
-func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, ids []int64, r clientvars.Rendered, res *Result) error {
-	if err := l.preflight(ctx); err != nil {
-		return err
-	}
-	existing, _, _, err := l.existing(ctx)
-	if err != nil {
-		return fmt.Errorf("count existing VMs: %w", err)
+// tfvars describe, plans it and applies it; existing is the client VMs
+// counted already, -1 if they were not.
+func (l *Launcher) destroyAttempt(ctx context.Context, rec *attempt, ids []int64, r clientvars.Rendered, existing int, res *Result) error {
+	if existing < 0 {
+		var err error
+		if existing, _, _, err = l.existing(ctx); err != nil {
+			return fmt.Errorf("count existing VMs: %w", err)
+		}
 	}
 	res.Existing = existing
 	if err := rec.begin(ctx, r, nil, existing, 0); err != nil {
@@ -105,27 +114,28 @@ func (l *Launcher) appliedTFVars() (clientvars.Rendered, error) {
 
 // tfvarsForShared renders, and writes, the runtime tfvars for the VMs of a
 // state that this working directory did not launch (another allocator
-// shares it), so that a destroy or a scheduled one can run here; with no
-// VM in the state it is ErrNothingLaunched, upstream's 404.
-func (l *Launcher) tfvarsForShared(ctx context.Context) (clientvars.Rendered, error) {
+// shares it), so that a destroy or a scheduled one can run here, and
+// returns the client VMs it counted; with no VM in the state it is
+// ErrNothingLaunched, upstream's 404.
+func (l *Launcher) tfvarsForShared(ctx context.Context) (clientvars.Rendered, int, error) {
 	existing, floor, _, err := l.existing(ctx)
 	if err != nil {
-		return clientvars.Rendered{}, fmt.Errorf("count existing VMs: %w", err)
+		return clientvars.Rendered{}, 0, fmt.Errorf("count existing VMs: %w", err)
 	}
 	if existing == 0 || l.opts.NoLaunch {
-		return clientvars.Rendered{}, ErrNothingLaunched
+		return clientvars.Rendered{}, 0, ErrNothingLaunched
 	}
 	in, _, err := l.resolve(ctx)
 	if err != nil {
-		return clientvars.Rendered{}, err
+		return clientvars.Rendered{}, 0, err
 	}
 	in.InstanceCount = max(existing, floor)
 	r, err := renderTFVars(l.schema, in, l.opts.Format)
 	if err != nil {
-		return clientvars.Rendered{}, err
+		return clientvars.Rendered{}, 0, err
 	}
 	if err := writeTFVars(l.TFVarsPath(), r.Data); err != nil {
-		return clientvars.Rendered{}, fmt.Errorf("write tfvars: %w", err)
+		return clientvars.Rendered{}, 0, fmt.Errorf("write tfvars: %w", err)
 	}
-	return r, nil
+	return r, existing, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -558,4 +559,54 @@ func TestFaultAuditStoreDown(t *testing.T) {
 	require.NoError(t, err, "launch after the store is back")
 	assert.Equal(t, 3, r.Total, "launch after the store is back %+v", r)
 	assert.Equal(t, 3, f.stateVMs(t), "VMs in state")
+}
+
+// A destroy in a working directory without runtime tfvars (as another
+// allocator's on the same state) checks the state before it counts the
+// VMs or writes anything: over a state the launcher refuses it returns
+// the *tfstate.IntegrityError, writes no tfvars, and audits the failed
+// attempt.
+func TestDestroyChecksStateFirst(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(t *testing.T, state []byte) []byte
+		want  error
+		// restart opens another launcher on the spoiled state, which
+		// knows no count of its own.
+		restart bool
+	}{
+		{"truncated", func(_ *testing.T, state []byte) []byte { return state[:100] }, tfstate.ErrCorrupt, false},
+		{"truncated, after a restart", func(_ *testing.T, state []byte) []byte { return state[:100] }, tfstate.ErrCorrupt, true},
+		{"older than its copy", func(t *testing.T, state []byte) []byte {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(state, &m))
+			m["serial"] = 0
+			out, err := json.Marshal(m)
+			require.NoError(t, err)
+			return out
+		}, tfstate.ErrOlder, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			l := f.launcher(t, testkit.Config(), nil)
+			launchOK(t, l, 1)
+			launchOK(t, l, 1)
+			require.NoError(t, os.Remove(f.tfvarsPath()))
+			writeFile(t, f.statePath(), string(tc.spoil(t, []byte(readFile(t, f.statePath())))))
+			if tc.restart {
+				require.NoError(t, l.Close())
+				l = f.launcher(t, testkit.Config(), nil)
+			}
+
+			_, err := l.Destroy(context.Background(), launcher.Request{Actor: "admin"})
+			var ie *tfstate.IntegrityError
+			require.ErrorAs(t, err, &ie, "%v", err)
+			assert.ErrorIs(t, err, tc.want)
+			assert.NoFileExists(t, f.tfvarsPath(), "tfvars written before the state was checked")
+			list := auditList(t, l)
+			require.NotEmpty(t, list)
+			assert.Equal(t, []string{"destroy", "failed"}, []string{string(list[0].Action), string(list[0].Outcome)}, "newest audit record")
+		})
+	}
 }

@@ -52,10 +52,11 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 	if err := l.preflight(ctx); err != nil {
 		return err
 	}
-	var err error
-	if res.Untainted, res.Dropped, err = l.keepTainted(ctx, false); err != nil {
+	untainted, dropped, read, err := l.keepTainted(ctx, false)
+	if err != nil {
 		return err
 	}
+	res.Untainted, res.Dropped = untainted, dropped
 	in, info, err := l.resolve(ctx)
 	if err != nil {
 		return err
@@ -66,7 +67,9 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 		return err
 	}
 	for stale := 0; ; stale++ {
-		existing, floor, fromState, err := l.existing(ctx)
+		// The first count starts from the state keepTainted read.
+		existing, floor, fromState, err := l.existingIn(ctx, read)
+		read = nil
 		if err != nil {
 			return snap.restore(fmt.Errorf("count existing VMs: %w", err))
 		}
@@ -86,7 +89,7 @@ func (l *Launcher) launchAttempt(ctx context.Context, rec *attempt, ops []int64,
 			// The state may hold VMs that another process's apply left
 			// tainted (the scan is skipped after this process's own
 			// apply): settle them and plan once more.
-			untainted, dropped, terr := l.keepTainted(ctx, true)
+			untainted, dropped, _, terr := l.keepTainted(ctx, true)
 			if terr != nil || untainted == nil && dropped == nil {
 				return snap.restore(errors.Join(err, terr))
 			}
@@ -171,10 +174,13 @@ func (l *Launcher) applyJournaled(ctx context.Context, rec *attempt, ops []int64
 func (l *Launcher) failedApply(ctx context.Context, res *Result, a applied, planned int, err error) error {
 	e := &ApplyError{Action: "launch", Interrupted: errors.Is(err, context.Canceled), Done: a.Done,
 		Planned: planned, Created: len(a.Created), InState: -1, Err: err}
-	if raw, serr := l.stableState(context.WithoutCancel(ctx)); serr == nil {
-		e.InState = len(l.vms(raw))
+	raw, serr := l.stableState(context.WithoutCancel(ctx))
+	if serr != nil {
+		return e
 	}
-	if orphans, oerr := l.orphans(context.WithoutCancel(ctx)); oerr == nil && len(orphans) > 0 {
+	vms := l.vms(raw)
+	e.InState = len(vms)
+	if orphans, oerr := l.orphans(context.WithoutCancel(ctx), vms); oerr == nil && len(orphans) > 0 {
 		res.Orphans = orphans
 	}
 	return e

@@ -2,6 +2,7 @@ package launcher_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -610,4 +612,84 @@ func TestLaunchKeepsTaintedVMs(t *testing.T) {
 			assert.Equal(t, res.Total, f.stateVMs(t))
 		})
 	}
+}
+
+// flakyInventory lists nothing until down is set, then fails.
+type flakyInventory struct{ down atomic.Bool }
+
+var errInventoryDown = errors.New("ec2: DescribeInstances: ExpiredToken")
+
+func (f *flakyInventory) Instances(context.Context) ([]inventory.Instance, error) {
+	if f.down.Load() {
+		return nil, errInventoryDown
+	}
+	return nil, nil
+}
+
+// An inventory that cannot be listed (an EC2 outage, expired credentials)
+// does not fail Status: it says why, with the VMs of the state and the
+// last launch.
+func TestStatusInventoryDown(t *testing.T) {
+	f := newFixture(t)
+	inv := &flakyInventory{}
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Inventory: inv})
+	r, err := l.Launch(t.Context(), launcher.Request{Count: 2})
+	require.NoError(t, err)
+	st, err := l.Status(t.Context())
+	require.NoError(t, err)
+	assert.NoError(t, st.InventoryError, "an inventory that answers")
+
+	inv.down.Store(true)
+	st, err = l.Status(t.Context())
+	require.NoError(t, err, "Status with the inventory down")
+	assert.ErrorIs(t, st.InventoryError, errInventoryDown)
+	assert.Len(t, st.VMs, 2, "VMs in the state")
+	assert.Nil(t, st.Orphans, "orphans are unknown")
+	assert.True(t, st.TFVars)
+	require.NotNil(t, st.Last)
+	assert.Equal(t, r.LaunchID, st.Last.LaunchID)
+}
+
+// fixedInventory lists what its list holds.
+type fixedInventory struct {
+	mu   sync.Mutex
+	list []inventory.Instance
+}
+
+func (f *fixedInventory) Instances(context.Context) ([]inventory.Instance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.list), nil
+}
+
+// A tainted VM is held by the EC2 instance of its id only: an instance of
+// the same index and launch under another id (as a retried apply leaves)
+// is not it, so the tainted VM, which the cloud does not hold, is dropped.
+func TestLaunchDropsTaintedVMOfAnotherInstance(t *testing.T) {
+	f := newFixture(t)
+	inv := &fixedInventory{}
+	l := f.launcher(t, testkit.Config(), &launcher.Options{Inventory: inv})
+	launchOK(t, l, 2)
+	st, err := l.Status(t.Context())
+	require.NoError(t, err)
+	require.Len(t, st.VMs, 2)
+	vm0, vm1 := st.VMs[0], st.VMs[1]
+	require.NotEmpty(t, vm1.LaunchID, "the local module records the launch")
+	inv.mu.Lock()
+	inv.list = []inventory.Instance{
+		{ID: vm0.ID, Name: vm0.Name, Index: 0, LaunchID: vm0.LaunchID, Source: inventory.SourceEC2},
+		{ID: "i-0ther", Name: vm1.Name, Index: 1, LaunchID: vm1.LaunchID, Source: inventory.SourceEC2},
+	}
+	inv.mu.Unlock()
+	cmd := exec.Command(f.bin, "taint", vm1.Address)
+	cmd.Dir, cmd.Env = f.dir, tofutest.Env(t)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "taint: %s", out)
+
+	// Another launcher: this one trusts the state it applied last.
+	res, err := f.launcher(t, testkit.Config(), &launcher.Options{Inventory: inv}).Launch(t.Context(), launcher.Request{Count: 1})
+	require.NoError(t, err)
+	assert.Empty(t, res.Untainted)
+	assert.Equal(t, []string{vm1.Address}, res.Dropped)
+	assert.Equal(t, []int{1, 2}, []int{res.Existing, res.Total}, "existing, total: number 1 is filled again")
 }

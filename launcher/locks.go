@@ -2,8 +2,6 @@ package launcher
 
 import (
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -64,13 +62,12 @@ func (w *lockWindows) left(lock *tfstate.Lock) bool {
 	return false
 }
 
-// clear forgets the windows once no lock is left.
+// clear forgets the windows once no lock is left. A file it cannot
+// remove only keeps windows no later lock falls in.
 func (w *lockWindows) clear() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return
-	}
+	_ = os.Remove(w.path)
 }
 
 func (w *lockWindows) read() []lockWindow {

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,8 +117,8 @@ func checkInputs(cfg lablink.Config, env clientvars.Env, schema *tfvars.Schema, 
 		if err != nil {
 			return err
 		}
-		env.AgentToken = cmpOr(env.AgentToken, t.Agent)
-		env.RegisterToken = cmpOr(env.RegisterToken, t.Register)
+		env.AgentToken = cmp.Or(env.AgentToken, t.Agent)
+		env.RegisterToken = cmp.Or(env.RegisterToken, t.Register)
 	}
 	in, err := clientvars.CheckInputs(cfg, env)
 	if err != nil {
@@ -126,13 +127,6 @@ func checkInputs(cfg lablink.Config, env clientvars.Env, schema *tfvars.Schema, 
 	in.InstanceCount = 1
 	_, err = clientvars.Render(schema, in, format)
 	return err
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // start writes what the launcher keeps in the working directory, checks
@@ -146,8 +140,8 @@ func (l *Launcher) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		l.env.AgentToken = cmpOr(l.env.AgentToken, t.Agent)
-		l.env.RegisterToken = cmpOr(l.env.RegisterToken, t.Register)
+		l.env.AgentToken = cmp.Or(l.env.AgentToken, t.Agent)
+		l.env.RegisterToken = cmp.Or(l.env.RegisterToken, t.Register)
 	}
 	local := audit.NewDirStore(filepath.Join(l.dir, ".lablink", "audit"))
 	l.trail = l.opts.Trail

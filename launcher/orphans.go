@@ -17,30 +17,31 @@ type Inventory = inventory.Lister
 // that imports it into the state or terminates it.
 type Orphan = inventory.Orphan
 
-// orphans lists the VMs of Options.Inventory the state does not hold; nil
-// without an inventory.
-func (l *Launcher) orphans(ctx context.Context) ([]Orphan, error) {
+// orphans lists the VMs of Options.Inventory that vms, the client VMs of
+// the state as the caller read it, do not hold; nil without an inventory.
+func (l *Launcher) orphans(ctx context.Context, vms []VM) ([]Orphan, error) {
 	if l.opts.Inventory == nil {
 		return nil, nil
-	}
-	raw, err := l.stableState(ctx)
-	if err != nil {
-		return nil, err
 	}
 	inst, err := l.opts.Inventory.Instances(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return l.orphansOf(inst, l.vms(raw)), nil
+	return l.orphansOf(inst, vms), nil
 }
 
 // orphansOf compares the inventory with the VMs of the state.
 func (l *Launcher) orphansOf(inst []inventory.Instance, vms []VM) []Orphan {
-	tracked := make([]inventory.Tracked, 0, len(vms))
+	state := make([]inventory.Tracked, 0, len(vms))
 	for _, vm := range vms {
-		tracked = append(tracked, inventory.Tracked{Index: vm.Index, ID: vm.ID, LaunchID: vm.LaunchID})
+		state = append(state, tracked(vm))
 	}
-	return inventory.Orphans(inst, tracked, &inventory.Options{
+	return inventory.Orphans(inst, state, &inventory.Options{
 		Tofu: l.tofu.Path, Dir: l.dir, VarFile: filepath.Base(l.TFVarsPath()),
 	})
+}
+
+// tracked is vm as the inventory compares it with the cloud's VMs.
+func tracked(vm VM) inventory.Tracked {
+	return inventory.Tracked{Index: vm.Index, ID: vm.ID, LaunchID: vm.LaunchID}
 }

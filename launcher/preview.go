@@ -3,7 +3,6 @@ package launcher
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -64,8 +63,8 @@ func (l *Launcher) Preview(ctx context.Context, count int) (Preview, error) {
 	p := Preview{Existing: existing, Requested: count, Total: in.InstanceCount,
 		InstanceType: l.cfg.Machine.MachineType, GPU: info}
 	var old map[string]cty.Value
-	if data, err := os.ReadFile(l.TFVarsPath()); err == nil {
-		old, _ = tfvars.Parse(data, l.opts.Format)
+	if applied, err := l.appliedTFVars(); err == nil {
+		old = applied.Values
 	}
 	for _, o := range r.Origins() {
 		if o.Variable == "instance_count" || o.Variable == "launch_id" {

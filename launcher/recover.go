@@ -72,7 +72,8 @@ func (l *Launcher) recover(ctx context.Context) (Recovery, error) {
 	if err != nil {
 		return rec, err
 	}
-	if err := l.finishJournal(ctx, &rec, created); err != nil {
+	vms, read, err := l.finishJournal(ctx, &rec, created)
+	if err != nil {
 		return rec, err
 	}
 	if err := l.interruptDead(ctx, &rec); err != nil {
@@ -87,8 +88,17 @@ func (l *Launcher) recover(ctx context.Context) (Recovery, error) {
 	if l.wd.localState() {
 		rec.State = tfstate.Check(l.dir)
 	}
-	if rec.State == nil {
-		if rec.Orphans, err = l.orphans(ctx); err != nil {
+	if rec.State == nil && l.opts.Inventory != nil {
+		// The state finishJournal read is still the state unless an
+		// errored one was pushed since.
+		if !read || rec.Pushed {
+			raw, err := l.stableState(ctx)
+			if err != nil {
+				return rec, fmt.Errorf("list the inventory: %w", err)
+			}
+			vms = l.vms(raw)
+		}
+		if rec.Orphans, err = l.orphans(ctx, vms); err != nil {
 			return rec, fmt.Errorf("list the inventory: %w", err)
 		}
 	}
@@ -140,15 +150,18 @@ func (l *Launcher) waitGone(ctx context.Context, p tofu.Process) error {
 }
 
 // finishJournal reports the applies earlier processes began and did not
-// see end: the VMs each was to create that the state does not hold.
-func (l *Launcher) finishJournal(ctx context.Context, rec *Recovery, created map[string]string) error {
+// see end: the VMs each was to create that the state does not hold. It
+// returns the client VMs of the state when it read it (read is false when
+// there was no journal or the state could not be read).
+func (l *Launcher) finishJournal(ctx context.Context, rec *Recovery, created map[string]string) (vms []VM, read bool, err error) {
 	js, err := l.deadJournals()
 	if err != nil || len(js) == 0 {
-		return err
+		return nil, false, err
 	}
 	in := map[string]bool{}
 	raw, serr := l.stableState(ctx)
-	for _, vm := range l.vms(raw) {
+	vms = l.vms(raw)
+	for _, vm := range vms {
 		in[vm.Address] = true
 	}
 	for _, j := range js {
@@ -168,11 +181,11 @@ func (l *Launcher) finishJournal(ctx context.Context, rec *Recovery, created map
 		l.opts.Logger.Warn("an earlier allocator died during an apply", "launch_id", j.LaunchID,
 			"created", len(u.Created), "missing_from_state", len(u.Missing))
 		if err := l.finishDeadAttempt(ctx, j, u); err != nil {
-			return err
+			return nil, false, err
 		}
 		l.clearJournal(j.LaunchID)
 	}
-	return nil
+	return vms, serr == nil, nil
 }
 
 // interruptDead marks the live operations of this environment whose

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	"github.com/lablink-go/lablink/internal/miniotest"
 	"github.com/lablink-go/lablink/internal/testkit"
 	"github.com/lablink-go/lablink/internal/tofutest"
+	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher"
 	"github.com/lablink-go/lablink/tfstate"
 )
@@ -318,4 +321,62 @@ func TestRecoverAfterCrash(t *testing.T) {
 	stored, err := l.Op(t.Context(), rec.Interrupted[0].ID)
 	require.NoError(t, err)
 	assert.Equal(t, audit.StatusInterrupted, stored.Status, "stored")
+}
+
+// commands lists the OpenTofu commands in log (see loggingBinary), such
+// as "state pull", and empties log.
+func commands(t *testing.T, log string) []string {
+	t.Helper()
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(log, 0))
+	var cmds []string
+	for line := range strings.Lines(string(data)) {
+		if argv, ok := strings.CutPrefix(line, "ARGV "); ok {
+			name, _, _ := strings.Cut(strings.TrimSpace(argv), " -")
+			cmds = append(cmds, name)
+		}
+	}
+	return cmds
+}
+
+// With an S3 state every read of it is a `state pull`: the first launch
+// after Open reads it once before it plans (to settle tainted VMs and to
+// count), and a status once, though it lists the inventory's orphans
+// too.
+func TestStatePulledOnce(t *testing.T) {
+	st := newS3State(t)
+	dir := t.TempDir()
+	require.NoError(t, terraform.Materialize("local", dir))
+	log := filepath.Join(t.TempDir(), "tofu.log")
+	inv := filepath.Join(dir, ".lablink", "inventory")
+	env := fixtureEnv()
+	env.InventoryDir = inv
+	l := open(t, dir, loggingBinary(t, log), testkit.Config(), gpu.Catalog{}, &launcher.Options{
+		Env: &env, Inventory: inventory.NewDir(inv, testkit.Config().ResourcePrefix("test")),
+		State: &st.backend, StateClient: st.srv.S3Client(t), TofuEnv: st.env,
+	})
+	commands(t, log)
+	_, err := l.Launch(t.Context(), launcher.Request{Count: 2})
+	require.NoError(t, err)
+	cmds := commands(t, log)
+	plan := slices.Index(cmds, "plan")
+	require.Positive(t, plan, "a plan in %q", cmds)
+	assert.Equal(t, 1, countOf(cmds[:plan], "state pull"), "state pulls before the first launch's plan: %q", cmds)
+
+	s, err := l.Status(t.Context())
+	require.NoError(t, err)
+	assert.Len(t, s.VMs, 2, "VMs in the state")
+	assert.Empty(t, s.Orphans, "orphans")
+	assert.Equal(t, []string{"state pull"}, commands(t, log), "OpenTofu commands of a status")
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lablink-go/lablink/internal/planread"
+	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
 	"github.com/lablink-go/lablink/tfstate"
 )
@@ -158,8 +159,8 @@ func (l *Launcher) vms(raw rawState) []VM {
 // the local module's terraform_data.
 func launchIDOf(attrs map[string]json.RawMessage) string {
 	var tags map[string]string
-	if json.Unmarshal(attrs["tags"], &tags) == nil && tags[launchTag] != "" {
-		return tags[launchTag]
+	if json.Unmarshal(attrs["tags"], &tags) == nil && tags[inventory.TagLaunchID] != "" {
+		return tags[inventory.TagLaunchID]
 	}
 	var input struct {
 		Value map[string]any `json:"value"`
@@ -172,9 +173,6 @@ func launchIDOf(attrs map[string]json.RawMessage) string {
 	return ""
 }
 
-// launchTag is the tag of an EC2 client VM that names its launch.
-const launchTag = "lablink:launch-id"
-
 // existing returns the client VM count: from Options.Counter, else from
 // what this process last applied, else from the state; and the least
 // instance_count that keeps every VM of the state: its highest index + 1,
@@ -183,6 +181,13 @@ const launchTag = "lablink:launch-id"
 // the VMs above them. The third result says the count came from state, so
 // the plan's prior state may correct it.
 func (l *Launcher) existing(ctx context.Context) (n, floor int, fromState bool, err error) {
+	return l.existingIn(ctx, nil)
+}
+
+// existingIn is existing, counting the state read when it is not nil: a
+// state the caller has just read (keepTainted's), which it need not read
+// again.
+func (l *Launcher) existingIn(ctx context.Context, read *rawState) (n, floor int, fromState bool, err error) {
 	if l.opts.Counter != nil {
 		n, err := l.opts.Counter.Count(ctx)
 		return n, 0, false, err
@@ -190,8 +195,10 @@ func (l *Launcher) existing(ctx context.Context) (n, floor int, fromState bool, 
 	if n := l.getKnown(); n >= 0 {
 		return n, n, true, nil
 	}
-	raw, err := l.readState(ctx)
-	if errors.Is(err, errStateBusy) {
+	var raw rawState
+	if read != nil {
+		raw = *read
+	} else if raw, err = l.readState(ctx); errors.Is(err, errStateBusy) {
 		// Another process is writing the state. The count is only a first
 		// guess: the plan, which holds the state lock, reports the real
 		// prior state, and launch re-plans when the two disagree.

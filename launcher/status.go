@@ -27,13 +27,20 @@ type Status struct {
 	// State is the problem of the local state, a *tfstate.IntegrityError
 	// (the launcher refuses to plan from it), nil when it is sound.
 	State error
+	// InventoryError is why Options.Inventory could not list the cloud's
+	// VMs (an EC2 outage, expired credentials), as its Instances returned
+	// it; Orphans are then unknown and nil. It is nil when the inventory
+	// answered, when there is none, and when State is set (the
+	// inventory is not asked).
+	InventoryError error
 }
 
 // Status reports the client VMs in the state, those the cloud holds and
 // the state does not, and the last launch. It reads files only, except
 // with a backend, where it asks OpenTofu (`state pull`, no lock). It does
 // not wait for a running apply: a status page must answer while VMs are
-// being created.
+// being created. An inventory that cannot be listed does not fail it: the
+// error is Status.InventoryError, and the rest is reported.
 func (l *Launcher) Status(ctx context.Context) (Status, error) {
 	st := Status{Busy: l.q.Busy()}
 	if l.wd.localState() && !st.Busy {
@@ -46,8 +53,8 @@ func (l *Launcher) Status(ctx context.Context) (Status, error) {
 		}
 		st.VMs = l.vms(raw)
 		l.describe(ctx, st.VMs)
-		if st.Orphans, err = l.orphans(ctx); err != nil {
-			return st, fmt.Errorf("status: list the inventory: %w", err)
+		if st.Orphans, err = l.orphans(ctx, st.VMs); err != nil {
+			st.Orphans, st.InventoryError = nil, err
 		}
 	}
 	if _, err := os.Stat(l.TFVarsPath()); err == nil {

@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/lablink-go/lablink/inventory"
 	"github.com/lablink-go/lablink/launcher/internal/tofu"
@@ -17,17 +18,18 @@ import (
 // taint is cleared, and it runs on like the others. One the inventory
 // does not hold does not exist: it leaves the state, and the next launch
 // creates its number again. It returns the addresses untainted and
-// dropped. Unless forced, it trusts a state this process's last apply
-// saved to hold nothing tainted and reads nothing (launchAttempt forces it
-// when the guard refuses a plan: another process may have left VMs
-// tainted).
-func (l *Launcher) keepTainted(ctx context.Context, force bool) (untainted, dropped []string, err error) {
+// dropped, and the state it read when it changed nothing (nil when it
+// read none), which the count of the launch can start from. Unless
+// forced, it trusts a state this process's last apply saved to hold
+// nothing tainted and reads nothing (launchAttempt forces it when the
+// guard refuses a plan: another process may have left VMs tainted).
+func (l *Launcher) keepTainted(ctx context.Context, force bool) (untainted, dropped []string, read *rawState, err error) {
 	if !force && l.getKnown() >= 0 {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	raw, err := l.stableState(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var tainted []VM
 	for _, vm := range l.vms(raw) {
@@ -36,39 +38,28 @@ func (l *Launcher) keepTainted(ctx context.Context, force bool) (untainted, drop
 		}
 	}
 	if len(tainted) == 0 {
-		return nil, nil, nil
+		return nil, nil, &raw, nil
 	}
 	var held []inventory.Instance
 	if l.opts.Inventory != nil {
 		if held, err = l.opts.Inventory.Instances(ctx); err != nil {
-			return nil, nil, fmt.Errorf("list the inventory for %d tainted VMs: %w", len(tainted), err)
+			return nil, nil, nil, fmt.Errorf("list the inventory for %d tainted VMs: %w", len(tainted), err)
 		}
 	}
 	for _, vm := range tainted {
 		args := tofu.Untaint(vm.Address, l.opts.LockTimeout)
-		if l.opts.Inventory != nil && !holds(held, vm) {
+		if l.opts.Inventory != nil && !slices.ContainsFunc(held, tracked(vm).Holds) {
 			args = tofu.StateRm(vm.Address, l.opts.LockTimeout)
 			dropped = append(dropped, vm.Address)
 		} else {
 			untainted = append(untainted, vm.Address)
 		}
 		if err := l.tofu.Run(ctx, "", args, nil); err != nil {
-			return untainted, dropped, fmt.Errorf("settle the tainted VM %s: %w", vm.Address, err)
+			return untainted, dropped, nil, fmt.Errorf("settle the tainted VM %s: %w", vm.Address, err)
 		}
 	}
 	l.setKnown(-1)
 	l.opts.Logger.Warn("kept the client VMs an interrupted or failed apply left tainted, dropped those the cloud does not hold",
 		"untainted", untainted, "dropped", dropped)
-	return untainted, dropped, nil
-}
-
-// holds reports whether the inventory holds vm: by its cloud id, or (the
-// local module's records) by its index and the launch that created it.
-func holds(held []inventory.Instance, vm VM) bool {
-	for _, in := range held {
-		if in.ID == vm.ID || vm.LaunchID != "" && in.Index == vm.Index && in.LaunchID == vm.LaunchID {
-			return true
-		}
-	}
-	return false
+	return untainted, dropped, nil, nil
 }

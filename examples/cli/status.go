@@ -37,7 +37,10 @@ type statusDoc struct {
 	// StateProblem is why the local state is refused, null when it is
 	// sound.
 	StateProblem *stateProblemDoc `json:"state_problem"`
-	Recovery     []string         `json:"recovery,omitempty"`
+	// InventoryError is why the cloud's inventory could not be read (so
+	// orphans are unknown), "" when it was or there is none.
+	InventoryError string   `json:"inventory_error"`
+	Recovery       []string `json:"recovery,omitempty"`
 	failed
 }
 
@@ -92,7 +95,8 @@ const statusJSON = `JSON (--json): {"workdir", "environment", "module", "vms": [
 "address", "launch_id", "config_digest", "stale"}], "orphans": [{"id", "name",
 "launch_id", "import", "terminate"}], "tfvars", "busy", "last": {"launch_id",
 "operation", "outcome", "actor", "started", "requested", "total", "error"},
-"state_problem": {"message", "file", "copy", "restore"}, "recovery", "error"};
+"state_problem": {"message", "file", "copy", "restore"}, "inventory_error", "recovery",
+"error"};
 see JSON.md.
 `
 
@@ -132,6 +136,9 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		return err
 	}
 	fillStatus(&doc, st, l.TFVarsPath(), cfg.App.Region)
+	if doc.InventoryError != "" {
+		fmt.Fprintf(c.stderr, "warning: %s\n", inventoryWarning(doc.InventoryError))
+	}
 	return c.emit(doc, func(out io.Writer) error { return printStatus(out, doc) })
 }
 
@@ -162,6 +169,15 @@ func fillStatus(doc *statusDoc, st launcher.Status, tfvarsPath, region string) {
 		}
 		doc.StateProblem = p
 	}
+	if st.InventoryError != nil {
+		doc.InventoryError = st.InventoryError.Error()
+	}
+}
+
+// inventoryWarning says that the cloud's inventory could not be read,
+// and why.
+func inventoryWarning(why string) string {
+	return "the cloud's inventory could not be read, so VMs the cloud holds and the state does not are unknown: " + why
 }
 
 // printStatus is the text of status.
@@ -190,7 +206,11 @@ func printStatus(out io.Writer, doc statusDoc) error {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "orphans:        %d\n", len(doc.Orphans))
+	if doc.InventoryError != "" {
+		fmt.Fprintln(out, "orphans:        unknown (the cloud's inventory could not be read)")
+	} else {
+		fmt.Fprintf(out, "orphans:        %d\n", len(doc.Orphans))
+	}
 	for _, o := range doc.Orphans {
 		fmt.Fprintf(out, "  %s %s (launch %s): the cloud holds it and the state does not\n", o.Name, o.ID, cmp.Or(o.LaunchID, "unknown"))
 		if o.Import != "" {

@@ -170,7 +170,7 @@ func (s *server) vmsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := console.VMs{VMs: st.VMs, Stale: staleVMs(st.VMs), Digest: s.cfg.Digest(), Orphans: st.Orphans,
-		StateProblem: st.State != nil}
+		StateProblem: st.State != nil, InventoryProblem: capitalize(s.inventoryError(r.Context(), st.InventoryError))}
 	s.render(w, r, http.StatusOK, "vms", console.Page{Title: "Client VMs", Nav: "vms", Data: d})
 }
 

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"time"
+
+	"github.com/aws/smithy-go"
 )
 
 type statusResponse struct {
@@ -16,6 +20,9 @@ type statusResponse struct {
 	// StateError says why the launcher refuses to plan from the local
 	// state (restore its last good copy), "" when it is sound.
 	StateError string `json:"state_error,omitempty"`
+	// InventoryError says that the cloud's inventory could not be read,
+	// so orphans are unknown, "" when it was.
+	InventoryError string `json:"inventory_error,omitempty"`
 }
 
 type orphanJSON struct {
@@ -58,9 +65,27 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		resp.StateError = "the local state cannot be planned from; restore its last good copy (lablink restore-state); see the server log"
 		s.log.ErrorContext(r.Context(), "state refused", "err", st.State)
 	}
+	resp.InventoryError = s.inventoryError(r.Context(), st.InventoryError)
 	if m := st.Last; m != nil {
 		resp.Last = &lastJSON{m.LaunchID, string(m.Action), m.Actor, m.Started, m.Duration, string(m.Outcome),
 			m.Requested, m.Existing, m.Total, m.TFVarsSHA256}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// inventoryError is what the server says when the cloud's inventory
+// could not be read (err, which it logs), "" when err is nil: the AWS
+// error code when there is one (ExpiredToken, UnauthorizedOperation),
+// never the error's text, which can name paths of the working directory.
+func (s *server) inventoryError(ctx context.Context, err error) string {
+	if err == nil {
+		return ""
+	}
+	s.log.ErrorContext(ctx, "list the inventory", "err", err)
+	msg := "the cloud's inventory could not be read, so VMs the cloud holds and the state does not are unknown"
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		msg += " (AWS answered " + api.ErrorCode() + ")"
+	}
+	return msg + "; see the server log"
 }

@@ -142,6 +142,9 @@ type VMs struct {
 	// each with the commands that resolve it.
 	Orphans      []launcher.Orphan
 	StateProblem bool
+	// InventoryProblem is a sentence saying that the cloud's inventory
+	// could not be read, so Orphans are unknown; "" when it was.
+	InventoryProblem string
 }
 
 // ErrorPage is a page that could not be shown, or a request the server

@@ -81,12 +81,6 @@ func Apply(a ApplyArgs) []string {
 // Show is the command line that prints a saved plan as JSON.
 func Show(plan string) []string { return []string{"show", "-json", "-no-color", plan} }
 
-// ShowState is the command line that prints the current state as JSON.
-func ShowState() []string { return []string{"show", "-json", "-no-color"} }
-
-// Output is the command line that prints the outputs as JSON.
-func Output() []string { return []string{"output", "-no-color", "-json"} }
-
 // Version is the command line that prints the version as JSON.
 func Version() []string { return []string{"version", "-json"} }
 

@@ -31,8 +31,6 @@ func TestArgs(t *testing.T) {
 		{"apply", Apply(ApplyArgs{Plan: "p", Parallelism: 10}),
 			[]string{"apply", "-no-color", "-auto-approve", "-input=false", "-lock-timeout=0s", "-lock=true", "-parallelism=10", "p"}},
 		{"show plan", Show("p"), []string{"show", "-json", "-no-color", "p"}},
-		{"show state", ShowState(), []string{"show", "-json", "-no-color"}},
-		{"output", Output(), []string{"output", "-no-color", "-json"}},
 		{"version", Version(), []string{"version", "-json"}},
 		{"state pull", StatePull(), []string{"state", "pull"}},
 		{"state push", StatePush("errored.tfstate", 30*time.Second),

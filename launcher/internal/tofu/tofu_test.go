@@ -45,17 +45,26 @@ func TestRunStreamsOutput(t *testing.T) {
 	dir := t.TempDir()
 	seen := filepath.Join(dir, "seen")
 	r := &Runner{Path: script(t, `echo "one"; while [ ! -e "`+seen+`" ]; do sleep 0.01; done; echo "two"`), Dir: dir}
+	// Run reads on another goroutine, where the test must not fail: an
+	// error is kept for after Run, and stops the script, which would
+	// otherwise wait for the file forever.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	var lines []string
-	err := r.Run(t.Context(), "t", []string{"plan"}, func(rd io.Reader) error {
+	var writeErr error
+	err := r.Run(ctx, "t", []string{"plan"}, func(rd io.Reader) error {
 		sc := bufio.NewScanner(rd)
 		for sc.Scan() {
 			lines = append(lines, sc.Text())
 			if sc.Text() == "one" {
-				require.NoError(t, os.WriteFile(seen, nil, 0o600))
+				if writeErr = os.WriteFile(seen, nil, 0o600); writeErr != nil {
+					cancel()
+				}
 			}
 		}
 		return sc.Err()
 	})
+	require.NoError(t, writeErr, "the file the script waits for")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"one", "two"}, lines)
 	entries, err := os.ReadDir(filepath.Join(dir, ".lablink", "run"))
