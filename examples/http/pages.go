@@ -88,7 +88,7 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := console.Overview{VMs: len(st.VMs), Stale: staleVMs(st.VMs), Orphans: len(st.Orphans),
-		StateProblem: st.State != nil, Running: pageOps(running), Recent: pageOps(recent), Last: st.Last}
+		InventoryProblem: st.InventoryError != nil, StateProblem: st.State != nil, Running: pageOps(running), Recent: pageOps(recent), Last: st.Last}
 	// The schedules are a card of the overview: one that cannot be read
 	// says so there, and the rest of the page shows.
 	if data.Next, err = s.nextScheduled(ctx); err != nil {

@@ -39,6 +39,8 @@ func TestStatusInventoryDown(t *testing.T) {
 		" (AWS answered ExpiredToken); see the server log.")
 	assert.NotContains(t, body, "None found.", "orphans are unknown, not none")
 	assert.NotContains(t, body, "secret-path")
+	assert.Contains(t, c.get("/", http.StatusOK), "inventory could not be read, so client VMs it holds",
+		"the overview does not count the orphans as none")
 	c.get("/destroy", http.StatusOK)
 	c.get("/launch", http.StatusOK)
 
@@ -46,4 +48,5 @@ func TestStatusInventoryDown(t *testing.T) {
 	w = do(t, newTestHandler(t, d), request{method: http.MethodGet, path: "/api/status"})
 	assert.NotContains(t, w.Body.String(), "inventory_error", "an inventory that answered")
 	assert.NotContains(t, c.get("/vms", http.StatusOK), "inventory could not be read")
+	assert.NotContains(t, c.get("/", http.StatusOK), "inventory could not be read")
 }

@@ -58,6 +58,9 @@ type Overview struct {
 	VMs, Stale int
 	// Orphans counts client VMs the cloud holds and the state does not.
 	Orphans int
+	// InventoryProblem: the cloud's inventory could not be read, so
+	// Orphans is unknown.
+	InventoryProblem bool
 	// StateProblem: the local state cannot be planned from.
 	StateProblem bool
 	Running      []Op
