@@ -36,13 +36,16 @@ func (c *cli) chooseDetector(ctx context.Context, flagValue string, a *setup.AWS
 // other failure of the GPU lookup (the API, the network) is a failure,
 // never an answer without a GPU.
 func (c *cli) resolve(ctx context.Context, cfg lablink.Config, env clientvars.Env, det launcher.GPUDetector) (clientvars.Inputs, gpu.Info, error) {
-	if _, err := clientvars.CheckInputs(cfg, env); err != nil {
+	in, err := clientvars.CheckInputs(cfg, env)
+	if err != nil {
 		return clientvars.Inputs{}, gpu.Info{}, invalid(c.blame(err, env))
 	}
-	// The inputs are valid, so an error now is the detector's.
-	in, info, err := clientvars.Resolve(ctx, cfg, env, det)
+	// The inputs are valid, so an error now is the detector's (this is
+	// clientvars.Resolve, whose errors do not say whose they are).
+	info, err := det.Detect(ctx, cfg.Machine.MachineType)
 	switch {
 	case err == nil:
+		in.GPU = info.HasNVIDIA()
 		return in, info, nil
 	case errors.Is(err, gpu.ErrUnknownInstanceType):
 		err = invalid(&inputError{field: "machine.machine_type", msg: fmt.Sprintf(
