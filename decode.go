@@ -129,10 +129,7 @@ func lineOf(n ast.Node) int {
 // value decodes n into v, whose YAML path is path ("" at the top); line
 // is the line errors about the value name: its key's, or a list item's.
 func (d *decoder) value(n ast.Node, v reflect.Value, path string, line int) {
-	name := path
-	if name == "" {
-		name = "(top level)"
-	}
+	name := nameOf(path)
 	n, err := d.resolve(n)
 	if err != nil {
 		d.fail(line, name, err)
@@ -248,12 +245,9 @@ func (d *decoder) mapping(values []*ast.MappingValueNode, v reflect.Value, path 
 			d.fail(kline, nameOf(path), fmt.Errorf("%w: a key must be a plain word such as machine_type, not %s", ErrWrongType, classify(mv.Key).describe()))
 			continue
 		}
-		child := key
+		child := joinPath(path, key)
 		if key == "" {
-			child = `""` // an empty (or null) key still needs a name in errors
-		}
-		if path != "" {
-			child = path + "." + child
+			child = joinPath(path, `""`) // an empty (or null) key still needs a name in errors
 		}
 		if first, dup := seen[key]; dup {
 			d.fail(kline, child, fmt.Errorf("%w: first set on line %d; keep one of the two", ErrDuplicateKey, first))
@@ -308,10 +302,18 @@ func nameOf(path string) string {
 func fieldsByKey(t reflect.Type) map[string]int {
 	m := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if key != "" && key != "-" {
+		if key := yamlKey(t.Field(i)); key != "" {
 			m[key] = i
 		}
 	}
 	return m
+}
+
+// yamlKey is the YAML key of struct field f, "" for a field without one.
+func yamlKey(f reflect.StructField) string {
+	key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if key == "-" {
+		return ""
+	}
+	return key
 }

@@ -2,7 +2,6 @@ package lablink
 
 import (
 	"reflect"
-	"strings"
 	"sync"
 )
 
@@ -35,8 +34,8 @@ var yamlPaths = sync.OnceValue(func() map[string][]int {
 // and index, and of the structs they hold.
 func addPaths(paths map[string][]int, t reflect.Type, prefix string, index []int) {
 	for i := range t.NumField() {
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if key == "" || key == "-" {
+		key := yamlKey(t.Field(i))
+		if key == "" {
 			continue
 		}
 		path, idx := prefix+key, append(append([]int(nil), index...), i)

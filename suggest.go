@@ -50,8 +50,7 @@ func joinPath(path, key string) string {
 func sectionKeys(t reflect.Type) []string {
 	keys := make([]string, 0, t.NumField())
 	for i := range t.NumField() {
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if key != "" && key != "-" {
+		if key := yamlKey(t.Field(i)); key != "" {
 			keys = append(keys, key)
 		}
 	}

@@ -310,7 +310,7 @@ func (v *validator) oneOf(path, s string, allowed []string) {
 		quoted[i] = fmt.Sprintf("%q", a)
 	}
 	msg := fmt.Sprintf("%q is not one of %s", s, strings.Join(quoted, ", "))
-	if best, ok := nearest(s, allowed); ok && best != "" {
+	if best, ok := nearest(s, allowed); ok {
 		msg += fmt.Sprintf("; did you mean %q?", best)
 	} else if best := containedIn(s, allowed); best != "" {
 		msg += fmt.Sprintf("; did you mean %q?", best)
