@@ -420,6 +420,10 @@ type Difference struct {
 	// Current describes the state file as it is: its serial, or why it
 	// cannot be read.
 	Current string
+	// CurrentBytes is the state file's size, -1 when it cannot be read;
+	// CurrentInfo what it holds, nil when it does not parse.
+	CurrentBytes int
+	CurrentInfo  *Info
 	// Restored is the copy's serial and lineage.
 	Restored string
 	// Added are instances the copy holds and the state file does not;
@@ -437,15 +441,17 @@ func Diff(dir string, c Copy) Difference {
 	}
 	d := Difference{Restored: fmt.Sprintf("serial %d, lineage %s, %d resources", c.Info.Serial, c.Info.Lineage, len(c.Info.Instances))}
 	data, err := os.ReadFile(filepath.Join(dir, LocalFile))
+	d.CurrentBytes = len(data)
 	var cur Info
 	switch {
 	case err != nil:
-		d.Current = err.Error()
+		d.Current, d.CurrentBytes = err.Error(), -1
 	default:
 		if cur, err = ParseInfo(data); err != nil {
 			d.Current = fmt.Sprintf("%d bytes: %v", len(data), err)
 		} else {
 			d.Current = fmt.Sprintf("serial %d, lineage %s, %d resources", cur.Serial, cur.Lineage, len(cur.Instances))
+			d.CurrentInfo = &cur
 		}
 	}
 	for _, a := range c.Info.Instances {
@@ -463,21 +469,22 @@ func Diff(dir string, c Copy) Difference {
 
 // Restore makes the copy c the local state of dir, atomically, keeping
 // the file it replaces (when there is one) next to it as
-// terraform.tfstate.replaced-<unix seconds>. Call it when no OpenTofu runs
-// in dir.
-func Restore(dir string, c Copy, now time.Time) error {
+// terraform.tfstate.replaced-<unix seconds>, whose path it returns ("" when
+// there was none). Call it when no OpenTofu runs in dir.
+func Restore(dir string, c Copy, now time.Time) (replaced string, err error) {
 	data, err := os.ReadFile(c.Path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if _, err := ParseInfo(data); err != nil {
-		return fmt.Errorf("restore %s: %w", c.Path, err)
+		return "", fmt.Errorf("restore %s: %w", c.Path, err)
 	}
 	path := filepath.Join(dir, LocalFile)
 	if old, err := os.ReadFile(path); err == nil && len(old) > 0 {
-		if err := atomicfile.Write(path+".replaced-"+strconv.FormatInt(now.Unix(), 10), old); err != nil {
-			return err
+		replaced = path + ".replaced-" + strconv.FormatInt(now.Unix(), 10)
+		if err := atomicfile.Write(replaced, old); err != nil {
+			return "", err
 		}
 	}
-	return atomicfile.Write(path, data)
+	return replaced, atomicfile.Write(path, data)
 }

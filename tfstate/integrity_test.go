@@ -121,21 +121,30 @@ func TestRestoreAndDiff(t *testing.T) {
 
 	d := tfstate.Diff(dir, *c)
 	assert.Contains(t, d.Current, "17 bytes")
+	assert.Equal(t, 17, d.CurrentBytes)
+	assert.Nil(t, d.CurrentInfo, "a state that does not parse")
 	assert.Equal(t, "serial 4, lineage lin, 3 resources", d.Restored)
 	assert.Equal(t, []string{"terraform_data.lablink_vm[0]", "terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"}, d.Added)
 	assert.Empty(t, d.Removed)
 
-	require.NoError(t, tfstate.Restore(dir, *c, t0))
+	replaced, err := tfstate.Restore(dir, *c, t0)
+	require.NoError(t, err)
 	assert.NoError(t, tfstate.Check(dir))
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	assert.Equal(t, state(4, "lin", 3), string(b))
-	replaced, err := filepath.Glob(p + ".replaced-*")
+	kept, err := filepath.Glob(p + ".replaced-*")
 	require.NoError(t, err)
-	assert.Len(t, replaced, 1, "the replaced file is kept")
+	assert.Equal(t, []string{replaced}, kept, "the replaced file is kept, and its path returned")
+	b, err = os.ReadFile(replaced)
+	require.NoError(t, err)
+	assert.Equal(t, `{"version":4,"ser`, string(b))
 
 	require.NoError(t, os.WriteFile(p, []byte(state(5, "lin", 1)), 0o600))
 	d = tfstate.Diff(dir, *c)
+	require.NotNil(t, d.CurrentInfo)
+	assert.Equal(t, uint64(5), d.CurrentInfo.Serial)
+	assert.Equal(t, len(state(5, "lin", 1)), d.CurrentBytes)
 	assert.Equal(t, []string{"terraform_data.lablink_vm[1]", "terraform_data.lablink_vm[2]"}, d.Added)
 }
 

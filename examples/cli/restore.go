@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -116,14 +115,11 @@ func (c *cli) restoreState(ctx context.Context, args []string) error {
 	if err := c.confirmRestore(ctx, *yes); err != nil {
 		return c.fail("restore-state", &doc, &doc.failed, err)
 	}
-	now := c.now()
-	if err := tfstate.Restore(*workdir, *ie.Copy, now); err != nil {
+	replaced, err := tfstate.Restore(*workdir, *ie.Copy, c.now())
+	if err != nil {
 		return c.fail("restore-state", &doc, &doc.failed, err)
 	}
-	doc.Restored = true
-	if replaced := doc.StateFile + ".replaced-" + strconv.FormatInt(now.Unix(), 10); fileExists(replaced) {
-		doc.Replaced = replaced
-	}
+	doc.Restored, doc.Replaced = true, replaced
 	return c.emit(doc, func(out io.Writer) error {
 		fmt.Fprintf(out, "restored:  %s is now %s\n", doc.StateFile, doc.Copy.Path)
 		if doc.Replaced != "" {
@@ -159,12 +155,9 @@ func describeRestore(doc *restoreDoc, dir string, c tfstate.Copy) {
 	d := tfstate.Diff(dir, c)
 	doc.Added = append(doc.Added, d.Added...)
 	doc.Removed = append(doc.Removed, d.Removed...)
-	cur := &stateDoc{Error: d.Current}
-	if data, err := os.ReadFile(doc.StateFile); err == nil {
-		cur.Bytes = len(data)
-		if info, err := tfstate.ParseInfo(data); err == nil {
-			cur = &stateDoc{Bytes: len(data), Serial: info.Serial, Lineage: info.Lineage, Resources: len(info.Instances)}
-		}
+	cur := &stateDoc{Bytes: max(d.CurrentBytes, 0), Error: d.Current}
+	if i := d.CurrentInfo; i != nil {
+		cur = &stateDoc{Bytes: d.CurrentBytes, Serial: i.Serial, Lineage: i.Lineage, Resources: len(i.Instances)}
 	}
 	doc.Current = cur
 }
@@ -210,9 +203,4 @@ func (c *cli) confirmRestore(ctx context.Context, yes bool) error {
 		return fmt.Errorf("not confirmed (the answer was %q, not yes); nothing was restored", answer)
 	}
 	return nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
