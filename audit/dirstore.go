@@ -124,13 +124,15 @@ func (d *DirStore) write(ctx context.Context, key string, body []byte, commit fu
 
 // createTemp creates a temporary file (mode 0600) in dir, making dir first.
 // A Delete may remove the directory, when it became empty, between the two
-// steps; then both are tried again.
+// steps, or a parent of it while MkdirAll makes the next level; then both
+// are tried again.
 func createTemp(dir string) (*os.File, error) {
 	for try := 1; ; try++ {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+		var f *os.File
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			f, err = os.CreateTemp(dir, tmpPrefix+"*")
 		}
-		f, err := os.CreateTemp(dir, tmpPrefix+"*")
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || try == 5 {
 			return f, err
 		}
