@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lablink-go/lablink/internal/atomicfile"
 )
 
 // tmpPrefix starts the names of DirStore's temporary files. Keys whose
@@ -119,7 +121,7 @@ func (d *DirStore) write(ctx context.Context, key string, body []byte, commit fu
 	if err := commit(tmp, final); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // createTemp creates a temporary file (mode 0600) in dir, making dir first.
@@ -137,15 +139,6 @@ func createTemp(dir string) (*os.File, error) {
 			return f, err
 		}
 	}
-}
-
-func syncDir(dir string) (err error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, f.Close()) }()
-	return f.Sync()
 }
 
 // Delete implements Store. The directories that the removal leaves empty
