@@ -86,6 +86,9 @@ func encode(v any) ([]byte, error) {
 	return b, nil
 }
 
+// encodeRecord returns schedule s's record as stored: without
+// NextOccurrence, which readers compute, and with its nonce; discarded,
+// when not "", marks the record of a create that lost its name.
 func encodeRecord(s Schedule, nonce, discarded string) ([]byte, error) {
 	w := s.wire()
 	w.NextOccurrence, w.Nonce, w.Discarded = nil, nonce, discarded
@@ -111,9 +114,11 @@ func (c *Calendar) put(ctx context.Context, key string, v any) error {
 
 // putRecord rewrites schedule s's record.
 func (c *Calendar) putRecord(ctx context.Context, s Schedule, nonce string) error {
-	w := s.wire()
-	w.NextOccurrence, w.Nonce = nil, nonce
-	if err := c.put(ctx, c.keys.record(s.ID), w); err != nil {
+	body, err := encodeRecord(s, nonce, "")
+	if err == nil {
+		err = c.store.Put(ctx, c.keys.record(s.ID), body, audit.ContentTypeJSON)
+	}
+	if err != nil {
 		return fmt.Errorf("schedule: update %d: %w", s.ID, err)
 	}
 	return nil
