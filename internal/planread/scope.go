@@ -25,12 +25,14 @@ func scopeOf(opts *plancheck.Options) (*scope, error) {
 	}
 	sc := &scope{opts: &plancheck.Options{}}
 	if opts != nil {
-		sc.opts = &plancheck.Options{
-			ClientVMs:       slices.Clone(opts.ClientVMs),
-			HarmlessUpdates: slices.Clone(opts.HarmlessUpdates),
-			Ports:           slices.Clone(opts.Ports),
-			PublicCIDRs:     slices.Clone(opts.PublicCIDRs),
-		}
+		// The whole struct, so that a field added to Options is kept;
+		// then each slice, so that nothing is shared.
+		c := *opts
+		c.ClientVMs = slices.Clone(c.ClientVMs)
+		c.HarmlessUpdates = slices.Clone(c.HarmlessUpdates)
+		c.Ports = slices.Clone(c.Ports)
+		c.PublicCIDRs = slices.Clone(c.PublicCIDRs)
+		sc.opts = &c
 	}
 	vms := sc.opts.ClientVMs
 	if len(vms) == 0 {
