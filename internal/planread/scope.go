@@ -48,16 +48,3 @@ func scopeOf(opts *plancheck.Options) (*scope, error) {
 func (sc *scope) needsValues(c plancheck.Change) bool {
 	return sc.vms.NeedsValues(c.Mode, c.Type, c.Name, c.Actions)
 }
-
-// NeedsValues reports whether plancheck.Check, with opts, reads the
-// Before, After and AfterUnknown values of a change with c's mode, type,
-// name and actions. Read and ReadEvents skip the values of the others
-// (the bulk of a plan: every VM's user_data, twice) and still get the
-// verdict Check gives the full plan. Invalid options yield true.
-func NeedsValues(c plancheck.Change, opts *plancheck.Options) bool {
-	sc, err := scopeOf(opts)
-	if err != nil {
-		return true
-	}
-	return sc.needsValues(c)
-}
