@@ -63,12 +63,16 @@ func BenchmarkFlatReads(b *testing.B) {
 		})
 	}
 	trail, ops := audit.NewTrail(store, nil), audit.NewOpStore(store, nil)
-	run(b, "latest", func(ctx context.Context, env string) error {
-		_, err := trail.Latest(ctx, env)
+	latest := func(ctx context.Context, env string) error {
+		m, err := trail.Latest(ctx, env)
+		if want := benchLaunchID(benchSeed.size[env]); err == nil && m.LaunchID != want {
+			err = fmt.Errorf("latest launch %s, want %s", m.LaunchID, want)
+		}
 		return err
-	})
+	}
+	run(b, "latest", latest)
 	run(b, "poll", func(ctx context.Context, env string) error {
-		if _, err := trail.Latest(ctx, env); err != nil {
+		if err := latest(ctx, env); err != nil {
 			return err
 		}
 		page, _, err := ops.List(ctx, env, audit.OpQuery{Limit: benchPage})
@@ -79,8 +83,15 @@ func BenchmarkFlatReads(b *testing.B) {
 	})
 	// Last: it adds operations (b.N of them) to each environment.
 	run(b, "create", func(ctx context.Context, env string) error {
-		_, err := ops.Create(ctx, audit.Op{Action: audit.Launch, Environment: env, CreatedBy: "bench"})
-		return err
+		op, err := ops.Create(ctx, audit.Op{Action: audit.Launch, Environment: env, CreatedBy: "bench"})
+		if err != nil {
+			return err
+		}
+		benchSeed.ops[env]++ // this process's creates survive from one -count to the next
+		if want := benchSeed.ops[env]; op.ID != want {
+			return fmt.Errorf("created operation %d, want %d", op.ID, want)
+		}
+		return nil
 	})
 }
 
@@ -98,6 +109,8 @@ var benchSeed struct {
 	once   sync.Once
 	bucket string
 	err    error
+	size   map[string]int   // records of each kind, by environment
+	ops    map[string]int64 // the newest operation id, by environment
 }
 
 // seedBench returns a bucket holding, for each size n, environment "n<n>"
@@ -110,6 +123,11 @@ func seedBench(b *testing.B, srv *miniotest.Server) string {
 	benchSeed.once.Do(func() {
 		start := time.Now()
 		benchSeed.bucket = srv.NewBucket(b)
+		benchSeed.size, benchSeed.ops = map[string]int{}, map[string]int64{}
+		for _, n := range benchSizes {
+			env := fmt.Sprintf("n%d", n)
+			benchSeed.size[env], benchSeed.ops[env] = n, int64(n)
+		}
 		store := audit.NewS3Store(srv.S3Client(b), benchSeed.bucket, nil)
 		benchSeed.err = seed(context.Background(), store)
 		b.Logf("seeded %d records of each kind in %v", 10+1000+10000, time.Since(start).Round(time.Second))
@@ -164,12 +182,22 @@ func seed(ctx context.Context, s audit.Store) error {
 	return errors.Join(err, first)
 }
 
+// benchStarted returns the start of the i-th launch seedEnv writes: one a
+// minute.
+func benchStarted(i int) time.Time {
+	return time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+}
+
+// benchLaunchID returns the launch ID of the i-th launch seedEnv writes.
+func benchLaunchID(i int) string {
+	return fmt.Sprintf("%s-%08x", benchStarted(i).Format("20060102T150405Z"), i)
+}
+
 func seedEnv(env string, n int, put func(key string, body []byte)) error {
-	base := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	for i := 1; i <= n; i++ {
-		started := base.Add(time.Duration(i) * time.Minute) // a launch a minute
+		started := benchStarted(i)
 		m := launch(env)
-		m.LaunchID = fmt.Sprintf("%s-%08x", started.Format("20060102T150405Z"), i)
+		m.LaunchID = benchLaunchID(i)
 		m.Started, m.Finished, m.Duration = started, started.Add(40*time.Second), "40s"
 		m.Outcome = audit.OutcomeSucceeded
 		body, err := json.MarshalIndent(m, "", "  ")

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lablink-go/lablink/internal/atomicfile"
 )
 
 // tmpPrefix starts the names of DirStore's temporary files. Keys whose
@@ -119,31 +121,24 @@ func (d *DirStore) write(ctx context.Context, key string, body []byte, commit fu
 	if err := commit(tmp, final); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // createTemp creates a temporary file (mode 0600) in dir, making dir first.
 // A Delete may remove the directory, when it became empty, between the two
-// steps; then both are tried again.
+// steps, or a parent of it while MkdirAll makes the next level; then both
+// are tried again.
 func createTemp(dir string) (*os.File, error) {
 	for try := 1; ; try++ {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+		var f *os.File
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			f, err = os.CreateTemp(dir, tmpPrefix+"*")
 		}
-		f, err := os.CreateTemp(dir, tmpPrefix+"*")
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || try == 5 {
 			return f, err
 		}
 	}
-}
-
-func syncDir(dir string) (err error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, f.Close()) }()
-	return f.Sync()
 }
 
 // Delete implements Store. The directories that the removal leaves empty

@@ -1,10 +1,12 @@
 package audit_test
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -183,4 +185,33 @@ func TestDirStoreDeleteRemovesEmptyDirs(t *testing.T) {
 	assert.Equal(t, []string{".", "a", "a/e"}, files(t, root), "after deleting a/b/c/d")
 	require.NoError(t, s.Delete(ctx, "a/e"))
 	assert.Equal(t, []string{"."}, files(t, root), "after deleting a/e")
+}
+
+// A write and a Delete that removes the write's parent directories race:
+// the write tries again when a directory it needs vanishes, whether it
+// was creating its temporary file or the directory itself.
+func TestDirStoreWriteRacesDelete(t *testing.T) {
+	s := audit.NewDirStore(t.TempDir())
+	ctx := t.Context()
+	const rounds = 500
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*rounds)
+	wg.Go(func() {
+		for range rounds {
+			errs <- s.Put(ctx, "a/b/c/d", []byte("x"), audit.ContentTypeJSON)
+			errs <- s.Delete(ctx, "a/b/c/d")
+		}
+	})
+	wg.Go(func() {
+		for i := range rounds {
+			key := fmt.Sprintf("a/b/e%d/f", i)
+			errs <- s.Put(ctx, key, []byte("y"), audit.ContentTypeJSON)
+			errs <- s.Delete(ctx, key)
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }

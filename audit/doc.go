@@ -52,7 +52,8 @@
 // ErrExists. Attempts that fail, are refused or canceled are recorded too.
 // Every write of a Trail or an OpStore is bounded by Options.WriteTimeout
 // and retried when it times out (Options.WriteAttempts), so that a stalled
-// S3 endpoint cannot hold a launch for ever.
+// S3 endpoint cannot hold a launch for ever; BoundedWrites gives other
+// writers of a Store the same bound.
 //
 // The same layout is used by both stores: S3Store (an S3 bucket, optionally
 // under a prefix, optionally with SSE-KMS) and DirStore (a local directory,

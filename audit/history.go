@@ -181,10 +181,10 @@ func (t *Trail) buildIndex(ctx context.Context, env string) (marked bool, err er
 			return false, fmt.Errorf("audit: index the history of %s: %w", env, err)
 		}
 		leaf := historyLeaf(m.Started, id)
-		if err := t.w.create(ctx, historyIndexKey(env, leaf), []byte(id+"\n"), contentTypeText); err != nil {
+		if err := t.store.Create(ctx, historyIndexKey(env, leaf), []byte(id+"\n"), contentTypeText); err != nil {
 			return false, fmt.Errorf("audit: index the history of %s: %w", env, err)
 		}
 	}
-	err = t.w.create(ctx, historyMarker(env), []byte(`{"history_index":1}`+"\n"), ContentTypeJSON)
+	err = t.store.Create(ctx, historyMarker(env), []byte(`{"history_index":1}`+"\n"), ContentTypeJSON)
 	return err == nil, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/testkit"
 )
 
 // A history written before the index existed (attempt.json and
@@ -105,7 +106,7 @@ func TestReadsStayFlat(t *testing.T) {
 func flatReads(t *testing.T, n int) map[string]string {
 	ctx := t.Context()
 	s := &countingStore{Store: audit.NewDirStore(t.TempDir())}
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	opts := &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next}
 	tr, ops := audit.NewTrail(s, opts), audit.NewOpStore(s, opts)
 	for i := range n {

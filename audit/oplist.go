@@ -197,7 +197,7 @@ func (o *OpStore) Interrupt(ctx context.Context, env string, gone func(Op) bool)
 			case op.Status.rank() > s.rank():
 				// Statuses only move forward: the entry is stale. (One
 				// ahead of its record is a status change under way.)
-				if err := o.w.delete(ctx, opStatusKey(env, s, id)); err != nil {
+				if err := o.store.Delete(ctx, opStatusKey(env, s, id)); err != nil {
 					return out, fmt.Errorf("audit: interrupt: %w", err)
 				}
 			}
@@ -258,7 +258,7 @@ func (o *OpStore) migrate(ctx context.Context, env string) (marked bool, err err
 			return false, fmt.Errorf("audit: migrate operation %d: %w", id, err)
 		}
 	}
-	err = o.w.create(ctx, opsMarker(env), []byte(`{"operations_layout":2}`+"\n"), ContentTypeJSON)
+	err = o.store.Create(ctx, opsMarker(env), []byte(`{"operations_layout":2}`+"\n"), ContentTypeJSON)
 	return err == nil, nil
 }
 
@@ -272,11 +272,11 @@ func (o *OpStore) migrateOne(ctx context.Context, env string, id int64, key stri
 		return fmt.Errorf("decode %s: %w", o.store.Location(key), err)
 	}
 	if op.Status.valid() {
-		if err := o.w.create(ctx, opStatusKey(env, op.Status, id), idBody(id), contentTypeText); err != nil {
+		if err := o.store.Create(ctx, opStatusKey(env, op.Status, id), idBody(id), contentTypeText); err != nil {
 			return err
 		}
 	}
-	err = o.w.create(ctx, opRecordKey(env, id), body, ContentTypeJSON)
+	err = o.store.Create(ctx, opRecordKey(env, id), body, ContentTypeJSON)
 	if errors.Is(err, ErrExists) {
 		return nil // copied by another process, and changed since
 	}

@@ -148,7 +148,6 @@ var ErrNoOperation = errors.New("audit: no such operation")
 // status is unchanged writes the record only.
 type OpStore struct {
 	store Store
-	w     writer
 	now   func() time.Time
 
 	layout layoutCheck
@@ -164,7 +163,7 @@ type opRef struct {
 // NewOpStore returns an OpStore writing to store; opts may be nil
 // (Options.NewID is not used).
 func NewOpStore(store Store, opts *Options) *OpStore {
-	o := &OpStore{store: store, w: newWriter(store, opts), now: time.Now, status: map[opRef]OpStatus{}}
+	o := &OpStore{store: BoundedWrites(store, opts), now: time.Now, status: map[opRef]OpStatus{}}
 	if opts != nil && opts.Now != nil {
 		o.now = opts.Now
 	}
@@ -206,10 +205,10 @@ func (o *OpStore) Create(ctx context.Context, op Op) (Op, error) {
 		// (Interrupt finds live operations through them). An entry
 		// whose record is another's, or none, is told apart by reading
 		// the record.
-		if err := o.w.create(ctx, opStatusKey(env, StatusQueued, id), idBody(id), contentTypeText); err != nil {
+		if err := o.store.Create(ctx, opStatusKey(env, StatusQueued, id), idBody(id), contentTypeText); err != nil {
 			return Op{}, fmt.Errorf("audit: record operation %d: %w", id, err)
 		}
-		err = o.w.create(ctx, opRecordKey(env, id), body, ContentTypeJSON)
+		err = o.store.Create(ctx, opRecordKey(env, id), body, ContentTypeJSON)
 		if errors.Is(err, ErrExists) {
 			continue // another process took id
 		}
@@ -271,15 +270,15 @@ func (o *OpStore) update(ctx context.Context, op Op, prev OpStatus) error {
 		return fmt.Errorf("audit: encode operation %d: %w", id, err)
 	}
 	if op.Status != prev {
-		if err := o.w.create(ctx, opStatusKey(env, op.Status, id), idBody(id), contentTypeText); err != nil {
+		if err := o.store.Create(ctx, opStatusKey(env, op.Status, id), idBody(id), contentTypeText); err != nil {
 			return fmt.Errorf("audit: update operation %d: %w", id, err)
 		}
 	}
-	if err := o.w.put(ctx, opRecordKey(env, id), body, ContentTypeJSON); err != nil {
+	if err := o.store.Put(ctx, opRecordKey(env, id), body, ContentTypeJSON); err != nil {
 		return fmt.Errorf("audit: update operation %d: %w", id, err)
 	}
 	if prev.valid() && op.Status != prev {
-		if err := o.w.delete(ctx, opStatusKey(env, prev, id)); err != nil {
+		if err := o.store.Delete(ctx, opStatusKey(env, prev, id)); err != nil {
 			return fmt.Errorf("audit: update operation %d: %w", id, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/miniotest"
+	"github.com/lablink-go/lablink/internal/testkit"
 )
 
 // opStores are the stores the operation tests run on.
@@ -47,33 +48,20 @@ func TestOpStore(t *testing.T) {
 	}
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func testOpLifecycle(t *testing.T, s audit.Store) {
 	ctx := t.Context()
-	c := &clock{t: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
-	ops := audit.NewOpStore(s, &audit.Options{Now: c.now})
+	c := testkit.NewClock(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	ops := audit.NewOpStore(s, &audit.Options{Now: c.Now})
 
 	op, err := ops.Create(ctx, audit.Op{Action: audit.Launch, Environment: "prod", CreatedBy: "admin",
 		Params: map[string]any{"num_vms": 3}, Owner: json.RawMessage(`{"pid":42}`)})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), op.ID)
 	assert.Equal(t, audit.StatusQueued, op.Status)
-	assert.Equal(t, c.now(), op.CreatedAt)
+	assert.Equal(t, c.Now(), op.CreatedAt)
 
-	c.add(time.Second)
-	started := c.now()
+	c.Set(c.Now().Add(time.Second))
+	started := c.Now()
 	op.Status, op.StartedAt, op.ResourcesTotal = audit.StatusRunning, &started, 6
 	require.NoError(t, ops.Update(ctx, op))
 	op.ResourcesCompleted = 4
@@ -92,8 +80,8 @@ func testOpLifecycle(t *testing.T, s audit.Store) {
 	second, err := ops.Create(ctx, audit.Op{Action: audit.Destroy, Environment: "prod"})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), second.ID)
-	c.add(time.Second)
-	done := c.now()
+	c.Set(c.Now().Add(time.Second))
+	done := c.Now()
 	second.Status, second.FinishedAt, second.Error = audit.StatusFailed, &done, "boom"
 	require.NoError(t, ops.Update(ctx, second))
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lablink-go/lablink/audit"
 	"github.com/lablink-go/lablink/internal/miniotest"
+	"github.com/lablink-go/lablink/internal/testkit"
 )
 
 // *s3.Client must satisfy the narrow interfaces: S3API embeds
@@ -251,7 +252,7 @@ func newServerErrorFixture(t *testing.T) *serverErrorFixture {
 	srv := miniotest.Shared(t)
 	f := &serverErrorFixture{srv: srv, bucket: srv.NewBucket(t)}
 	f.direct = audit.NewS3Store(srv.S3Client(t), f.bucket, nil)
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	f.opts = &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next}
 	f.good = audit.NewTrail(f.direct, f.opts)
 	m, err := f.good.Begin(t.Context(), launch("dev"), []byte("v1"))

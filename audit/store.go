@@ -64,8 +64,9 @@ var (
 	// ErrInvalid reports a key, environment, launch ID, cursor or manifest
 	// field that cannot be used.
 	ErrInvalid = errors.New("audit: invalid argument")
-	// ErrTimeout reports a write of a Trail or an OpStore that did not
-	// finish within Options.WriteTimeout in any of its attempts. The error
+	// ErrTimeout reports a write of a Trail, an OpStore or a store that
+	// BoundedWrites returned that did not finish within
+	// Options.WriteTimeout in any of its attempts. The error
 	// names the object and matches context.DeadlineExceeded too.
 	ErrTimeout = errors.New("audit: write timed out")
 )

@@ -210,3 +210,53 @@ func TestWriteTimeoutDefaults(t *testing.T) {
 		})
 	}
 }
+
+func (s *stallStore) Delete(ctx context.Context, key string) error {
+	if err := s.stall(ctx); err != nil {
+		return err
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+// BoundedWrites bounds each write of any Store as a Trail's; wrapping its
+// result again replaces the bounds instead of multiplying the attempts.
+func TestBoundedWrites(t *testing.T) {
+	short := &audit.Options{WriteTimeout: time.Second, WriteAttempts: 2}
+	tests := []struct {
+		name       string
+		wrap       func(audit.Store) audit.Store
+		wantWrites int32
+		wantErr    string
+	}{
+		{"defaults", func(s audit.Store) audit.Store { return audit.BoundedWrites(s, nil) }, 3, "3 attempts of 15s"},
+		{"wrapped twice", func(s audit.Store) audit.Store {
+			return audit.BoundedWrites(audit.BoundedWrites(s, nil), short)
+		}, 2, "2 attempts of 1s"},
+	}
+	writes := map[string]func(context.Context, audit.Store) error{
+		"Create": func(ctx context.Context, s audit.Store) error {
+			return s.Create(ctx, "dev/a", []byte("a"), "text/plain")
+		},
+		"Put":    func(ctx context.Context, s audit.Store) error { return s.Put(ctx, "dev/a", []byte("a"), "text/plain") },
+		"Delete": func(ctx context.Context, s audit.Store) error { return s.Delete(ctx, "dev/a") },
+	}
+	for _, tt := range tests {
+		for verb, write := range writes {
+			t.Run(tt.name+"/"+verb, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					s := &stallStore{Store: audit.NewDirStore(t.TempDir())}
+					s.stalls.Store(100)
+					// A context that never ends: only the bound stops the write.
+					err := write(context.WithoutCancel(t.Context()), tt.wrap(s))
+					assert.ErrorIs(t, err, audit.ErrTimeout)
+					assert.ErrorContains(t, err, tt.wantErr)
+					assert.ErrorContains(t, err, s.Location("dev/a"), "names the object")
+					assert.Equal(t, tt.wantWrites, s.writes.Load(), "write attempts")
+				})
+			})
+		}
+	}
+	s := audit.NewDirStore(t.TempDir())
+	assert.Same(t, s, audit.BoundedWrites(audit.BoundedWrites(s, nil), &audit.Options{WriteTimeout: -1}),
+		"a negative WriteTimeout unwraps")
+}

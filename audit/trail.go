@@ -117,7 +117,6 @@ type PlanSummary struct {
 // found complete (see List), so that it checks each once.
 type Trail struct {
 	store Store
-	w     writer
 	now   func() time.Time
 	newID func() string
 
@@ -126,7 +125,7 @@ type Trail struct {
 
 // NewTrail returns a Trail writing to store. opts may be nil.
 func NewTrail(store Store, opts *Options) *Trail {
-	t := &Trail{store: store, w: newWriter(store, opts), now: time.Now}
+	t := &Trail{store: BoundedWrites(store, opts), now: time.Now}
 	if opts != nil && opts.Now != nil {
 		t.now = opts.Now
 	}
@@ -190,15 +189,15 @@ func (t *Trail) Begin(ctx context.Context, m Manifest, tfvars []byte) (Manifest,
 	prefix := HistoryPrefix(m.Environment, m.LaunchID)
 	// tfvars first: attempt.json is what makes the attempt visible, so it
 	// is written only when the file it describes is in place.
-	if err := t.w.create(ctx, prefix+TFVarsName, tfvars, ContentTypeTFVars); err != nil {
+	if err := t.store.Create(ctx, prefix+TFVarsName, tfvars, ContentTypeTFVars); err != nil {
 		return m, err
 	}
-	if err := t.w.create(ctx, prefix+AttemptName, body, ContentTypeJSON); err != nil {
+	if err := t.store.Create(ctx, prefix+AttemptName, body, ContentTypeJSON); err != nil {
 		return m, err
 	}
 	// Last: an index entry always finds its attempt.json.
 	leaf := historyLeaf(m.Started, m.LaunchID)
-	if err := t.w.create(ctx, historyIndexKey(m.Environment, leaf), []byte(m.LaunchID+"\n"), contentTypeText); err != nil {
+	if err := t.store.Create(ctx, historyIndexKey(m.Environment, leaf), []byte(m.LaunchID+"\n"), contentTypeText); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -232,12 +231,12 @@ func (t *Trail) Finish(ctx context.Context, m Manifest, latestTFVars []byte) (lo
 		return "", fmt.Errorf("audit: finish: %w", err)
 	}
 	key := HistoryPrefix(m.Environment, m.LaunchID) + ManifestName
-	if err := t.w.create(ctx, key, body, ContentTypeJSON); err != nil {
+	if err := t.store.Create(ctx, key, body, ContentTypeJSON); err != nil {
 		return "", err
 	}
 	location = t.store.Location(key)
 	if m.Outcome == OutcomeSucceeded && m.Action == Launch && latestTFVars != nil {
-		if err := t.w.put(ctx, LatestKey(m.Environment), latestTFVars, ContentTypeTFVars); err != nil {
+		if err := t.store.Put(ctx, LatestKey(m.Environment), latestTFVars, ContentTypeTFVars); err != nil {
 			return location, err
 		}
 	}

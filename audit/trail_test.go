@@ -14,25 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lablink-go/lablink/audit"
+	"github.com/lablink-go/lablink/internal/testkit"
 )
-
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // fakeIDs hands out "launch-1", "launch-2", ...
 type fakeIDs struct {
@@ -85,7 +68,7 @@ func stores(t *testing.T, f func(t *testing.T, s audit.Store)) {
 
 func TestTrailLayout(t *testing.T) {
 	stores(t, func(t *testing.T, s audit.Store) {
-		clock := &fakeClock{t: t0}
+		clock := testkit.NewClock(t0)
 		tr := audit.NewTrail(s, &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next})
 		m, wantStarted := checkBegin(t, tr, s)
 
@@ -169,7 +152,7 @@ func TestManifestJSON(t *testing.T) {
 func TestTrailLatest(t *testing.T) {
 	stores(t, func(t *testing.T, s audit.Store) {
 		ctx := t.Context()
-		clock := &fakeClock{t: t0}
+		clock := testkit.NewClock(t0)
 		tr := audit.NewTrail(s, &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next})
 		steps := []struct {
 			op         audit.Action
@@ -236,7 +219,7 @@ func TestTrailHistoryImmutable(t *testing.T) {
 func TestTrailList(t *testing.T) {
 	stores(t, func(t *testing.T, s audit.Store) {
 		ctx := t.Context()
-		clock := &fakeClock{}
+		clock := &testkit.Clock{}
 		tr := audit.NewTrail(s, &audit.Options{Now: clock.Now, NewID: (&fakeIDs{}).Next})
 
 		var want []audit.Manifest

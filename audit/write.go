@@ -17,8 +17,8 @@ const (
 // out; it doubles for each further retry, with jitter (see backoff).
 const writeBackoff = 500 * time.Millisecond
 
-// Options are the optional settings of a Trail and an OpStore. The zero
-// value (or a nil *Options) means the defaults.
+// Options are the optional settings of a Trail, an OpStore and
+// BoundedWrites. The zero value (or a nil *Options) means the defaults.
 type Options struct {
 	// Now returns the current time; Started, Finished and an operation's
 	// times are Now().UTC(). Default time.Now.
@@ -45,40 +45,55 @@ type Options struct {
 	WriteAttempts int
 }
 
-// writer is a Store's write methods bounded by Options.WriteTimeout and
-// retried as Options.WriteAttempts says.
-type writer struct {
-	store    Store
-	timeout  time.Duration // <= 0: none
+// BoundedWrites returns store with its writes (Create, Put and Delete)
+// bounded by opts.WriteTimeout and retried as opts.WriteAttempts says; see
+// Options. Get, List and Location are store's own. A Trail and an OpStore
+// bound their writes this way themselves; code that writes to a Store
+// directly, as package schedule does, wraps it so that its writes, too,
+// end when the caller's context never does. opts may be nil (the
+// defaults); its other fields are not used. Wrapping a store that
+// BoundedWrites returned replaces its bounds rather than adding to them,
+// and a negative WriteTimeout returns the unbounded store. The result is
+// safe for concurrent use if store is.
+func BoundedWrites(store Store, opts *Options) Store {
+	if b, ok := store.(*boundedStore); ok {
+		store = b.Store
+	}
+	b := &boundedStore{Store: store, timeout: DefaultWriteTimeout, attempts: DefaultWriteAttempts}
+	if opts != nil && opts.WriteTimeout != 0 {
+		b.timeout = opts.WriteTimeout
+	}
+	if opts != nil && opts.WriteAttempts > 0 {
+		b.attempts = opts.WriteAttempts
+	}
+	if b.timeout < 0 {
+		return store
+	}
+	return b
+}
+
+// boundedStore is what BoundedWrites returns.
+type boundedStore struct {
+	Store
+	timeout  time.Duration // > 0
 	attempts int
 }
 
-func newWriter(store Store, opts *Options) writer {
-	w := writer{store: store, timeout: DefaultWriteTimeout, attempts: DefaultWriteAttempts}
-	if opts != nil && opts.WriteTimeout != 0 {
-		w.timeout = opts.WriteTimeout
-	}
-	if opts != nil && opts.WriteAttempts > 0 {
-		w.attempts = opts.WriteAttempts
-	}
-	return w
-}
-
-func (w writer) create(ctx context.Context, key string, body []byte, contentType string) error {
-	return w.do(ctx, "create", key, func(ctx context.Context) error {
-		return w.store.Create(ctx, key, body, contentType)
+func (b *boundedStore) Create(ctx context.Context, key string, body []byte, contentType string) error {
+	return b.do(ctx, "create", key, func(ctx context.Context) error {
+		return b.Store.Create(ctx, key, body, contentType)
 	})
 }
 
-func (w writer) put(ctx context.Context, key string, body []byte, contentType string) error {
-	return w.do(ctx, "put", key, func(ctx context.Context) error {
-		return w.store.Put(ctx, key, body, contentType)
+func (b *boundedStore) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	return b.do(ctx, "put", key, func(ctx context.Context) error {
+		return b.Store.Put(ctx, key, body, contentType)
 	})
 }
 
-func (w writer) delete(ctx context.Context, key string) error {
-	return w.do(ctx, "delete", key, func(ctx context.Context) error {
-		return w.store.Delete(ctx, key)
+func (b *boundedStore) Delete(ctx context.Context, key string) error {
+	return b.do(ctx, "delete", key, func(ctx context.Context) error {
+		return b.Store.Delete(ctx, key)
 	})
 }
 
@@ -87,26 +102,23 @@ func (w writer) delete(ctx context.Context, key string) error {
 // deadline with context.Cause.
 var errAttemptTimeout = errors.New("attempt timed out")
 
-// do runs write with a context bounded by w.timeout, again after a backoff
-// when that bound (and not ctx) ended it, at most w.attempts times.
-func (w writer) do(ctx context.Context, verb, key string, write func(context.Context) error) error {
-	if w.timeout <= 0 {
-		return write(ctx)
-	}
+// do runs write with a context bounded by b.timeout, again after a backoff
+// when that bound (and not ctx) ended it, at most b.attempts times.
+func (b *boundedStore) do(ctx context.Context, verb, key string, write func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeoutCause(ctx, w.timeout, errAttemptTimeout)
+		actx, cancel := context.WithTimeoutCause(ctx, b.timeout, errAttemptTimeout)
 		err := write(actx)
 		timedOut := err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errAttemptTimeout)
 		cancel()
 		switch {
 		case !timedOut:
 			return err
-		case attempt == w.attempts:
+		case attempt == b.attempts:
 			return fmt.Errorf("audit: %s %s: %w (%d attempts of %s): %w",
-				verb, w.store.Location(key), ErrTimeout, attempt, w.timeout, err)
+				verb, b.Location(key), ErrTimeout, attempt, b.timeout, err)
 		}
 		if serr := sleep(ctx, backoffFrom(writeBackoff, attempt)); serr != nil {
-			return fmt.Errorf("audit: %s %s: waiting to retry after a timeout: %w (%w)", verb, w.store.Location(key), serr, err)
+			return fmt.Errorf("audit: %s %s: waiting to retry after a timeout: %w (%w)", verb, b.Location(key), serr, err)
 		}
 	}
 }

@@ -70,6 +70,11 @@ func WorkdirTokens(dir string) (Tokens, error) {
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return Tokens{}, fmt.Errorf("tokens: %w", err)
 	}
+	// The link survives a crash once its directory is synced; a loser
+	// syncs too, since it hands out the winner's tokens from here on.
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
+		return Tokens{}, fmt.Errorf("tokens: %w", err)
+	}
 	return readTokens(path)
 }
 

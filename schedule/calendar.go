@@ -43,13 +43,17 @@ type Calendar struct {
 
 // NewCalendar returns the Calendar of environment env in store. env is
 // one key segment (upstream's ENVIRONMENT, already normalized by the
-// caller); opts may be nil. Nothing is read here.
+// caller); opts may be nil. Nothing is read here. Each write to store is
+// bounded and retried as an audit Trail's (audit.BoundedWrites, with the
+// default audit.Options).
 func NewCalendar(store audit.Store, env string, opts *Options) (*Calendar, error) {
 	if env == "" || env == "." || env == ".." || strings.ContainsAny(env, "/\\") ||
 		strings.ContainsFunc(env, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return nil, fmt.Errorf("schedule: environment %q is not one key segment", env)
 	}
-	c := &Calendar{store: store, keys: keys{root: env + "/client/schedules/"}, now: time.Now, known: map[int64]bool{}, cursors: map[int64]*cursor{}}
+	// The Scheduler records an occurrence on a context that Close does not
+	// cancel; bounded, its writes cannot hold Close (see also get).
+	c := &Calendar{store: audit.BoundedWrites(store, nil), keys: keys{root: env + "/client/schedules/"}, now: time.Now, known: map[int64]bool{}, cursors: map[int64]*cursor{}}
 	if opts != nil && opts.Now != nil {
 		c.now = opts.Now
 	}
@@ -72,7 +76,7 @@ func (c *Calendar) Create(ctx context.Context, req Request) (Schedule, error) {
 	if err != nil {
 		return Schedule{}, err
 	}
-	if _, err := c.store.Get(ctx, c.keys.name(s.Name)); err == nil {
+	if _, err := c.get(ctx, c.keys.name(s.Name)); err == nil {
 		return Schedule{}, fmt.Errorf("%w: %q", ErrDuplicateName, s.Name)
 	} else if !errors.Is(err, audit.ErrNotFound) {
 		return Schedule{}, fmt.Errorf("schedule: create: %w", err)

@@ -34,9 +34,9 @@
 //
 // Ids are 12-digit zero-padded whole numbers, handed out in order with
 // the store's conditional create; {time} is ISO 8601 basic UTC
-// (20260306T223000Z). The store has no delete: nothing here is ever
-// removed, and cancelled and finished schedules stay listed, as upstream
-// keeps their rows.
+// (20260306T223000Z). This package never deletes (audit.Store.Delete is
+// not used): nothing here is ever removed, and cancelled and finished
+// schedules stay listed, as upstream keeps their rows.
 //
 // # Exactly once
 //

@@ -272,3 +272,110 @@ func TestLongOutageRecordsEveryMissedTime(t *testing.T) {
 		assert.Len(t, h.run.Calls(), 1, "runs")
 	})
 }
+
+// hangStore stops answering once hung, as an S3 endpoint that takes
+// requests and never replies: each request waits until its context ends.
+type hangStore struct {
+	audit.Store
+	hung atomic.Bool
+}
+
+func (s *hangStore) wait(ctx context.Context) error {
+	if !s.hung.Load() {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *hangStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *hangStore) List(ctx context.Context, prefix string, opts audit.ListOptions) ([]string, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.List(ctx, prefix, opts)
+}
+
+func (s *hangStore) Create(ctx context.Context, key string, body []byte, ct string) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Create(ctx, key, body, ct)
+}
+
+func (s *hangStore) Put(ctx context.Context, key string, body []byte, ct string) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Put(ctx, key, body, ct)
+}
+
+func (s *hangStore) Delete(ctx context.Context, key string) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+// hangingRunner hangs its store when it is handed a job, and returns err.
+type hangingRunner struct {
+	store *hangStore
+	err   error
+}
+
+func (r hangingRunner) Run(context.Context, schedule.Job) (int64, error) {
+	r.store.hung.Store(true)
+	if r.err != nil {
+		return 0, r.err
+	}
+	return 1, nil
+}
+
+func (hangingRunner) Wait(ctx context.Context, _ int64) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A store that stops answering while an occurrence is being recorded
+// cannot hold Close: the records of a claimed occurrence are written on a
+// context Close does not cancel (so that they outlive it), and each
+// request made on such a context is bounded (the writes as an audit
+// Trail's).
+func TestCloseWithHungStore(t *testing.T) {
+	tests := []struct {
+		name   string
+		runErr error // Run fails: its failure is recorded at once
+	}{
+		{"run", nil},
+		{"run fails", errBoom},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				now := bubbleClock(t0)
+				store := &hangStore{Store: audit.NewDirStore(t.TempDir())}
+				h := newHarness(t, store, now, nil)
+				at := t0.Add(time.Minute)
+				s := h.create(schedule.Request{Name: "lab", Time: at.Format(time.RFC3339)})
+				sched := schedule.NewScheduler(h.cal, hangingRunner{store: store, err: tt.runErr},
+					&schedule.SchedulerOptions{Owner: "test", Logger: testLogger(t)})
+				require.NoError(t, sched.Start(t.Context()), "Start")
+				sleepUntil(now, at)
+				require.True(t, store.hung.Load(), "the occurrence was handed to the runner")
+
+				assert.NoError(t, sched.Close(), "Close")
+				occ, err := schedule.NewCalendar(store.Store, "dev", nil)
+				require.NoError(t, err, "NewCalendar")
+				hist, err := occ.History(t.Context(), s.ID, 0)
+				require.NoError(t, err, "History")
+				assert.Equal(t, []schedule.Outcome{"claimed"}, outcomes(hist), "what the hung store got")
+			})
+		})
+	}
+}

@@ -151,7 +151,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	// The loop's reads and writes stop when Close is called, so that a
 	// hung store cannot hold Close; a claim cut off that way is failed
-	// by the next start (see adopt).
+	// by the next start (see adopt). The records of a claimed occurrence
+	// are written on a context Close does not cancel, so that they
+	// outlive it; each of their requests is bounded instead (see
+	// NewCalendar and Calendar.get).
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	context.AfterFunc(s.waitCtx, cancel)
 	s.wg.Add(1)
@@ -173,8 +176,11 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 // for operations (their occurrences stay running in the store, adopted
 // by the next start) and returns once every goroutine of the Scheduler
 // has returned. A claimed occurrence is still handed to the Runner, and
-// operations already handed to it go on. Close is idempotent and always
-// returns nil.
+// operations already handed to it go on; so the records of an occurrence
+// being claimed or finished are still written, which a store that stops
+// answering makes Close wait for until each request times out (15 s
+// per attempt of a write, three attempts). Close is idempotent and
+// always returns nil.
 func (s *Scheduler) Close() error {
 	s.mu.Lock()
 	if s.closed {

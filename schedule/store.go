@@ -86,6 +86,9 @@ func encode(v any) ([]byte, error) {
 	return b, nil
 }
 
+// encodeRecord returns schedule s's record as stored: without
+// NextOccurrence, which readers compute, and with its nonce; discarded,
+// when not "", marks the record of a create that lost its name.
 func encodeRecord(s Schedule, nonce, discarded string) ([]byte, error) {
 	w := s.wire()
 	w.NextOccurrence, w.Nonce, w.Discarded = nil, nonce, discarded
@@ -111,12 +114,32 @@ func (c *Calendar) put(ctx context.Context, key string, v any) error {
 
 // putRecord rewrites schedule s's record.
 func (c *Calendar) putRecord(ctx context.Context, s Schedule, nonce string) error {
-	w := s.wire()
-	w.NextOccurrence, w.Nonce = nil, nonce
-	if err := c.put(ctx, c.keys.record(s.ID), w); err != nil {
+	body, err := encodeRecord(s, nonce, "")
+	if err == nil {
+		err = c.store.Put(ctx, c.keys.record(s.ID), body, audit.ContentTypeJSON)
+	}
+	if err != nil {
 		return fmt.Errorf("schedule: update %d: %w", s.ID, err)
 	}
 	return nil
+}
+
+// readTimeout bounds a Get made on a context that never ends.
+const readTimeout = audit.DefaultWriteTimeout
+
+// get reads key. The Scheduler records an occurrence on a context that
+// Close does not cancel (so that a claimed occurrence's records outlive
+// it), and the summary rewrite of that record reads the schedule first:
+// on such a context (ctx.Done() is nil) a Get is bounded by readTimeout,
+// so that a store that stops answering cannot hold Close for ever, as
+// the store's writes are (see NewCalendar).
+func (c *Calendar) get(ctx context.Context, key string) ([]byte, error) {
+	if ctx.Done() == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, readTimeout)
+		defer cancel()
+	}
+	return c.store.Get(ctx, key)
 }
 
 // pendingFor is how long a record without its name claim may be a create
@@ -135,7 +158,7 @@ var (
 // matching ErrNotFound for no record, a discarded one, or one whose name
 // belongs to another id; errPending when the claim may still come.
 func (c *Calendar) load(ctx context.Context, id int64) (Schedule, string, error) {
-	body, err := c.store.Get(ctx, c.keys.record(id))
+	body, err := c.get(ctx, c.keys.record(id))
 	if errors.Is(err, audit.ErrNotFound) {
 		return Schedule{}, "", fmt.Errorf("%w: %d", errNoRecord, id)
 	}
@@ -163,7 +186,7 @@ func (c *Calendar) committed(ctx context.Context, w wire) error {
 	if known {
 		return nil
 	}
-	body, err := c.store.Get(ctx, c.keys.name(w.Name))
+	body, err := c.get(ctx, c.keys.name(w.Name))
 	if errors.Is(err, audit.ErrNotFound) {
 		if c.now().Sub(w.CreatedAt) < pendingFor {
 			return fmt.Errorf("%w: %d", errPending, w.ID)
@@ -239,7 +262,7 @@ func (c *Calendar) modify(ctx context.Context, id int64, edit func(*Schedule)) (
 
 // cancelled reads schedule id's cancel marker.
 func (c *Calendar) cancelled(ctx context.Context, id int64) (cancelMark, bool, error) {
-	body, err := c.store.Get(ctx, c.keys.cancel(id))
+	body, err := c.get(ctx, c.keys.cancel(id))
 	if errors.Is(err, audit.ErrNotFound) {
 		return cancelMark{}, false, nil
 	}
@@ -255,7 +278,7 @@ func (c *Calendar) cancelled(ctx context.Context, id int64) (cancelMark, bool, e
 
 // occurrence reads the occurrence record at key.
 func (c *Calendar) occurrence(ctx context.Context, key string) (occRecord, error) {
-	body, err := c.store.Get(ctx, key)
+	body, err := c.get(ctx, key)
 	if err != nil {
 		return occRecord{}, fmt.Errorf("schedule: read occurrence: %w", err)
 	}

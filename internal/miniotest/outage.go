@@ -3,22 +3,12 @@ package miniotest
 import (
 	"context"
 	"os/exec"
-	"syscall"
-	"time"
 )
 
 // Down stops the server's process, as an outage of S3 looks to its
 // clients, keeping its address, data and credentials for Up. It waits for
 // the process to exit. Never call it on the server returned by Shared.
-func (s *Server) Down() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(stopBound):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
+func (s *Server) Down() { s.stopProcess() }
 
 // Up starts the server again after Down, on the same address with the
 // same data, credentials and KMS key, and waits until it is ready.

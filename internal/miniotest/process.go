@@ -184,17 +184,23 @@ func (s *Server) waitReady(ctx context.Context) error {
 // the server returned by Shared.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(stopBound):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
+		s.stopProcess()
 		if s.cleanup != nil {
 			s.cleanup()
 		}
 	})
+}
+
+// stopProcess sends the process SIGTERM and waits for it to exit, killing
+// it if it has not within stopBound.
+func (s *Server) stopProcess() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(stopBound):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
 }
 
 func freePorts(n int) ([]int, error) {

@@ -6,7 +6,7 @@
 // with the values plancheck does not read left out.
 //
 // Two readers return a *Plan. Read takes `tofu show -json` output and
-// skips, unread, the values NeedsValues does not ask for: at 500 VMs of
+// skips, unread, the values plancheck.Check does not read: at 500 VMs of
 // the local module, 14 MB of JSON of which the checks need a few
 // kilobytes, it costs a fifth of decoding the plan into tfjson.Plan.
 // ReadEvents takes the event stream of `tofu plan -json` and needs no

@@ -80,3 +80,17 @@ func ReadPlain(r io.Reader, opts *plancheck.Options) (*Plan, error) {
 	}
 	return newPlan(&raw, sc, nil)
 }
+
+// NeedsValues reports whether plancheck.Check, with opts, reads the
+// Before, After and AfterUnknown values of a change with c's mode, type,
+// name and actions. Read and ReadEvents skip the values of the others
+// (the bulk of a plan: every VM's user_data, twice) and still get the
+// verdict Check gives the full plan. Invalid options yield true. The
+// tests hold the readers to it.
+func NeedsValues(c plancheck.Change, opts *plancheck.Options) bool {
+	sc, err := scopeOf(opts)
+	if err != nil {
+		return true
+	}
+	return sc.needsValues(c)
+}

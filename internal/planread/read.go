@@ -21,8 +21,8 @@ type Plan struct {
 
 	// Changes are the plan's resource changes in plan order, as
 	// plancheck.Changes adapts them from a decoded plan, except that
-	// Before, After and AfterUnknown are nil wherever NeedsValues, for the
-	// Options given to Read, is false.
+	// Before, After and AfterUnknown are nil wherever plancheck.Check,
+	// with the Options given to Read, does not read them.
 	Changes []plancheck.Change
 
 	// Summary counts the plan's changes of managed resources, one count
@@ -60,8 +60,8 @@ type Resource struct {
 // Read reads the output of `tofu show -json PLANFILE` (or Terraform's)
 // from r, as much of it as the checks, the summary and the prior
 // resources need: the header of every resource change, and its before,
-// after and after_unknown values only where NeedsValues says
-// plancheck.Check reads them. The values of the client VMs a launch creates, the bulk of the
+// after and after_unknown values only where plancheck.Check reads
+// them. The values of the client VMs a launch creates, the bulk of the
 // plan, are skipped unread, as are planned_values, configuration, the
 // variables and the outputs. It returns an error naming the invalid
 // options, or a read error.

@@ -18,7 +18,7 @@ import (
 //   - a change's before, after and after_unknown (json.RawMessage fields,
 //     which take any value unread) get a reference, a number indexing the
 //     original value, which Read decodes from the original bytes where
-//     NeedsValues asks for it.
+//     plancheck.Check reads it.
 //
 // Keys match fields as encoding/json matches them (bytes.EqualFold on the
 // unquoted key, which is what its foldName compares), and every member is

@@ -25,12 +25,14 @@ func scopeOf(opts *plancheck.Options) (*scope, error) {
 	}
 	sc := &scope{opts: &plancheck.Options{}}
 	if opts != nil {
-		sc.opts = &plancheck.Options{
-			ClientVMs:       slices.Clone(opts.ClientVMs),
-			HarmlessUpdates: slices.Clone(opts.HarmlessUpdates),
-			Ports:           slices.Clone(opts.Ports),
-			PublicCIDRs:     slices.Clone(opts.PublicCIDRs),
-		}
+		// The whole struct, so that a field added to Options is kept;
+		// then each slice, so that nothing is shared.
+		c := *opts
+		c.ClientVMs = slices.Clone(c.ClientVMs)
+		c.HarmlessUpdates = slices.Clone(c.HarmlessUpdates)
+		c.Ports = slices.Clone(c.Ports)
+		c.PublicCIDRs = slices.Clone(c.PublicCIDRs)
+		sc.opts = &c
 	}
 	vms := sc.opts.ClientVMs
 	if len(vms) == 0 {
@@ -45,17 +47,4 @@ func scopeOf(opts *plancheck.Options) (*scope, error) {
 
 func (sc *scope) needsValues(c plancheck.Change) bool {
 	return sc.vms.NeedsValues(c.Mode, c.Type, c.Name, c.Actions)
-}
-
-// NeedsValues reports whether plancheck.Check, with opts, reads the
-// Before, After and AfterUnknown values of a change with c's mode, type,
-// name and actions. Read and ReadEvents skip the values of the others
-// (the bulk of a plan: every VM's user_data, twice) and still get the
-// verdict Check gives the full plan. Invalid options yield true.
-func NeedsValues(c plancheck.Change, opts *plancheck.Options) bool {
-	sc, err := scopeOf(opts)
-	if err != nil {
-		return true
-	}
-	return sc.needsValues(c)
 }
