@@ -208,6 +208,8 @@ func restoreNewest(t *testing.T, dir string) {
 	require.NotEmpty(t, copies, "a refused state with no good copy: %v", tfstate.Check(dir))
 	d := tfstate.Diff(dir, copies[0])
 	t.Logf("restore %s: now %s; the copy %s; +%d -%d resources", copies[0].Path, d.Current, d.Restored, len(d.Added), len(d.Removed))
-	require.NoError(t, tfstate.Restore(dir, copies[0], time.Now()))
+	replaced, err := tfstate.Restore(dir, copies[0], time.Now())
+	require.NoError(t, err)
+	t.Logf("the refused state is kept as %s", replaced)
 	require.NoError(t, tfstate.Check(dir))
 }
