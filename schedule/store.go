@@ -124,21 +124,16 @@ func (c *Calendar) putRecord(ctx context.Context, s Schedule, nonce string) erro
 	return nil
 }
 
-// readTimeout bounds a Get made on a context that never ends.
+// readTimeout bounds each Get, as audit.BoundedWrites bounds each write.
 const readTimeout = audit.DefaultWriteTimeout
 
-// get reads key. The Scheduler records an occurrence on a context that
-// Close does not cancel (so that a claimed occurrence's records outlive
-// it), and the summary rewrite of that record reads the schedule first:
-// on such a context (ctx.Done() is nil) a Get is bounded by readTimeout,
-// so that a store that stops answering cannot hold Close for ever, as
-// the store's writes are (see NewCalendar).
+// get reads key within readTimeout. The Scheduler records an occurrence
+// on a context that Close does not cancel (so that a claimed occurrence's
+// records outlive it), and rewriting a record reads it first: bounded,
+// a store that stops answering cannot hold Close for ever.
 func (c *Calendar) get(ctx context.Context, key string) ([]byte, error) {
-	if ctx.Done() == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, readTimeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	return c.store.Get(ctx, key)
 }
 
