@@ -77,6 +77,7 @@ func TestRestoreState(t *testing.T) {
 	r = runCLI(t, nil, append([]string{"status"}, common...)...)
 	require.Equal(t, exitOK, r.code, "status: %v", r)
 	assert.Contains(t, r.stdout, "state refused:  "+state+": ")
+	assert.Contains(t, r.stdout, "client VMs:     unknown (the state is refused; see below)\n", "a refused state is not a state without VMs")
 	assert.Contains(t, r.stdout, "see what differs and restore it: lablink restore-state --workdir "+work+"\n")
 
 	restore := []string{"restore-state", "--workdir", work}

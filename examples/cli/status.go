@@ -188,7 +188,11 @@ func printStatus(out io.Writer, doc statusDoc) error {
 	if doc.Busy {
 		busy = " (a launch or destroy runs; these are the VMs before it)"
 	}
-	fmt.Fprintf(out, "client VMs:     %d%s\n", len(doc.VMs), busy)
+	if doc.StateProblem != nil {
+		fmt.Fprintln(out, "client VMs:     unknown (the state is refused; see below)")
+	} else {
+		fmt.Fprintf(out, "client VMs:     %d%s\n", len(doc.VMs), busy)
+	}
 	if len(doc.VMs) > 0 {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  INDEX\tNAME\tID\tLAUNCH\tCONFIG")

@@ -272,6 +272,12 @@ func TestVMsPage(t *testing.T) {
 	}
 	assert.Equal(t, 1, strings.Count(body, `<tr class="stale">`))
 	assert.NotContains(t, body, "/srv/x", "the state's error, which names a path")
+
+	// The overview does not count the VMs of a refused state as none.
+	body = newConsole(t, d).get("/", http.StatusOK)
+	assert.Contains(t, body, "cannot be planned from")
+	assert.Contains(t, body, `<p class="big-text">Unknown</p>`)
+	assert.NotContains(t, body, `<p class="big">2</p>`, "the VMs of the refused state")
 }
 
 func short(digest string) string { return strings.TrimPrefix(digest, "sha256:")[:12] }
