@@ -335,8 +335,9 @@ func TestSigtermLargeFleet(t *testing.T) {
 	_, err = s.do(http.MethodGet, path, nil, &cur)
 	require.NoError(t, err)
 	assert.False(t, cur.live(), "the interrupted launch is settled: %+v", cur)
-	assert.NotEqual(t, "succeeded", cur.Status, "the SIGTERM stopped the apply: %+v", cur)
-	assert.Less(t, cur.Done, cur.Total, "the apply stopped short of its total: %+v", cur)
+	// OpenTofu finishes the creates in flight when interrupted, which may
+	// be all that were left: the count is not asserted, the outcome is.
+	assert.NotEqual(t, "succeeded", cur.Status, "the SIGTERM interrupted the apply: %+v", cur)
 	t.Logf("the interrupted launch: %s, %d of %d created", cur.Status, cur.Done, cur.Total)
 	next, err := s.startLaunch(1)
 	require.NoError(t, err)
